@@ -1,0 +1,48 @@
+"""OpenAPI helpers so every view documents its problem responses and headers."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+from apps.core.errors import DomainError
+
+IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description="1-255 visible ASCII characters, unique per operation attempt. A replay "
+    "returns the stored response with `Idempotent-Replayed: true`.",
+)
+
+_FIELD_ERROR = inline_serializer(
+    name="FieldError",
+    fields={"field": serializers.CharField(), "code": serializers.CharField(), "message": serializers.CharField()},
+)
+
+PROBLEM = inline_serializer(
+    name="Problem",
+    fields={
+        "type": serializers.CharField(),
+        "title": serializers.CharField(),
+        "status": serializers.IntegerField(),
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "instance": serializers.CharField(),
+        "request_id": serializers.CharField(required=False),
+        "errors": _FIELD_ERROR.__class__(many=True, required=False),
+    },
+)
+
+
+def problem_responses(*error_classes: type[DomainError]) -> dict[int, OpenApiResponse]:
+    """``extend_schema(responses={200: Out, **problem_responses(InsufficientStock, ...)})``."""
+    by_status: dict[int, list[str]] = {}
+    for cls in error_classes:
+        by_status.setdefault(cls.http_status, []).append(cls.code)
+    return {
+        status: OpenApiResponse(response=PROBLEM, description="Problem codes: " + ", ".join(f"`{c}`" for c in codes))
+        for status, codes in sorted(by_status.items())
+    }

@@ -1,0 +1,117 @@
+"""RFC 9457 problem details for domain errors and DRF's own errors.
+
+``as_domain_error`` maps any DRF exception onto the error catalog, so every error a
+client can get has a stable ``code`` and a title/detail in the request's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from rest_framework import exceptions as drf
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core import errors
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:joopang:problem:"
+#: Keys a domain error's parameters may not overwrite in the problem body.
+_RESERVED = {"type", "title", "status", "detail", "code", "instance", "errors", "request_id"}
+
+
+def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten DRF's nested ValidationError detail into ``[{field, code, message}]``."""
+    out: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else str(key)
+            out.extend(_field_errors(value, f"{prefix}.{name}" if prefix and name else prefix or name))
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, (dict, list)):
+                out.extend(_field_errors(value, f"{prefix}[{index}]" if prefix else str(index)))
+            else:
+                out.extend(_field_errors(value, prefix))
+    else:
+        code = getattr(detail, "code", None) or "invalid"
+        out.append({"field": prefix or "non_field_errors", "code": str(code), "message": str(detail)})
+    return out
+
+
+def as_domain_error(exc: Exception) -> errors.DomainError:
+    """Translate DRF/Django exceptions into catalog errors; pass domain errors through."""
+    if isinstance(exc, errors.DomainError):
+        return exc
+    if isinstance(exc, drf.ValidationError):
+        err: errors.DomainError = errors.RequestInvalid()
+        err.params["errors"] = _field_errors(exc.detail)
+        return err
+    if isinstance(exc, drf.ParseError):
+        return errors.RequestMalformed()
+    if isinstance(exc, drf.NotAuthenticated):
+        return errors.LoginRequired()
+    if isinstance(exc, drf.AuthenticationFailed):
+        return errors.AuthenticationFailed()
+    if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
+        return errors.PermissionDenied()
+    if isinstance(exc, (drf.NotFound, Http404)):
+        return errors.NotFound()
+    if isinstance(exc, drf.MethodNotAllowed):
+        return errors.MethodNotAllowed(method=str(getattr(exc, "method", "")) or "?")
+    if isinstance(exc, drf.NotAcceptable):
+        return errors.NotAcceptable()
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return errors.UnsupportedMediaType(media_type=getattr(exc, "media_type", "?"))
+    if isinstance(exc, drf.Throttled):
+        wait = int(exc.wait or 1) if exc.wait is not None else 1
+        err = errors.Throttled(retry_after=wait)
+        err.headers["Retry-After"] = str(wait)
+        return err
+    return errors.ServerError()
+
+
+def problem_body(error: errors.DomainError, *, instance: str, request_id: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + error.code,
+        "title": str(error.title),
+        "status": error.http_status,
+        "detail": error.detail,
+        "code": error.code,
+        "instance": instance,
+    }
+    for key, value in error.params.items():
+        if key not in _RESERVED:
+            body[key] = value
+    if "errors" in error.params:
+        body["errors"] = error.params["errors"]
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+def problem_response(error: errors.DomainError, request: Request | Any) -> Response:
+    body = problem_body(
+        error,
+        instance=request.get_full_path() if hasattr(request, "get_full_path") else "",
+        request_id=getattr(request, "request_id", None) or getattr(getattr(request, "_request", None), "request_id", None),
+    )
+    response = Response(body, status=error.http_status, headers=error.headers or None)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def problem_json_response(error: errors.DomainError, request: Any) -> JsonResponse:
+    """The same problem body outside DRF (middleware, Django error handlers)."""
+    body = problem_body(
+        error, instance=request.get_full_path(), request_id=getattr(request, "request_id", None)
+    )
+    response = JsonResponse(
+        body, status=error.http_status, content_type=PROBLEM_CONTENT_TYPE,
+        json_dumps_params={"ensure_ascii": False},
+    )
+    for key, value in error.headers.items():
+        response[key] = value
+    return response

@@ -1,0 +1,92 @@
+"""Which language and market a request is in (DESIGN.md §5).
+
+Language: user profile > explicit choice (``?lang=``, cookie, session) >
+``Accept-Language`` > the market's default > ``en``.
+Market: explicit (``?market=``, ``X-Market``, cookie) > profile > ``DEFAULT_MARKET``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.translation import trans_real
+
+from apps.markets.errors import UnknownMarket
+from apps.markets.models import Market
+from apps.markets.selectors import market_get, market_map
+
+SUPPORTED = {code for code, _ in settings.LANGUAGES}
+SESSION_LANGUAGE_KEY = "joopang_lang"
+SESSION_MARKET_KEY = "joopang_market"
+
+
+def _profile(request: HttpRequest) -> tuple[str | None, str | None]:
+    """(locale, market) from the signed-in user, or from token claims set by auth."""
+    claims: dict[str, Any] | None = getattr(request, "token_claims", None)
+    if claims:
+        return claims.get("locale"), claims.get("market")
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return getattr(user, "locale", None) or None, getattr(user, "market_id", None) or None
+    return None, None
+
+
+def supported_language(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip().lower().replace("_", "-").split("-")[0]
+    return value if value in SUPPORTED else None
+
+
+def explicit_market_code(request: HttpRequest) -> str | None:
+    return (
+        request.GET.get("market")
+        or request.headers.get("X-Market")
+        or request.COOKIES.get(settings.MARKET_COOKIE_NAME)
+        or None
+    )
+
+
+def resolve_market(request: HttpRequest, *, strict: bool = False) -> Market:
+    """The request's market. ``strict``: an unknown explicit code raises ``market.unknown``
+    (the API); otherwise it is ignored (the storefront)."""
+    explicit = explicit_market_code(request)
+    if explicit:
+        try:
+            return market_get(explicit)
+        except UnknownMarket:
+            if strict:
+                raise
+    _, profile_market = _profile(request)
+    markets = market_map()
+    if profile_market and profile_market in markets:
+        return markets[profile_market]
+    return market_get(settings.DEFAULT_MARKET)
+
+
+def accept_language(request: HttpRequest) -> str | None:
+    header = request.headers.get("Accept-Language", "")
+    for code, _quality in trans_real.parse_accept_lang_header(header):
+        found = supported_language(code)
+        if found:
+            return found
+    return None
+
+
+def resolve_language(request: HttpRequest, market: Market) -> str:
+    profile_locale, _ = _profile(request)
+    session = getattr(request, "session", None)
+    for candidate in (
+        profile_locale,
+        request.GET.get("lang"),
+        request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
+        session.get(SESSION_LANGUAGE_KEY) if session is not None else None,
+        accept_language(request),
+        market.default_locale,
+    ):
+        found = supported_language(candidate)
+        if found:
+            return found
+    return "en"

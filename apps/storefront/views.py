@@ -1,0 +1,43 @@
+"""Storefront pages: the home page and the language/market switchers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from apps.markets.resolution import SESSION_LANGUAGE_KEY, supported_language
+from apps.markets.selectors import market_map
+
+ONE_YEAR = 60 * 60 * 24 * 365
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "storefront/home.html", {})
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return "/"
+    return target
+
+
+@require_POST
+def preferences_set(request: HttpRequest) -> HttpResponse:
+    """The header's language and market switcher (a plain form: works without JS).
+
+    Remembers the choice in a cookie and the session; a signed-in shopper's profile is
+    updated by the accounts service once it exists (profile wins over the cookie).
+    """
+    response = HttpResponseRedirect(_next_url(request))
+    language = supported_language(request.POST.get("language"))
+    if language:
+        request.session[SESSION_LANGUAGE_KEY] = language
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure())
+    market = (request.POST.get("market") or "").upper()
+    if market in market_map():
+        response.set_cookie(settings.MARKET_COOKIE_NAME, market, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure())
+    return response

@@ -1,0 +1,91 @@
+"""Operator endpoints: ``/healthz`` (liveness), ``/readyz`` (readiness), ``/metrics``."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django_prometheus.exports import ExportToDjangoView
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the process can answer; checks nothing else on purpose."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        if cursor.fetchone() != (1,):
+            raise RuntimeError("unexpected answer")
+
+
+def _check_cache() -> None:
+    key = f"readyz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("value not read back")
+    cache.delete(key)
+
+
+def _check_broker() -> None:
+    from joopang.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=settings.READINESS_TIMEOUT_SECONDS)
+        if conn.transport_cls == "filesystem" or conn.transport.driver_type == "filesystem":
+            folder = settings.CELERY_QUEUE_DIR
+            if not folder.is_dir():
+                raise RuntimeError(f"queue folder {folder} missing")
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": _check_database,
+    "cache": _check_cache,
+    "broker": _check_broker,
+}
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 when the database, cache and broker answer; 503 naming the failing part."""
+    results: dict[str, str] = {}
+    failing: list[str] = []
+    for name, check in CHECKS.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+            failing.append(name)
+    status = 503 if failing else 200
+    return JsonResponse(
+        {"status": "unavailable" if failing else "ok", "failing": failing, "checks": results},
+        status=status,
+    )
+
+
+def _client_allowed(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_NETWORKS)
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition, for staff or an allow-listed network only."""
+    if not _client_allowed(request):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    return ExportToDjangoView(request)

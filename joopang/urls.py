@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from joopang import errorpages, health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
+    path("api/v1/", include("joopang.api_urls")),
+    path("admin/", admin.site.urls),
+    path("", include("apps.storefront.urls")),
+]
+
+handler400 = errorpages.bad_request
+handler403 = errorpages.permission_denied
+handler404 = errorpages.page_not_found
+handler500 = errorpages.server_error
