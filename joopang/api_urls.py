@@ -8,4 +8,7 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.catalog.api.urls")),
+    path("", include("apps.inventory.api.urls")),
 ]

@@ -9,6 +9,8 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("api/v1/", include("joopang.api_urls")),
     path("admin/", admin.site.urls),
+    path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.catalog.urls")),
     path("", include("apps.storefront.urls")),
 ]
 

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.markets",
     "apps.accounts",
+    "apps.catalog",
+    "apps.inventory",
     "apps.storefront",
 ]
 
@@ -257,6 +259,10 @@ from joopang.logging import build_logging_config  # noqa: E402
 
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+
+# --- Accounts (issue 3: auth, tokens, roles, PII, throttling) -------------------------
+
+# --- Catalog and inventory (issue 4) ------------------------------------------------
 
 # --- Joopang ------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)

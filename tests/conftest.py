@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests run on SQLite by default and on PostgreSQL when DATABASE_URL
+points there (CI runs both); ``@pytest.mark.postgres`` tests need the real thing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chromium = shutil.which(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")) or shutil.which("chromium")
+    require_browser = os.environ.get("REQUIRE_BROWSER") == "1"
+    for item in items:
+        if "e2e" in item.keywords and not chromium and not require_browser:
+            item.add_marker(pytest.mark.skip(reason="Chromium not installed (apt-get install chromium)"))
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (CI does)")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
