@@ -25,7 +25,7 @@ logger = structlog.get_logger(__name__)
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     if isinstance(exc, (DomainError, APIException, Http404, PermissionDenied)):
-        error = as_domain_error(exc)
+        error = as_domain_error(exc, request)
         if error.http_status >= 500:
             logger.error("api.error", code=error.code, exc_info=exc)
     else:

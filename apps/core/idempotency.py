@@ -197,7 +197,7 @@ def idempotent(*, required: bool = True) -> Callable[[Callable[..., Response]], 
             try:
                 response = handler(view, request, *args, **kwargs)
             except (DomainError, APIException) as exc:
-                error = as_domain_error(exc)
+                error = as_domain_error(exc, request)
                 if error.http_status >= 500:
                     idempotency_release(record=claimed)
                     raise

@@ -41,7 +41,7 @@ def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return out
 
 
-def as_domain_error(exc: Exception) -> errors.DomainError:
+def as_domain_error(exc: Exception, request: Any = None) -> errors.DomainError:
     """Translate DRF/Django exceptions into catalog errors; pass domain errors through."""
     if isinstance(exc, errors.DomainError):
         return exc
@@ -60,7 +60,7 @@ def as_domain_error(exc: Exception) -> errors.DomainError:
     if isinstance(exc, (drf.NotFound, Http404)):
         return errors.NotFound()
     if isinstance(exc, drf.MethodNotAllowed):
-        return errors.MethodNotAllowed(method=str(getattr(exc, "method", "")) or "?")
+        return errors.MethodNotAllowed(method=getattr(request, "method", None) or "?")
     if isinstance(exc, drf.NotAcceptable):
         return errors.NotAcceptable()
     if isinstance(exc, drf.UnsupportedMediaType):
