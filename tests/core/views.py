@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from django.contrib.auth.models import Group
 from rest_framework import serializers
@@ -66,5 +67,5 @@ class GroupCreateApi(APIView):
             raise RuntimeError("crash after work")
         if data.validated_data["name"] == "taken":
             raise UnknownMarket(market="XX")
-        group = Group.objects.create(name=f"{data.validated_data['name']}-{Group.objects.count()}")
+        group = Group.objects.create(name=f"idem-{data.validated_data['name']}-{uuid.uuid4().hex[:12]}")
         return Response({"id": group.pk, "name": group.name}, status=201, headers={"Location": f"/groups/{group.pk}"})
