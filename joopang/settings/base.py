@@ -267,6 +267,62 @@ LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 
 # --- Accounts (issue 3: auth, tokens, roles, PII, throttling) -------------------------
+# Every knob below is an environment variable (README / .env.example list them).
+from datetime import timedelta as _timedelta  # noqa: E402
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",  # market scope of staff (object perms)
+]
+# guardian's anonymous user would be created with the email USERNAME_FIELD; we do not
+# need object permissions for guests.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_ANONYMOUS_USER_NAME = None
+LOGIN_REDIRECT_URL = "/accounts/profile/"
+LOGOUT_REDIRECT_URL = "/"
+
+# PII at rest: Fernet keys, comma-separated, the first one encrypts, all decrypt.
+# The embedded default is a FIXED, PUBLIC development key: INSECURE, never use it in
+# production (joopang.settings.prod refuses to start with it).
+DEV_INSECURE_FIELD_ENCRYPTION_KEY = "ZGV2LWluc2VjdXJlLWpvb3BhbmctZmllbGQta2V5ISE="
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [DEV_INSECURE_FIELD_ENCRYPTION_KEY])
+
+# JWTs (djangorestframework-simplejwt); the token endpoint is apps.accounts.api.
+JWT_ACCESS_TOKEN_SECONDS = env_int("JWT_ACCESS_TOKEN_SECONDS", 300)
+JWT_REFRESH_TOKEN_SECONDS = env_int("JWT_REFRESH_TOKEN_SECONDS", 60 * 60 * 24 * 14)
+JWT_CLIENT_TOKEN_SECONDS = env_int("JWT_CLIENT_TOKEN_SECONDS", 900)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": _timedelta(seconds=JWT_ACCESS_TOKEN_SECONDS),
+    "REFRESH_TOKEN_LIFETIME": _timedelta(seconds=JWT_REFRESH_TOKEN_SECONDS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or SECRET_KEY,
+    "ISSUER": env_str("JWT_ISSUER", "joopang"),
+    "LEEWAY": env_int("JWT_LEEWAY_SECONDS", 0),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+
+# Abuse limits: "<count>/<second|minute|hour|day>" per client IP, counted in the cache
+# (Redis in production, so they hold across processes), and the account lockout.
+AUTH_LOGIN_RATE = env_str("AUTH_LOGIN_RATE", "20/minute")
+AUTH_REGISTER_RATE = env_str("AUTH_REGISTER_RATE", "10/hour")
+AUTH_TOKEN_RATE = env_str("AUTH_TOKEN_RATE", "60/minute")
+AUTH_LOCKOUT_THRESHOLD = env_int("AUTH_LOCKOUT_THRESHOLD", 5)  # failed logins in a row
+AUTH_LOCKOUT_MINUTES = env_int("AUTH_LOCKOUT_MINUTES", 15)
+# Number of reverse proxies in front of the app (X-Forwarded-For hops to trust for the
+# client IP that throttles count); 0 = use REMOTE_ADDR.
+AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 0)
+
+# Privacy: versions of the documents a shopper consents to at sign-up.
+CONSENT_TERMS_VERSION = env_str("CONSENT_TERMS_VERSION", "2026-01")
+CONSENT_PRIVACY_VERSION = env_str("CONSENT_PRIVACY_VERSION", "2026-01")
+CONSENT_MARKETING_VERSION = env_str("CONSENT_MARKETING_VERSION", "2026-01")
+CONSENT_CROSS_BORDER_VERSION = env_str("CONSENT_CROSS_BORDER_VERSION", "2026-01")
+
 
 # --- Catalog and inventory (issue 4) ------------------------------------------------
 

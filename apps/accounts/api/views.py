@@ -1,0 +1,286 @@
+"""Auth and account API (API.md "Auth and accounts")."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import errors, services
+from apps.accounts.models import Consent, User
+from apps.accounts.permissions import IsPerson
+from apps.accounts.selectors import consents_current, member_export, user_roles
+from apps.accounts.throttling import AuthScopeThrottle
+from apps.core.api.schema import problem_responses
+from apps.core.errors import AuthenticationFailed, LoginRequired, PermissionDenied, RequestInvalid, Throttled
+from apps.markets.errors import UnknownMarket
+
+
+class AddressSerializer(serializers.Serializer):
+    recipient = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    line1 = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    line2 = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    city = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    region = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    postal_code = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    country = serializers.CharField(max_length=2, allow_blank=True, required=False)
+
+
+class ProfileOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    locale = serializers.CharField()
+    market = serializers.CharField(source="market_id")
+    phone = serializers.CharField()
+    default_address = AddressSerializer(allow_null=True)
+    roles = serializers.ListField(child=serializers.CharField())
+    consents = serializers.DictField(child=serializers.DictField())
+    date_joined = serializers.DateTimeField()
+
+
+def profile_data(user: User) -> dict[str, Any]:
+    return ProfileOutputSerializer(
+        {
+            "id": user.pk,
+            "email": user.email,
+            "name": user.name,
+            "locale": user.locale,
+            "market_id": user.market_id,
+            "phone": str(user.phone or ""),
+            "default_address": dict(user.default_address) if user.default_address else None,
+            "roles": user_roles(user),
+            "consents": consents_current(user),
+            "date_joined": user.date_joined,
+        }
+    ).data
+
+
+class AuthRegisterApi(APIView):
+    """Create a member account (201 with the profile)."""
+
+    permission_classes: list = []
+    authentication_classes: list = []
+    throttle_classes = [AuthScopeThrottle]
+    throttle_scope = "register"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+        name = serializers.CharField(max_length=150, allow_blank=True, required=False, default="")
+        market = serializers.CharField(max_length=2, required=False, default="")
+        locale = serializers.ChoiceField(choices=["ko", "en"], required=False, default="")
+        consents = serializers.ListField(
+            child=serializers.ChoiceField(choices=Consent.Kind.values),
+            required=False,
+            default=list,
+            help_text="Kinds the shopper accepts: terms and privacy always, cross_border_transfer "
+            "for KR members; marketing is optional.",
+        )
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=InputSerializer,
+        responses={
+            201: ProfileOutputSerializer,
+            **problem_responses(
+                errors.EmailTaken, errors.PasswordWeak, errors.ConsentRequired, RequestInvalid, UnknownMarket, Throttled
+            ),
+        },
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = services.user_register(
+            email=data["email"],
+            password=data["password"],
+            name=data["name"],
+            market=data["market"],
+            locale=data["locale"],
+            consents=data["consents"],
+            source="api",
+        )
+        return Response(profile_data(user), status=status.HTTP_201_CREATED)
+
+
+TOKEN_RESPONSE = inline_serializer(
+    name="TokenResponse",
+    fields={
+        "access_token": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+        "refresh_token": serializers.CharField(required=False),
+        "scope": serializers.CharField(),
+    },
+)
+OAUTH_ERROR = inline_serializer(
+    name="OAuthError",
+    fields={"error": serializers.CharField(), "error_description": serializers.CharField()},
+)
+
+
+class AuthTokenApi(APIView):
+    """OAuth 2.0 token endpoint (RFC 6749 §4.3, §6, §4.4), form or JSON body.
+
+    Errors use RFC 6749 §5.2 bodies, not problem+json: ``invalid_request``,
+    ``invalid_grant``, ``unsupported_grant_type`` (400) and ``invalid_client`` (401).
+    Client credentials may come in the body or as HTTP Basic.
+    """
+
+    permission_classes: list = []
+    authentication_classes: list = []
+    parser_classes = [FormParser, JSONParser]
+    throttle_classes = [AuthScopeThrottle]
+    throttle_scope = "token"
+
+    class InputSerializer(serializers.Serializer):
+        grant_type = serializers.ChoiceField(choices=["password", "refresh_token", "client_credentials"])
+        username = serializers.CharField(required=False)
+        password = serializers.CharField(required=False)
+        refresh_token = serializers.CharField(required=False)
+        client_id = serializers.CharField(required=False)
+        client_secret = serializers.CharField(required=False)
+
+    @staticmethod
+    def _oauth_error(exc: services.OAuthError) -> Response:
+        body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
+        if exc.code:
+            body["code"] = exc.code
+        response = Response(body, status=exc.status, headers=exc.headers or None)
+        if exc.error == "invalid_client":
+            response["WWW-Authenticate"] = 'Basic realm="api"'
+        return response
+
+    @staticmethod
+    def _basic_credentials(request: Request) -> tuple[str, str] | None:
+        scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic" or not raw:
+            return None
+        try:
+            decoded = base64.b64decode(raw.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, sep, secret = decoded.partition(":")
+        return (unquote(client_id), unquote(secret)) if sep else None
+
+    @extend_schema(
+        operation_id="auth_token",
+        request={
+            "application/x-www-form-urlencoded": InputSerializer,
+            "application/json": InputSerializer,
+        },
+        responses={
+            200: TOKEN_RESPONSE,
+            400: OpenApiResponse(OAUTH_ERROR, description="`invalid_request`, `invalid_grant`, `unsupported_grant_type`"),
+            401: OpenApiResponse(OAUTH_ERROR, description="`invalid_client`"),
+            **problem_responses(Throttled),
+        },
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        grant_type = str(data.get("grant_type") or "")
+        try:
+            if not grant_type:
+                raise services.OAuthError("invalid_request", _("The grant_type parameter is missing."))
+            if grant_type == "password":
+                username, password = data.get("username"), data.get("password")
+                if not username or not password:
+                    raise services.OAuthError("invalid_request", _("username and password are required."))
+                result = services.token_password_grant(username=str(username), password=str(password), request=request)
+            elif grant_type == "refresh_token":
+                raw = data.get("refresh_token")
+                if not raw:
+                    raise services.OAuthError("invalid_request", _("The refresh_token parameter is missing."))
+                result = services.token_refresh_grant(refresh_token=str(raw))
+            elif grant_type == "client_credentials":
+                credentials = self._basic_credentials(request) or (data.get("client_id"), data.get("client_secret"))
+                if not credentials[0] or not credentials[1]:
+                    raise services.OAuthError("invalid_client", _("Client authentication failed."), status=401)
+                result = services.token_client_credentials_grant(
+                    client_id=str(credentials[0]), client_secret=str(credentials[1])
+                )
+            else:
+                raise services.OAuthError(
+                    "unsupported_grant_type",
+                    _("Use grant_type password, refresh_token or client_credentials."),
+                )
+        except services.OAuthError as exc:
+            return self._oauth_error(exc)
+        return Response(result.as_json(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+class MeApi(APIView):
+    """The signed-in person's profile: read (GET), change (PATCH), delete (DELETE)."""
+
+    permission_classes = [IsPerson]
+
+    class UpdateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=150, allow_blank=True, required=False)
+        locale = serializers.ChoiceField(choices=["ko", "en"], required=False)
+        market = serializers.CharField(max_length=2, required=False)
+        phone = serializers.RegexField(r"^[0-9+()\- ]{0,32}$", allow_blank=True, required=False)
+        default_address = AddressSerializer(allow_null=True, required=False)
+
+    @extend_schema(
+        operation_id="me_get",
+        responses={200: ProfileOutputSerializer, **problem_responses(LoginRequired, AuthenticationFailed, PermissionDenied)},
+        tags=["accounts"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(profile_data(request.user))
+
+    @extend_schema(
+        operation_id="me_update",
+        request=UpdateInputSerializer,
+        responses={
+            200: ProfileOutputSerializer,
+            **problem_responses(RequestInvalid, UnknownMarket, LoginRequired, AuthenticationFailed, PermissionDenied),
+        },
+        tags=["accounts"],
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = self.UpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_profile_update(user=request.user, **serializer.validated_data)
+        return Response(profile_data(user))
+
+    @extend_schema(
+        operation_id="me_delete",
+        responses={204: None, **problem_responses(LoginRequired, AuthenticationFailed, PermissionDenied)},
+        tags=["accounts"],
+    )
+    def delete(self, request: Request) -> Response:
+        services.user_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeExportApi(APIView):
+    """Download everything we hold about the signed-in person (JSON)."""
+
+    permission_classes = [IsPerson]
+
+    @extend_schema(
+        operation_id="me_export",
+        responses={
+            200: OpenApiResponse(description="JSON document: profile, roles, consents, and other apps' sections"),
+            **problem_responses(LoginRequired, AuthenticationFailed, PermissionDenied),
+        },
+        tags=["accounts"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            member_export(request.user),
+            headers={"Content-Disposition": 'attachment; filename="joopang-my-data.json"', "Cache-Control": "no-store"},
+        )

@@ -1,0 +1,38 @@
+"""DRF authentication by ``Authorization: Bearer <access JWT>`` for people and clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from apps.accounts.models import User
+
+
+class BearerJWTAuthentication(JWTAuthentication):
+    """Verifies the access token and loads its user (one query by primary key).
+
+    System clients authenticate as their service user, whose group (``data_platform``)
+    carries their permissions. A bad, expired or tampered token is ``401
+    auth.authentication_failed``; a deactivated user or client likewise.
+    """
+
+    www_authenticate_realm = "api"
+
+    def authenticate(self, request: Request) -> tuple[User, Any] | None:
+        try:
+            return super().authenticate(request)
+        except (InvalidToken, TokenError) as exc:
+            raise exceptions.AuthenticationFailed() from exc
+
+    def get_user(self, validated_token: Any) -> User:
+        user_id = validated_token.get("user_id")
+        if user_id is None:
+            raise exceptions.AuthenticationFailed()
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            raise exceptions.AuthenticationFailed()
+        return user
