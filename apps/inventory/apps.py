@@ -6,3 +6,16 @@ class InventoryConfig(AppConfig):
     name = "apps.inventory"
     label = "inventory"
     verbose_name = _("Inventory")
+    #: role (group) -> permissions; the accounts app syncs its groups from these.
+    role_grants: dict[str, list[str]] = {
+        "ops_admin": [
+            f"inventory.{action}_{model}"
+            for model in ("warehouse", "stocklevel")
+            for action in ("add", "change", "delete", "view")
+        ],
+        "inventory_manager": [
+            "inventory.view_stocklevel",
+            "inventory.change_stocklevel",
+            "inventory.view_warehouse",
+        ],
+    }

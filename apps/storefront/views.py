@@ -8,6 +8,8 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from apps.catalog.selectors import category_tree
+from apps.catalog.views import popular_cards
 from apps.markets.resolution import SESSION_LANGUAGE_KEY, supported_language
 from apps.markets.selectors import market_map
 
@@ -15,7 +17,12 @@ ONE_YEAR = 60 * 60 * 24 * 365
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "storefront/home.html", {})
+    """The market's top 5 and the category entry points (catalog's selectors)."""
+    return render(
+        request,
+        "storefront/home.html",
+        {"popular": popular_cards(request.market), "categories": category_tree().roots},  # type: ignore[attr-defined]
+    )
 
 
 def _next_url(request: HttpRequest) -> str:

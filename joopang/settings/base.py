@@ -325,6 +325,21 @@ CONSENT_CROSS_BORDER_VERSION = env_str("CONSENT_CROSS_BORDER_VERSION", "2026-01"
 
 
 # --- Catalog and inventory (issue 4) ------------------------------------------------
+CATALOG_BASE_MARKET = env_str("CATALOG_BASE_MARKET", "KR")  # FX fallback source
+CATALOG_DEFAULT_SORT = "popular"
+CATALOG_POPULAR_DAYS = 3  # market-local days, today included
+CATALOG_POPULAR_CACHE_SECONDS = env_int("CATALOG_POPULAR_CACHE_SECONDS", 60)
+CATALOG_CATEGORY_CACHE_SECONDS = env_int("CATALOG_CATEGORY_CACHE_SECONDS", 300)
+CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)
+INVENTORY_AVAILABILITY_MAX_SKUS = 100
+CELERY_BEAT_SCHEDULE["catalog-listings-refresh"] = {
+    "task": "joopang.catalog.listings_refresh_due",
+    "schedule": 60,
+}
+CELERY_BEAT_SCHEDULE["catalog-popularity-refresh"] = {
+    "task": "joopang.catalog.popularity_refresh",
+    "schedule": 60 * 30,
+}
 
 # --- Joopang ------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)

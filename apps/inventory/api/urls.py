@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.inventory.api import views
+
+urlpatterns = [
+    path("inventory/availability", views.AvailabilityGetApi.as_view(), name="inventory-availability"),
+]

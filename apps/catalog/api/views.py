@@ -1,0 +1,160 @@
+"""Catalog API: categories, product list/detail, popular products. Open to every caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.catalog import presenters, selectors
+from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
+from apps.catalog.views import page_url, popular_cards, product_page
+from apps.core.api.schema import problem_responses
+from apps.core.errors import RequestInvalid
+from apps.inventory import selectors as inventory_selectors
+from apps.markets.errors import FxRateUnavailable
+
+
+class MoneySerializer(serializers.Serializer):
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    display = serializers.CharField()
+
+
+class SaleSerializer(serializers.Serializer):
+    price = MoneySerializer()
+    ends_at = serializers.DateTimeField(allow_null=True)
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ProductSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    brand = RefSerializer(allow_null=True)
+    category = RefSerializer()
+    image_url = serializers.CharField()
+    price = MoneySerializer(help_text="The effective price (sale price while a sale runs).")
+    list_price = MoneySerializer()
+    sale = SaleSerializer(allow_null=True)
+    discount_percent = serializers.IntegerField()
+    in_stock = serializers.BooleanField()
+    stock_status = serializers.ChoiceField(choices=["in_stock", "low", "sold_out"])
+    rocket_delivery = serializers.BooleanField()
+    coupon_applicable = serializers.BooleanField()
+    rating = serializers.FloatField(allow_null=True)
+
+
+def _absolute(request: Request) -> Any:
+    return request.build_absolute_uri
+
+
+class CategoryListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        slug = serializers.CharField()
+        name = serializers.CharField()
+        children = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(operation_id="categories_list", responses={200: OutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(presenters.categories_json())
+
+
+class ProductListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        results = ProductSummarySerializer(many=True)
+        next = serializers.CharField(allow_null=True)
+        previous = serializers.CharField(allow_null=True)
+
+    @extend_schema(
+        operation_id="products_list",
+        parameters=[
+            OpenApiParameter(
+                "category", OpenApiTypes.STR, description="Category slug; includes descendants."
+            ),
+            OpenApiParameter("q", OpenApiTypes.STR, description="Search words (Korean or English)."),
+            OpenApiParameter(
+                "min_price", OpenApiTypes.INT, description="Minor units of the effective price."
+            ),
+            OpenApiParameter(
+                "max_price", OpenApiTypes.INT, description="Minor units of the effective price."
+            ),
+            OpenApiParameter("in_stock", OpenApiTypes.BOOL),
+            OpenApiParameter(
+                "sort",
+                OpenApiTypes.STR,
+                enum=list(selectors.SORTS),
+                description="Default: popular; relevance when `q` is given.",
+            ),
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1-100, default 20."),
+        ],
+        responses={
+            200: OutputSerializer,
+            **problem_responses(RequestInvalid, CursorInvalid, CategoryNotFound),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        page, cards = product_page(request)
+        return Response(
+            {
+                "results": [presenters.summary_json(card, _absolute(request)) for card in cards],
+                "next": page_url(request, page.next_cursor, absolute=True),
+                "previous": page_url(request, page.previous_cursor, absolute=True),
+            }
+        )
+
+
+class ProductPopularApi(APIView):
+    OutputSerializer = ProductSummarySerializer
+
+    @extend_schema(operation_id="products_popular", responses={200: ProductSummarySerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(
+            [presenters.summary_json(c, _absolute(request)) for c in popular_cards(request.market)]
+        )
+
+
+class ProductDetailApi(APIView):
+    class OutputSerializer(ProductSummarySerializer):
+        class SkuSerializer(serializers.Serializer):
+            sku = serializers.CharField()
+            options = serializers.DictField(child=serializers.CharField())
+            price = MoneySerializer()
+            list_price = MoneySerializer()
+            sale = SaleSerializer(allow_null=True)
+            available_quantity = serializers.IntegerField()
+            max_per_order = serializers.IntegerField()
+
+        class PromotionSerializer(serializers.Serializer):
+            campaign_id = serializers.IntegerField()
+            name = serializers.CharField()
+            discount = serializers.CharField()
+
+        description = serializers.CharField()
+        max_per_order = serializers.IntegerField()
+        skus = SkuSerializer(many=True)
+        promotions = PromotionSerializer(many=True)
+
+    @extend_schema(
+        operation_id="products_retrieve",
+        responses={200: OutputSerializer, **problem_responses(ProductNotFound, FxRateUnavailable)},
+    )
+    def get(self, request: Request, product_id: int) -> Response:
+        market = request.market
+        detail = selectors.product_detail_get(product_id=product_id, market=market)
+        available = inventory_selectors.available_by_sku_ids(
+            sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code
+        )
+        return Response(presenters.detail_json(detail, available, _absolute(request)))

@@ -1,0 +1,304 @@
+"""Catalog reads shaped for the API and the storefront.
+
+Every list runs a fixed number of queries whatever the page size: one for the page of
+listings (product, brand and category joined) and, at the entry point, one for stock.
+The category tree and the popular ranking are cached briefly; prices never are (they
+are computed at request time from stored rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
+
+from apps.catalog import pricing, search
+from apps.catalog.errors import CategoryNotFound, ProductNotFound
+from apps.catalog.keyset import Key
+from apps.catalog.models import Category, MarketPrice, Product, ProductListing, ProductSalesDaily, Sku
+from apps.core import clock
+from apps.markets.models import Market
+
+CATEGORY_TREE_KEY = "catalog:category-tree:v1"
+POPULAR_KEY = "catalog:popular:{market}:v1"
+SORTS = ("price", "-price", "popular", "newest")
+
+
+# --- Categories ------------------------------------------------------------------------
+
+
+@dataclass
+class CategoryNode:
+    id: int
+    slug: str
+    name_ko: str
+    name_en: str
+    parent_id: int | None
+    children: list[CategoryNode] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        from django.utils import translation
+
+        first, second = (
+            (self.name_ko, self.name_en)
+            if translation.get_language() == "ko"
+            else (self.name_en, self.name_ko)
+        )
+        return first or second
+
+    def descendant_ids(self) -> list[int]:
+        ids = [self.id]
+        for child in self.children:
+            ids.extend(child.descendant_ids())
+        return ids
+
+
+@dataclass
+class CategoryTree:
+    roots: list[CategoryNode]
+    by_id: dict[int, CategoryNode]
+    by_slug: dict[str, CategoryNode]
+
+
+def category_tree() -> CategoryTree:
+    """The active category tree (cached for ``CATALOG_CATEGORY_CACHE_SECONDS``; services
+    that write categories clear it)."""
+    tree: CategoryTree | None = cache.get(CATEGORY_TREE_KEY)
+    if tree is None:
+        rows = Category.objects.filter(is_active=True).order_by("position", "id")
+        by_id = {
+            c.id: CategoryNode(c.id, c.slug, c.name_ko or "", c.name_en or "", c.parent_id) for c in rows
+        }
+        roots: list[CategoryNode] = []
+        for node in by_id.values():
+            parent = by_id.get(node.parent_id) if node.parent_id else None
+            if parent is not None:
+                parent.children.append(node)
+            elif node.parent_id is None:
+                roots.append(node)
+        tree = CategoryTree(roots, by_id, {n.slug: n for n in by_id.values()})
+        cache.set(CATEGORY_TREE_KEY, tree, settings.CATALOG_CATEGORY_CACHE_SECONDS)
+    return tree
+
+
+def category_get(*, slug: str) -> CategoryNode:
+    """Raises: catalog.category_not_found."""
+    node = category_tree().by_slug.get(slug)
+    if node is None:
+        raise CategoryNotFound(category=slug)
+    return node
+
+
+# --- Product lists ---------------------------------------------------------------------
+
+_LISTING_DEFER = (
+    "product__search_document",
+    "product__description",
+    "product__description_ko",
+    "product__description_en",
+)
+
+
+def _listing_base(market: Market) -> QuerySet[ProductListing]:
+    return (
+        ProductListing.objects.filter(market_id=market.code, is_active=True)
+        .select_related("product", "product__brand", "category")
+        .defer(*_LISTING_DEFER)
+    )
+
+
+def _search_filter(qs: QuerySet[ProductListing], q: str) -> QuerySet[ProductListing]:
+    tokens = search.query_tokens(q)
+    if not tokens:
+        return qs.none()
+    indexable = all(len(t) >= 2 or not ("\uac00" <= t <= "\ud7a3") for t in tokens)
+    if connection.vendor == "postgresql" and indexable:
+        from django.contrib.postgres.fields import ArrayField
+        from django.db.models import Func, TextField
+
+        tokens_expr = Func(
+            F("product__search_document"),
+            Value(" "),
+            function="string_to_array",
+            output_field=ArrayField(TextField()),
+        )
+        return qs.alias(_tokens=tokens_expr).filter(_tokens__contains=tokens)
+    condition = Q()
+    for token in tokens:
+        condition &= Q(product__search_document__contains=token)
+    return qs.filter(condition)
+
+
+def _relevance(q: str) -> Any:
+    """2 points per query word found in the product name (either language), 1 in the
+    brand name: names outrank descriptions."""
+    score: Any = Value(0)
+    for word in search.query_words(q):
+        score = score + Case(
+            When(Q(product__name_ko__icontains=word) | Q(product__name_en__icontains=word), then=Value(2)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        score = score + Case(
+            When(
+                Q(product__brand__name_ko__icontains=word) | Q(product__brand__name_en__icontains=word),
+                then=Value(1),
+            ),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    return score
+
+
+def _key_product(row: ProductListing) -> int:
+    return row.product_id
+
+
+ORDERINGS: dict[str, list[Key]] = {
+    "price": [Key("price", False, lambda r: r.price), Key("product_id", False, _key_product)],
+    "-price": [Key("price", True, lambda r: r.price), Key("product_id", True, _key_product)],
+    "popular": [Key("popularity", True, lambda r: r.popularity), Key("product_id", False, _key_product)],
+    "newest": [
+        Key("created_at", True, lambda r: r.created_at, kind="datetime"),
+        Key("product_id", True, _key_product),
+    ],
+}
+RELEVANCE = [
+    Key("relevance", True, lambda r: r.relevance),
+    Key("popularity", True, lambda r: r.popularity),
+    Key("product_id", False, _key_product),
+]
+
+
+def product_list(
+    *,
+    market: Market,
+    category: CategoryNode | None = None,
+    q: str | None = None,
+    min_price: int | None = None,
+    max_price: int | None = None,
+    in_stock_product_ids: QuerySet[Any] | None = None,
+    sort: str | None = None,
+) -> tuple[QuerySet[ProductListing], list[Key]]:
+    """The market's active listings matching the filters, and the keyset ordering to page
+    them with. ``category`` includes its descendants. With ``q`` and no explicit sort the
+    order is relevance. ``in_stock_product_ids`` is the inventory's subquery of product
+    ids with stock in the market (the entry point passes it; catalog does not read stock).
+    """
+    qs = _listing_base(market)
+    if category is not None:
+        ids = category.descendant_ids()
+        qs = qs.filter(category_id=ids[0]) if len(ids) == 1 else qs.filter(category_id__in=ids)
+    if min_price is not None:
+        qs = qs.filter(price__gte=min_price)
+    if max_price is not None:
+        qs = qs.filter(price__lte=max_price)
+    if in_stock_product_ids is not None:
+        qs = qs.filter(product_id__in=in_stock_product_ids)
+    q = (q or "").strip()
+    if q:
+        qs = _search_filter(qs, q)
+        if not sort:
+            return qs.annotate(relevance=_relevance(q)), RELEVANCE
+    return qs, ORDERINGS[sort or settings.CATALOG_DEFAULT_SORT]
+
+
+def listings_for_products(*, market: Market, product_ids: list[int]) -> list[ProductListing]:
+    """Listings of ``product_ids`` in that order (one query)."""
+    rows = {row.product_id: row for row in _listing_base(market).filter(product_id__in=product_ids)}
+    return [rows[pid] for pid in product_ids if pid in rows]
+
+
+def listing_price(listing: ProductListing, now: dt.datetime | None = None) -> pricing.EffectivePrice:
+    row = pricing.PriceRow(
+        listing.currency, listing.list_price, listing.sale_price, listing.sale_starts_at, listing.sale_ends_at
+    )
+    return pricing.effective(row, now or clock.now(), from_fx=listing.from_fx)
+
+
+# --- Popular -----------------------------------------------------------------------------
+
+
+def market_today(market: Market, now: dt.datetime | None = None) -> dt.date:
+    return (now or clock.now()).astimezone(ZoneInfo(market.time_zone)).date()
+
+
+def popular_product_ids(*, market: Market, limit: int = 5) -> list[int]:
+    """Top products by units sold over the last ``CATALOG_POPULAR_DAYS`` market-local days
+    (today included). Cached for ``CATALOG_POPULAR_CACHE_SECONDS``."""
+    key = POPULAR_KEY.format(market=market.code)
+    ids: list[int] | None = cache.get(key)
+    if ids is None:
+        today = market_today(market)
+        since = today - dt.timedelta(days=settings.CATALOG_POPULAR_DAYS - 1)
+        ids = list(
+            ProductSalesDaily.objects.filter(
+                market_id=market.code,
+                date__gte=since,
+                date__lte=today,
+                product__is_active=True,
+                product__listings__market_id=market.code,
+            )
+            .values("product_id")
+            .annotate(total=Sum("units"))
+            .filter(total__gt=0)
+            .order_by("-total", "product_id")
+            .values_list("product_id", flat=True)[:limit]
+        )
+        cache.set(key, ids, settings.CATALOG_POPULAR_CACHE_SECONDS)
+    return ids
+
+
+# --- Product detail ----------------------------------------------------------------------
+
+
+@dataclass
+class SkuView:
+    sku: Sku
+    price: pricing.EffectivePrice
+
+
+@dataclass
+class ProductDetail:
+    product: Product
+    skus: list[SkuView]
+    price: pricing.EffectivePrice  # the cheapest SKU's (the "from" price)
+
+
+def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | None = None) -> ProductDetail:
+    """A product with its active SKUs priced in ``market`` (FX fallback per SKU).
+
+    Three queries: the product (brand, category joined), its SKUs, their prices in every
+    market. Raises: catalog.product_not_found (missing, inactive, or no price anywhere).
+    """
+    now = now or clock.now()
+    product = (
+        Product.objects.select_related("brand", "category")
+        .defer("search_document")
+        .filter(pk=product_id, is_active=True)
+        .first()
+    )
+    if product is None:
+        raise ProductNotFound(product_id=product_id)
+    skus = list(Sku.objects.filter(product_id=product.pk, is_active=True).order_by("position", "id"))
+    rows: dict[int, dict[str, pricing.PriceRow]] = {}
+    for mp in MarketPrice.objects.filter(sku__product_id=product.pk, sku__is_active=True).values_list(
+        "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
+    ):
+        rows.setdefault(mp[0], {})[mp[1]] = pricing.PriceRow(*mp[2:])
+    views: list[SkuView] = []
+    for sku in skus:
+        resolved = pricing.resolve_row(rows.get(sku.pk, {}), market)
+        if resolved is not None:
+            views.append(SkuView(sku, pricing.effective(resolved[0], now, from_fx=resolved[1])))
+    if not views:
+        raise ProductNotFound(product_id=product_id)
+    cheapest = min(views, key=lambda v: (v.price.price.amount, v.sku.pk))
+    return ProductDetail(product, views, cheapest.price)

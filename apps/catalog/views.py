@@ -1,0 +1,275 @@
+"""Storefront catalog pages (category listing, search, product detail, generated product
+images) and the glue the API shares with them: filters -> selector -> keyset page ->
+stock for the page (the only read of another app, through inventory's selectors)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from apps.catalog import presenters, selectors
+from apps.catalog.api.filters import ProductListFilter
+from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
+from apps.catalog.keyset import Page, keyset_page, parse_limit
+from apps.catalog.models import Product
+from apps.core.errors import DomainError, RequestInvalid
+from apps.core.money import currency_exponent
+from apps.core.problems import _field_errors
+from apps.inventory import selectors as inventory_selectors
+
+STOREFRONT_PAGE_SIZE = 20
+
+
+# --- Shared by the API and the pages ----------------------------------------------------------
+
+
+def _invalid(errors: Any) -> RequestInvalid:
+    err = RequestInvalid()
+    err.params["errors"] = _field_errors({k: [str(m) for m in v] for k, v in errors.items()})
+    return err
+
+
+def product_page(
+    request: Any,
+    params: QueryDict | None = None,
+    *,
+    category: selectors.CategoryNode | None = None,
+    default_limit: int | None = None,
+) -> tuple[Page, list[presenters.ProductCard]]:
+    """Parse the list filters, run the selector, cut the keyset page and attach stock.
+
+    Two queries whatever the page size. Raises: request.invalid, catalog.cursor_invalid,
+    catalog.category_not_found.
+    """
+    params = params if params is not None else request.GET
+    form = ProductListFilter(params).form
+    if not form.is_valid():
+        raise _invalid(form.errors)
+    data = form.cleaned_data
+    market = request.market
+    if category is None and data.get("category"):
+        category = selectors.category_get(slug=data["category"])
+    qs, keys = selectors.product_list(
+        market=market,
+        category=category,
+        q=data.get("q") or None,
+        min_price=int(data["min_price"]) if data.get("min_price") is not None else None,
+        max_price=int(data["max_price"]) if data.get("max_price") is not None else None,
+        in_stock_product_ids=inventory_selectors.in_stock_product_ids(market_code=market.code)
+        if data.get("in_stock")
+        else None,
+        sort=data.get("sort") or None,
+    )
+    raw_limit = params.get("limit") or (str(default_limit) if default_limit else None)
+    page = keyset_page(qs, keys, cursor=params.get("cursor") or None, limit=parse_limit(raw_limit))
+    availability = inventory_selectors.available_by_product_ids(
+        product_ids=[row.product_id for row in page.items], market_code=market.code
+    )
+    return page, presenters.cards(page.items, availability)
+
+
+def page_url(request: Any, cursor: str | None, *, absolute: bool = False) -> str | None:
+    if cursor is None:
+        return None
+    params = request.GET.copy()
+    params["cursor"] = cursor
+    base = request.build_absolute_uri(request.path) if absolute else request.path
+    return base + "?" + params.urlencode()
+
+
+def popular_cards(market: Any) -> list[presenters.ProductCard]:
+    """The market's top 5 (cached ranking; fresh prices and stock: two more queries)."""
+    ids = selectors.popular_product_ids(market=market)
+    if not ids:
+        return []
+    listings = selectors.listings_for_products(market=market, product_ids=ids)
+    availability = inventory_selectors.available_by_product_ids(product_ids=ids, market_code=market.code)
+    return presenters.cards(listings, availability)
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+
+def _major_to_minor(params: QueryDict, currency: str) -> QueryDict:
+    """The storefront's price boxes take major units (dollars, won); the selector minor."""
+    out = params.copy()
+    exponent = currency_exponent(currency)
+    for name in ("min_price", "max_price"):
+        raw = (out.get(name) or "").strip()
+        if not raw:
+            out.pop(name, None)
+            continue
+        try:
+            from decimal import Decimal, InvalidOperation
+
+            out[name] = str(int(Decimal(raw).scaleb(exponent)))
+        except (InvalidOperation, ValueError):
+            pass  # left as typed: the form reports it
+    return out
+
+
+def _listing(
+    request: HttpRequest,
+    *,
+    category: selectors.CategoryNode | None,
+    title: str,
+    template: str,
+    extra: dict[str, Any],
+) -> HttpResponse:
+    market = request.market  # type: ignore[attr-defined]
+    params = _major_to_minor(request.GET, market.currency)
+    if category is not None:
+        params.pop("category", None)
+    cards: list[presenters.ProductCard] = []
+    page = Page([], None, None)
+    errors: list[str] = []
+    try:
+        page, cards = product_page(request, params, category=category, default_limit=STOREFRONT_PAGE_SIZE)
+    except CursorInvalid:
+        clean = request.GET.copy()
+        clean.pop("cursor", None)
+        return redirect(request.path + ("?" + clean.urlencode() if clean else ""))
+    except RequestInvalid as exc:
+        errors = [f"{e['field']}: {e['message']}" for e in exc.params.get("errors", [])]
+    form = ProductListFilter(request.GET).form
+    context = {
+        "title": title,
+        "cards": cards,
+        "next_url": page_url(request, page.next_cursor),
+        "previous_url": page_url(request, page.previous_cursor),
+        "form": form,
+        "sort": request.GET.get("sort", ""),
+        "errors": errors,
+        "tree": selectors.category_tree().roots,
+        "current_category": category,
+        **extra,
+    }
+    return render(request, template, context)
+
+
+@require_GET
+def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        category = selectors.category_get(slug=slug)
+    except CategoryNotFound as exc:
+        raise Http404(str(exc)) from exc
+    parent = selectors.category_tree().by_id.get(category.parent_id) if category.parent_id else None
+    return _listing(
+        request,
+        category=category,
+        title=category.name,
+        template="catalog/listing.html",
+        extra={"parent": parent, "subcategories": category.children},
+    )
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    q = (request.GET.get("q") or "").strip()
+    title = _("Results for “%(q)s”") % {"q": q} if q else _("Search")
+    if not q:
+        return render(
+            request,
+            "catalog/listing.html",
+            {
+                "title": title,
+                "cards": [],
+                "form": ProductListFilter(request.GET).form,
+                "search": True,
+                "q": q,
+                "tree": selectors.category_tree().roots,
+            },
+        )
+    return _listing(
+        request, category=None, title=title, template="catalog/listing.html", extra={"search": True, "q": q}
+    )
+
+
+@require_GET
+def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> HttpResponse:
+    market = request.market  # type: ignore[attr-defined]
+    try:
+        detail = selectors.product_detail_get(product_id=product_id, market=market)
+    except ProductNotFound as exc:
+        raise Http404(str(exc)) from exc
+    except DomainError as exc:  # e.g. no FX rate configured: show it, do not crash
+        messages.error(request, exc.detail)
+        return redirect("/")
+    product = detail.product
+    if slug != product.slug:
+        return HttpResponsePermanentRedirect(f"/p/{product.pk}/{product.slug}/")
+    available = inventory_selectors.available_by_sku_ids(
+        sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code
+    )
+    skus = [
+        {
+            "view": v,
+            "available": max(available.get(v.sku.pk, 0), 0),
+            "label": " / ".join(str(x) for x in v.sku.options.values()) or v.sku.code,
+        }
+        for v in detail.skus
+    ]
+    total = sum(s["available"] for s in skus)
+    selected = request.GET.get("sku") or next(
+        (s["view"].sku.code for s in skus if s["available"] > 0), skus[0]["view"].sku.code
+    )
+    selected_view = next((s for s in skus if s["view"].sku.code == selected), skus[0])
+    tree = selectors.category_tree()
+    category = tree.by_id.get(product.category_id)
+    parent = tree.by_id.get(category.parent_id) if category and category.parent_id else None
+    return render(
+        request,
+        "catalog/product_detail.html",
+        {
+            "product": product,
+            "detail": detail,
+            "skus": skus,
+            "selected": selected_view,
+            "stock_status": presenters.stock_status(selected_view["available"]),
+            "product_stock_status": presenters.stock_status(total),
+            "category": category,
+            "parent": parent,
+        },
+    )
+
+
+_PALETTE = ["#0b57d0", "#137333", "#c5221f", "#7b1fa2", "#e37400", "#00796b", "#3949ab", "#ad1457"]
+
+
+@require_GET
+def product_image(request: HttpRequest, product_id: int) -> HttpResponse:
+    """A generated, deterministic demo image (no external URLs): a tinted card with the
+    product's initial. Cached by browsers for a day."""
+    row = Product.objects.filter(pk=product_id).values_list("name_en", "name_ko").first()
+    if row is None:
+        raise Http404
+    label = (row[1] or row[0] or "?").strip()
+    initial = escape(label[:1].upper() or "?")
+    digest = hashlib.sha256(str(product_id).encode()).digest()
+    color = _PALETTE[digest[0] % len(_PALETTE)]
+    shape = digest[1] % 3
+    figure = (
+        '<circle cx="200" cy="170" r="90" fill="#fff" fill-opacity=".25"/>'
+        if shape == 0
+        else '<rect x="110" y="80" width="180" height="180" rx="24" fill="#fff" fill-opacity=".25"/>'
+        if shape == 1
+        else '<polygon points="200,70 300,260 100,260" fill="#fff" fill-opacity=".25"/>'
+    )
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 400" width="400" height="400" role="img">'
+        f'<rect width="400" height="400" fill="{color}"/>{figure}'
+        f'<text x="200" y="205" font-size="120" font-family="sans-serif" font-weight="700" fill="#fff" '
+        f'text-anchor="middle" dominant-baseline="middle">{initial}</text>'
+        f'<text x="200" y="345" font-size="22" font-family="sans-serif" fill="#fff" text-anchor="middle">'
+        f"{escape(label[:24])}</text></svg>"
+    )
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,34 @@
+"""Inventory use-cases of this issue: warehouses and setting stock levels (seed and
+admin). Reservations and audited adjustments arrive with the checkout issue."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from apps.inventory.models import StockLevel, Warehouse
+from apps.markets.models import Market
+
+
+def warehouse_create(*, code: str, name: str, market: Market, priority: int = 100) -> Warehouse:
+    return Warehouse.objects.create(code=code, name=name, market=market, priority=priority)
+
+
+@transaction.atomic
+def stock_level_set(*, sku_id: int, warehouse: Warehouse, on_hand: int, reserved: int = 0) -> StockLevel:
+    """Set absolute stock of a SKU in a warehouse (initial receipt, demo data).
+
+    The database CHECK keeps ``0 <= reserved <= on_hand``; a violation raises IntegrityError.
+    """
+    level, _ = StockLevel.objects.update_or_create(
+        sku_id=sku_id, warehouse=warehouse, defaults={"on_hand": on_hand, "reserved": reserved}
+    )
+    return level
+
+
+def stock_levels_bulk_create(*, rows: list[tuple[int, Warehouse, int]]) -> int:
+    """Insert ``(sku_id, warehouse, on_hand)`` rows that do not exist yet (large seeds)."""
+    objs = [
+        StockLevel(sku_id=sku_id, warehouse=wh, on_hand=on_hand, reserved=0) for sku_id, wh, on_hand in rows
+    ]
+    StockLevel.objects.bulk_create(objs, batch_size=2000, ignore_conflicts=True)
+    return len(objs)
