@@ -52,7 +52,7 @@ typecheck: $(STAMP) ## mypy
 	$(VENV)/bin/mypy apps joopang
 
 schema: $(STAMP) ## regenerate docs/openapi.yaml from the code
-	$(PY) manage.py spectacular --api-version v1 --file docs/openapi.yaml --validate
+	$(PY) manage.py spectacular --api-version v1 --lang en --file docs/openapi.yaml --validate
 
 bench: messages ## benchmark on PostgreSQL + gunicorn; writes bench/results/latest.{json,md}
 	$(PY) -m bench.run

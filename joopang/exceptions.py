@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from django.http import Http404
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 

@@ -38,7 +38,7 @@ def _check_cache() -> None:
 def _check_broker() -> None:
     from joopang.celery import app
 
-    with app.connection_for_write() as conn:
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=settings.READINESS_TIMEOUT_SECONDS)
         if conn.transport_cls == "filesystem" or conn.transport.driver_type == "filesystem":
             folder = settings.CELERY_QUEUE_DIR
@@ -80,7 +80,9 @@ def _client_allowed(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_NETWORKS)
+    return any(
+        address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_NETWORKS
+    )
 
 
 @never_cache

@@ -31,6 +31,7 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.META["HTTP_X_REQUEST_ID"] = request_id
+        request.__dict__.pop("headers", None)  # re-read META: later code sees the sane id
         request.request_id = request_id  # type: ignore[attr-defined]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

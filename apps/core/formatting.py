@@ -33,9 +33,7 @@ def cldr_locale(language: str | None = None) -> str:
 
 
 def format_money(money: Money, locale: str | None = None) -> str:
-    return babel_numbers.format_currency(
-        money.to_major(), money.currency, locale=cldr_locale(locale)
-    )
+    return babel_numbers.format_currency(money.to_major(), money.currency, locale=cldr_locale(locale))
 
 
 def format_number(value: int | Decimal, locale: str | None = None) -> str:
@@ -52,6 +50,4 @@ def format_datetime(
 ) -> str:
     """An aware datetime shown in ``tz`` (a market's time zone), e.g. ``Asia/Seoul``."""
     tzinfo = ZoneInfo(tz) if tz else None
-    return babel_dates.format_datetime(
-        value, format=fmt, tzinfo=tzinfo, locale=cldr_locale(locale)
-    )
+    return babel_dates.format_datetime(value, format=fmt, tzinfo=tzinfo, locale=cldr_locale(locale))

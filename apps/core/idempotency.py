@@ -77,7 +77,7 @@ def request_hash(request: Request) -> str:
     """Fingerprint of method, path and the parsed body, canonicalised (key order ignored)."""
     data = request.data
     if hasattr(data, "lists"):  # a form QueryDict: keep repeated fields
-        data = {key: values for key, values in data.lists()}
+        data = dict(data.lists())
     payload = json.dumps(data, cls=JSONEncoder, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), payload):

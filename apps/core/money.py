@@ -105,9 +105,7 @@ class Money:
     def __ge__(self, other: Money) -> bool:
         return self.amount >= self._same(other).amount
 
-    def scaled(
-        self, factor: Decimal, *, increment: int = 1, mode: str = RoundingMode.HALF_UP
-    ) -> Money:
+    def scaled(self, factor: Decimal, *, increment: int = 1, mode: str = RoundingMode.HALF_UP) -> Money:
         """Multiply by a Decimal (a rate, a percentage) and round to ``increment``."""
         return Money(
             round_to_increment(Decimal(self.amount) * factor, increment=increment, mode=mode),

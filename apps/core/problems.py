@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, JsonResponse
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -96,7 +96,8 @@ def problem_response(error: errors.DomainError, request: Request | Any) -> Respo
     body = problem_body(
         error,
         instance=request.get_full_path() if hasattr(request, "get_full_path") else "",
-        request_id=getattr(request, "request_id", None) or getattr(getattr(request, "_request", None), "request_id", None),
+        request_id=getattr(request, "request_id", None)
+        or getattr(getattr(request, "_request", None), "request_id", None),
     )
     response = Response(body, status=error.http_status, headers=error.headers or None)
     response.content_type = PROBLEM_CONTENT_TYPE
@@ -109,7 +110,9 @@ def problem_json_response(error: errors.DomainError, request: Any) -> JsonRespon
         error, instance=request.get_full_path(), request_id=getattr(request, "request_id", None)
     )
     response = JsonResponse(
-        body, status=error.http_status, content_type=PROBLEM_CONTENT_TYPE,
+        body,
+        status=error.http_status,
+        content_type=PROBLEM_CONTENT_TYPE,
         json_dumps_params={"ensure_ascii": False},
     )
     for key, value in error.headers.items():

@@ -7,13 +7,32 @@ from apps.markets.services import markets_cache_clear
 
 @admin.register(Market)
 class MarketAdmin(TranslationAdmin):
-    list_display = ("code", "name", "currency", "default_locale", "time_zone", "tax_mode", "tax_rate", "is_active")
+    list_display = (
+        "code",
+        "name",
+        "currency",
+        "default_locale",
+        "time_zone",
+        "tax_mode",
+        "tax_rate",
+        "is_active",
+    )
     readonly_fields = ("code", "currency", "updated_at")
     fieldsets = (
         (None, {"fields": ("code", "name", "currency", "default_locale", "time_zone", "is_active")}),
         ("Money", {"fields": ("rounding_increment", "rounding_mode", "tax_mode", "tax_rate")}),
         ("Shipping", {"fields": ("shipping_fee", "free_shipping_threshold")}),
-        ("Policies", {"fields": ("reservation_ttl_minutes", "return_window_days", "e_receipt_required", "cancellation_policy")}),
+        (
+            "Policies",
+            {
+                "fields": (
+                    "reservation_ttl_minutes",
+                    "return_window_days",
+                    "e_receipt_required",
+                    "cancellation_policy",
+                )
+            },
+        ),
         (None, {"fields": ("updated_at",)}),
     )
 

@@ -28,7 +28,9 @@ class Market(models.Model):
     code = models.CharField(_("code"), max_length=2, primary_key=True)
     name = models.CharField(_("name"), max_length=100)
     currency = models.CharField(_("currency"), max_length=3)
-    default_locale = models.CharField(_("default language"), max_length=5, choices=[("ko", "한국어"), ("en", "English")])
+    default_locale = models.CharField(
+        _("default language"), max_length=5, choices=[("ko", "한국어"), ("en", "English")]
+    )
     time_zone = models.CharField(_("time zone"), max_length=64)
     rounding_increment = models.PositiveIntegerField(
         _("rounding increment (minor units)"), validators=[MinValueValidator(1)], default=1
@@ -41,9 +43,7 @@ class Market(models.Model):
         _("tax rate"), max_digits=6, decimal_places=4, default=Decimal("0"), help_text=_("0.1 = 10%")
     )
     shipping_fee = models.PositiveIntegerField(_("shipping fee (minor units)"), default=0)
-    free_shipping_threshold = models.PositiveIntegerField(
-        _("free shipping from (minor units)"), default=0
-    )
+    free_shipping_threshold = models.PositiveIntegerField(_("free shipping from (minor units)"), default=0)
     reservation_ttl_minutes = models.PositiveIntegerField(
         _("stock reservation TTL (minutes)"), default=15, validators=[MinValueValidator(1)]
     )
@@ -63,7 +63,9 @@ class Market(models.Model):
         verbose_name = _("market")
         verbose_name_plural = _("markets")
         constraints = [
-            models.CheckConstraint(condition=Q(tax_rate__gte=0) & Q(tax_rate__lt=1), name="markets_market_tax_rate_range"),
+            models.CheckConstraint(
+                condition=Q(tax_rate__gte=0) & Q(tax_rate__lt=1), name="markets_market_tax_rate_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,10 +97,16 @@ class FxRate(models.Model):
         ordering = ["-valid_from"]
         verbose_name = _("FX rate")
         verbose_name_plural = _("FX rates")
-        indexes = [models.Index(fields=["base_currency", "quote_currency", "-valid_from"], name="markets_fx_pair_idx")]
+        indexes = [
+            models.Index(
+                fields=["base_currency", "quote_currency", "-valid_from"], name="markets_fx_pair_idx"
+            )
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(rate__gt=0), name="markets_fxrate_rate_positive"),
-            models.UniqueConstraint(fields=["base_currency", "quote_currency", "valid_from"], name="markets_fxrate_pair_from_uniq"),
+            models.UniqueConstraint(
+                fields=["base_currency", "quote_currency", "valid_from"], name="markets_fxrate_pair_from_uniq"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,10 +28,9 @@ def fx_convert(
         return money
     if rate is None:
         rate = fx_rate_get(base=money.currency, quote=target, at=at)
-    minor = (
-        Decimal(money.amount).scaleb(-currency_exponent(money.currency))
-        * rate
-    ).scaleb(currency_exponent(target))
+    minor = (Decimal(money.amount).scaleb(-currency_exponent(money.currency)) * rate).scaleb(
+        currency_exponent(target)
+    )
     amount = round_to_increment(minor, increment=market.rounding_increment, mode=market.rounding_mode)
     return Money(amount, target)
 

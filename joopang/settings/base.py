@@ -265,6 +265,8 @@ from joopang.logging import build_logging_config  # noqa: E402
 
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# RequestIdMiddleware has already validated (or replaced) the incoming X-Request-ID.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 
 # --- Accounts (issue 3: auth, tokens, roles, PII, throttling) -------------------------
 # Every knob below is an environment variable (README / .env.example list them).

@@ -15,8 +15,8 @@ DEBUG = False
 ROOT_URLCONF = "bench.urls"
 ALLOWED_HOSTS = ["*"]
 LOG_LEVEL = env_str("BENCH_LOG_LEVEL", "WARNING")
-LOGGING["root"]["level"] = LOG_LEVEL  # noqa: F405
-LOGGING["loggers"]["django_structlog"]["level"] = LOG_LEVEL  # noqa: F405
-if REDIS_URL:  # noqa: F405
+LOGGING["root"]["level"] = LOG_LEVEL
+LOGGING["loggers"]["django_structlog"]["level"] = LOG_LEVEL
+if REDIS_URL:
     # The benchmark's Redis database may be shared: keep to our own key space.
-    CACHES["default"]["KEY_PREFIX"] = "joopang-bench"  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = "joopang-bench"

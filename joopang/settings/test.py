@@ -7,13 +7,13 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = False
 LOG_FORMAT = "console"
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"
 if REDIS_URL:
     # Tests on a shared Redis keep to their own key space.
     CACHES["default"]["KEY_PREFIX"] = "joopang-test"
 
 # Test databases are created and dropped per run; a pool would outlive them.
-DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 
 # Each xdist worker gets its own Redis database (1..15) so that clearing the cache between
 # tests never touches another worker's keys (throttle counters, gates).

@@ -68,7 +68,9 @@ def test_same_key_with_another_body_is_key_reused(api_client):
 def test_keys_are_scoped_to_the_caller(api_client):
     _post(api_client, {"name": "a", "quantity": 1})
     other = Client(REMOTE_ADDR="10.0.0.9")
-    response = other.post(URL, {"name": "a", "quantity": 1}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="key-1")
+    response = other.post(
+        URL, {"name": "a", "quantity": 1}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="key-1"
+    )
     assert response.status_code == 201
     assert "Idempotent-Replayed" not in response
     assert _executions() == 2
@@ -104,7 +106,9 @@ def test_in_progress_key_answers_409_until_its_lock_expires(api_client, settings
     assert busy.status_code == 409
     assert busy.json()["code"] == "idempotency.in_progress"
     # After the lock passes (the first attempt died), a retry takes the key over.
-    IdempotencyKey.objects.filter(pk=record.pk).update(locked_until=record.created_at - dt.timedelta(seconds=1))
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        locked_until=record.created_at - dt.timedelta(seconds=1)
+    )
     taken = _post(api_client, {"name": "a", "quantity": 1})
     assert taken.status_code == 201
     assert "Idempotent-Replayed" not in taken
@@ -128,7 +132,10 @@ def _concurrent_post(key: str) -> int:
 
     with override_settings(ROOT_URLCONF="tests.core.urls"):
         response = Client().post(
-            URL + "?sleep=0.5", {"name": "race", "quantity": 1}, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+            URL + "?sleep=0.5",
+            {"name": "race", "quantity": 1},
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=key,
         )
     return response.status_code
 

@@ -11,7 +11,7 @@ def _problem(response, status, code):
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/problem+json")
     body = response.json()
-    assert PROBLEM_KEYS <= body.keys()
+    assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == f"urn:joopang:problem:{code}"
@@ -29,7 +29,9 @@ def test_validation_error_lists_field_errors_in_english(api_client):
 
 
 def test_validation_error_in_korean(api_client):
-    response = api_client.post("/api/v1/test/validate", {"name": "x", "quantity": "abc"}, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9")
+    response = api_client.post(
+        "/api/v1/test/validate", {"name": "x", "quantity": "abc"}, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9"
+    )
     body = _problem(response, 400, "request.invalid")
     assert body["title"] == "잘못된 요청"
     assert body["errors"][0]["field"] == "quantity"
@@ -37,7 +39,9 @@ def test_validation_error_in_korean(api_client):
 
 
 def test_malformed_json_is_request_malformed(api_client):
-    response = api_client.generic("POST", "/api/v1/test/validate", "{not json", content_type="application/json")
+    response = api_client.generic(
+        "POST", "/api/v1/test/validate", "{not json", content_type="application/json"
+    )
     _problem(response, 400, "request.malformed")
 
 

@@ -68,4 +68,6 @@ class GroupCreateApi(APIView):
         if data.validated_data["name"] == "taken":
             raise UnknownMarket(market="XX")
         group = Group.objects.create(name=f"idem-{data.validated_data['name']}-{uuid.uuid4().hex[:12]}")
-        return Response({"id": group.pk, "name": group.name}, status=201, headers={"Location": f"/groups/{group.pk}"})
+        return Response(
+            {"id": group.pk, "name": group.name}, status=201, headers={"Location": f"/groups/{group.pk}"}
+        )

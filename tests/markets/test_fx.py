@@ -25,8 +25,18 @@ def us() -> Market:
 
 
 def test_markets_are_seeded_with_their_policies(kr, us):
-    assert (kr.currency, kr.default_locale, kr.time_zone, kr.rounding_increment) == ("KRW", "ko", "Asia/Seoul", 10)
-    assert (us.currency, us.default_locale, us.time_zone, us.rounding_increment) == ("USD", "en", "America/New_York", 1)
+    assert (kr.currency, kr.default_locale, kr.time_zone, kr.rounding_increment) == (
+        "KRW",
+        "ko",
+        "Asia/Seoul",
+        10,
+    )
+    assert (us.currency, us.default_locale, us.time_zone, us.rounding_increment) == (
+        "USD",
+        "en",
+        "America/New_York",
+        1,
+    )
     assert kr.e_receipt_required is True and us.e_receipt_required is False
     assert kr.tax_mode == "inclusive" and us.tax_mode == "exclusive"
     assert kr.reservation_ttl_minutes == 15
@@ -65,7 +75,12 @@ def test_same_currency_is_untouched(kr):
 
 
 def test_rates_come_from_the_newest_valid_row_and_the_inverse_pair(kr, us):
-    FxRate.objects.create(base_currency="USD", quote_currency="KRW", rate=Decimal("1400"), valid_from=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    FxRate.objects.create(
+        base_currency="USD",
+        quote_currency="KRW",
+        rate=Decimal("1400"),
+        valid_from=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+    )
     future = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
     FxRate.objects.create(base_currency="USD", quote_currency="KRW", rate=Decimal("9999"), valid_from=future)
     assert fx_rate_get(base="USD", quote="KRW") == Decimal("1400")

@@ -26,7 +26,9 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], barrier: Any, queue: A
         connections.close_all()
 
 
-def run_concurrently(fn: Callable[..., Any], arg_list: list[tuple[Any, ...]], timeout: float = 120) -> list[Any]:
+def run_concurrently(
+    fn: Callable[..., Any], arg_list: list[tuple[Any, ...]], timeout: float = 120
+) -> list[Any]:
     """Call ``fn(*args)`` for each args in its own process, all released at once.
 
     Returns the results (order not guaranteed); raises if any child failed or hung.

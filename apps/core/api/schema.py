@@ -19,7 +19,11 @@ IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
 
 _FIELD_ERROR = inline_serializer(
     name="FieldError",
-    fields={"field": serializers.CharField(), "code": serializers.CharField(), "message": serializers.CharField()},
+    fields={
+        "field": serializers.CharField(),
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+    },
 )
 
 PROBLEM = inline_serializer(
@@ -43,6 +47,8 @@ def problem_responses(*error_classes: type[DomainError]) -> dict[int, OpenApiRes
     for cls in error_classes:
         by_status.setdefault(cls.http_status, []).append(cls.code)
     return {
-        status: OpenApiResponse(response=PROBLEM, description="Problem codes: " + ", ".join(f"`{c}`" for c in codes))
+        status: OpenApiResponse(
+            response=PROBLEM, description="Problem codes: " + ", ".join(f"`{c}`" for c in codes)
+        )
         for status, codes in sorted(by_status.items())
     }
