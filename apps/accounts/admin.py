@@ -1,10 +1,37 @@
-from django.contrib import admin
+"""Back office for accounts: users (ops manage, CS view, market-scoped), role-change
+audit, system clients, consents. Role changes go through ``services.user_roles_set``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import User
+from apps.accounts import roles, services
+from apps.accounts.models import Consent, RoleChange, SystemClient, User
+from apps.accounts.selectors import market_scoped, staff_markets
+from apps.markets.selectors import market_list
+
+
+class MarketScopedAdminMixin:
+    """Limit a ModelAdmin's rows to the staff user's markets (``staff_markets``).
+
+    Set ``market_scope_field`` to the lookup path of the market code (``"market"``,
+    ``"order__market"``). Reusable by every app's admin.
+    """
+
+    market_scope_field = "market"
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return market_scoped(super().get_queryset(request), request.user, field=self.market_scope_field)  # type: ignore[misc]
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -13,24 +40,195 @@ class UserCreationForm(BaseUserCreationForm):
         fields = ("email", "name", "market", "locale")
 
 
+def _market_choices() -> list[tuple[str, str]]:
+    return [("", _("All markets")), *[(m.code, str(m)) for m in market_list()]]
+
+
 class UserChangeForm(DjangoUserChangeForm):
+    roles = forms.ModelMultipleChoiceField(
+        label=_("Roles"),
+        queryset=Group.objects.filter(name__in=roles.ROLES).order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    market_scope = forms.ChoiceField(
+        label=_("Market scope"),
+        required=False,
+        choices=_market_choices,
+        help_text=_("Limit this staff user to one market's customers and orders."),
+    )
+    role_change_reason = forms.CharField(label=_("Reason for role change"), required=False, max_length=200)
+
     class Meta:
         model = User
-        fields = "__all__"
+        fields = ("email", "password", "name", "locale", "market", "is_active", "is_staff", "is_superuser")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["roles"].initial = list(self.instance.groups.all())
+            markets = staff_markets(self.instance) if not self.instance.is_superuser else None
+            self.fields["market_scope"].initial = next(iter(markets)) if markets else ""
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
     add_form = UserCreationForm
     form = UserChangeForm
     ordering = ("email",)
     list_display = ("email", "name", "market", "locale", "is_staff", "is_active")
-    list_filter = ("market", "locale", "is_staff", "is_active", "groups")
+    list_filter = ("market", "locale", "is_staff", "is_active", "is_service_account", "groups")
     search_fields = ("email", "name")
-    fieldsets = (
-        (None, {"fields": ("email", "password")}),
-        (_("Profile"), {"fields": ("name", "locale", "market")}),
-        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    readonly_fields = ("last_login", "date_joined", "deleted_at", "failed_login_count", "locked_until")
+    add_fieldsets = (
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "name", "market", "locale", "password1", "password2")},
+        ),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "market", "locale", "password1", "password2")}),)
+    ROLE_FIELDS = ("is_staff", "is_superuser", "roles", "market_scope", "role_change_reason")
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        if obj is None:
+            return self.add_fieldsets
+        sets: list[Any] = [
+            (None, {"fields": ("email", "password")}),
+            (_("Profile"), {"fields": ("name", "locale", "market", "is_active")}),
+        ]
+        if request.user.has_perm("accounts.manage_roles"):
+            sets.append((_("Roles"), {"fields": self.ROLE_FIELDS}))
+        sets.append((_("Security"), {"fields": self.readonly_fields}))
+        return sets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        fields = list(self.readonly_fields)
+        if not request.user.is_superuser:
+            fields.append("is_superuser")  # only superusers make superusers
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if change and ("is_staff" in form.changed_data or "is_superuser" in form.changed_data):
+            # Flags change only through the audited service (save_related below).
+            original = User.objects.get(pk=obj.pk)
+            obj.is_staff, obj.is_superuser = original.is_staff, original.is_superuser
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if (
+            not change
+            or not request.user.has_perm("accounts.manage_roles")
+            or "roles" not in form.cleaned_data
+        ):
+            return
+        data = form.cleaned_data
+        services.user_roles_set(
+            actor=request.user,
+            user=form.instance,
+            roles_=[group.name for group in data["roles"]],
+            is_staff=data.get("is_staff"),
+            is_superuser=data.get("is_superuser") if request.user.is_superuser else None,
+            market_scope=data.get("market_scope") or None,
+            reason=data.get("role_change_reason") or "admin",
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return False  # accounts are anonymized (services.user_delete), never deleted
+
+
+@admin.register(RoleChange)
+class RoleChangeAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "target", "kind", "old_value", "new_value", "actor", "reason")
+    list_filter = ("kind",)
+    search_fields = ("target__email", "actor__email")
+    date_hierarchy = "created_at"
+    list_select_related = ("target", "actor")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SystemClientForm(forms.ModelForm):
+    class Meta:
+        model = SystemClient
+        fields = ("name", "role", "is_active")
+
+
+@admin.register(SystemClient)
+class SystemClientAdmin(admin.ModelAdmin):
+    form = SystemClientForm
+    list_display = ("name", "client_id", "role", "is_active", "created_at", "last_used_at")
+    readonly_fields = ("client_id", "created_at", "last_used_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("name", "role")
+        return ("name", "client_id", "role", "is_active", "created_at", "last_used_at")
+
+    def save_model(self, request: HttpRequest, obj: SystemClient, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            services.system_client_update(
+                actor=request.user,
+                client=obj,
+                role=form.cleaned_data["role"],
+                is_active=form.cleaned_data["is_active"],
+            )
+            return
+        client, secret = services.system_client_create(
+            name=form.cleaned_data["name"], role=form.cleaned_data["role"], actor=request.user
+        )
+        obj.pk = client.pk
+        obj.__dict__.update({k: v for k, v in client.__dict__.items() if not k.startswith("_")})
+        messages.warning(
+            request,
+            _("Client %(client_id)s created. Its secret is shown only now: %(secret)s")
+            % {"client_id": client.client_id, "secret": secret},
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deactivate instead: the audit keeps pointing at it
+
+
+@admin.register(Consent)
+class ConsentAdmin(MarketScopedAdminMixin, admin.ModelAdmin):
+    market_scope_field = "user__market"
+    list_display = ("user", "kind", "document_version", "granted", "created_at", "source")
+    list_filter = ("kind", "granted", "document_version")
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(DjangoGroupAdmin):
+    """Roles are read-only here: their permissions come from code (apps.accounts.roles)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

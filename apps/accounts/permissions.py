@@ -27,7 +27,7 @@ class _HasPermBase(BasePermission):
         return check(user.has_perm(perm) for perm in self.perms)
 
 
-def HasPerm(*perms: str, any_of: bool = False) -> type[BasePermission]:  # noqa: N802 - reads like a class
+def HasPerm(*perms: str, any_of: bool = False) -> type[BasePermission]:
     """A permission class requiring all of ``perms`` (or any, with ``any_of=True``),
     each ``"app_label.codename"``."""
     if not perms or not all("." in perm for perm in perms):

@@ -67,9 +67,22 @@ def consents_current(user: User) -> dict[str, dict[str, Any]]:
     for consent in Consent.objects.filter(user=user).order_by("kind", "-created_at", "-pk"):
         current.setdefault(
             consent.kind,
-            {"granted": consent.granted, "document_version": consent.document_version, "at": consent.created_at},
+            {
+                "granted": consent.granted,
+                "document_version": consent.document_version,
+                "at": consent.created_at,
+            },
         )
     return current
+
+
+def consents_for_display(user: User) -> list[dict[str, Any]]:
+    """The current consents with their localized labels, for the profile page."""
+    labels = dict(Consent.Kind.choices)
+    return [
+        {"kind": kind, "label": labels.get(kind, kind), **state}
+        for kind, state in consents_current(user).items()
+    ]
 
 
 def _privacy_modules() -> list[Any]:

@@ -64,7 +64,8 @@ def password_check(password: str, *, user: User | None = None) -> None:
         codes = [getattr(e, "code", None) or "invalid" for e in exc.error_list]
         err = errors.PasswordWeak(reasons=" ".join(messages))
         err.params["errors"] = [
-            {"field": "password", "code": code, "message": message} for code, message in zip(codes, messages, strict=True)
+            {"field": "password", "code": code, "message": message}
+            for code, message in zip(codes, messages, strict=True)
         ]
         raise err from exc
 
@@ -272,11 +273,18 @@ def user_delete(*, user: User, actor: User | None = None) -> User:
     tokens_revoke_all(user=user)
     for name in sorted(old_groups):
         RoleChange.objects.create(
-            actor=actor or user, target=user, kind=RoleChange.Kind.GROUP_REMOVED, old_value=name,
+            actor=actor or user,
+            target=user,
+            kind=RoleChange.Kind.GROUP_REMOVED,
+            old_value=name,
             reason="account deleted",
         )
     RoleChange.objects.create(
-        actor=actor or user, target=user, kind=RoleChange.Kind.ACTIVE, old_value="True", new_value="False",
+        actor=actor or user,
+        target=user,
+        kind=RoleChange.Kind.ACTIVE,
+        old_value="True",
+        new_value="False",
         reason="account deleted",
     )
     return user
@@ -332,18 +340,33 @@ def user_roles_set(
         current = set(user.groups.values_list("name", flat=True))
         for name in sorted(wanted - current):
             user.groups.add(Group.objects.get(name=name))
-            _audit(actor=actor, target=user, kind=RoleChange.Kind.GROUP_ADDED, old="", new=name, reason=reason)
+            _audit(
+                actor=actor, target=user, kind=RoleChange.Kind.GROUP_ADDED, old="", new=name, reason=reason
+            )
         for name in sorted(current - wanted):
             user.groups.remove(Group.objects.get(name=name))
-            _audit(actor=actor, target=user, kind=RoleChange.Kind.GROUP_REMOVED, old=name, new="", reason=reason)
+            _audit(
+                actor=actor, target=user, kind=RoleChange.Kind.GROUP_REMOVED, old=name, new="", reason=reason
+            )
     flags: list[str] = []
     if is_staff is not None and bool(is_staff) != user.is_staff:
-        _audit(actor=actor, target=user, kind=RoleChange.Kind.STAFF, old=user.is_staff, new=bool(is_staff), reason=reason)
+        _audit(
+            actor=actor,
+            target=user,
+            kind=RoleChange.Kind.STAFF,
+            old=user.is_staff,
+            new=bool(is_staff),
+            reason=reason,
+        )
         user.is_staff = bool(is_staff)
         flags.append("is_staff")
     if is_superuser is not None and bool(is_superuser) != user.is_superuser:
         _audit(
-            actor=actor, target=user, kind=RoleChange.Kind.SUPERUSER, old=user.is_superuser, new=bool(is_superuser),
+            actor=actor,
+            target=user,
+            kind=RoleChange.Kind.SUPERUSER,
+            old=user.is_superuser,
+            new=bool(is_superuser),
             reason=reason,
         )
         user.is_superuser = bool(is_superuser)
@@ -385,14 +408,23 @@ def staff_market_scope_set(*, actor: User | None, user: User, market: str | None
     if hasattr(user, "_joopang_staff_markets"):
         delattr(user, "_joopang_staff_markets")
     _audit(
-        actor=actor, target=user, kind=RoleChange.Kind.MARKET_SCOPE,
-        old=",".join(sorted(existing)) or "*", new=",".join(sorted(new)) or "*", reason=reason,
+        actor=actor,
+        target=user,
+        kind=RoleChange.Kind.MARKET_SCOPE,
+        old=",".join(sorted(existing)) or "*",
+        new=",".join(sorted(new)) or "*",
+        reason=reason,
     )
 
 
 @transaction.atomic
 def staff_create_or_update(
-    *, email: str, role: str, password: str | None, market: str | None = None, actor: User | None = None,
+    *,
+    email: str,
+    role: str,
+    password: str | None,
+    market: str | None = None,
+    actor: User | None = None,
     name: str = "",
 ) -> tuple[User, bool]:
     """Create or update a staff user with exactly one staff role (operators' command).
@@ -410,7 +442,11 @@ def staff_create_or_update(
         user.set_password(password)
         user.save(update_fields=["password"])
     user_roles_set(
-        actor=actor, user=user, roles_=[role], is_staff=True, market_scope=market or None,
+        actor=actor,
+        user=user,
+        roles_=[role],
+        is_staff=True,
+        market_scope=market or None,
         reason="create_staff",
     )
     return user, created
@@ -420,7 +456,9 @@ def staff_create_or_update(
 
 
 @transaction.atomic
-def system_client_create(*, name: str, role: str = roles.DATA_PLATFORM, actor: User | None = None) -> tuple[SystemClient, str]:
+def system_client_create(
+    *, name: str, role: str = roles.DATA_PLATFORM, actor: User | None = None
+) -> tuple[SystemClient, str]:
     """Create a client and its service user; returns (client, secret). The secret is
     stored hashed only: show it once.
 
@@ -431,7 +469,10 @@ def system_client_create(*, name: str, role: str = roles.DATA_PLATFORM, actor: U
     client_id = "jpc_" + secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
     user = User.objects.create_user(
-        email=f"{client_id}@clients.joopang.invalid", password=None, name=name, is_service_account=True,
+        email=f"{client_id}@clients.joopang.invalid",
+        password=None,
+        name=name,
+        is_service_account=True,
         locale="en",
     )
     user.set_unusable_password()
@@ -450,7 +491,9 @@ def system_client_secret_set(*, client: SystemClient, secret: str) -> None:
 
 
 @transaction.atomic
-def system_client_update(*, actor: User | None, client: SystemClient, role: str, is_active: bool) -> SystemClient:
+def system_client_update(
+    *, actor: User | None, client: SystemClient, role: str, is_active: bool
+) -> SystemClient:
     """Change a client's role or activation; the service user follows (audited)."""
     if role not in SystemClient.Role.values:
         raise errors.UnknownRole(role=role)
@@ -459,7 +502,13 @@ def system_client_update(*, actor: User | None, client: SystemClient, role: str,
     client.save(update_fields=["role", "is_active"])
     user_roles_set(actor=actor, user=client.user, roles_=[role], reason=f"system client {client.name}")
     if client.user.is_active != is_active:
-        _audit(actor=actor, target=client.user, kind=RoleChange.Kind.ACTIVE, old=client.user.is_active, new=is_active)
+        _audit(
+            actor=actor,
+            target=client.user,
+            kind=RoleChange.Kind.ACTIVE,
+            old=client.user.is_active,
+            new=is_active,
+        )
         User.objects.filter(pk=client.user_id).update(is_active=is_active)
     return client
 
@@ -470,8 +519,15 @@ def system_client_update(*, actor: User | None, client: SystemClient, role: str,
 class OAuthError(Exception):
     """An RFC 6749 §5.2 error: ``{"error", "error_description"}``."""
 
-    def __init__(self, error: str, description: str, *, status: int = 400, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int = 400,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.description = description
@@ -516,7 +572,9 @@ def token_password_grant(*, username: str, password: str, request: Any = None) -
     try:
         user = login_authenticate(email=username, password=password, request=request)
     except errors.AccountLocked as exc:
-        raise OAuthError("invalid_grant", exc.detail, status=exc.http_status, code=exc.code, headers=exc.headers) from exc
+        raise OAuthError(
+            "invalid_grant", exc.detail, status=exc.http_status, code=exc.code, headers=exc.headers
+        ) from exc
     except errors.InvalidCredentials as exc:
         raise OAuthError("invalid_grant", exc.detail, code=exc.code) from exc
     return _pair_for(user)
@@ -529,7 +587,9 @@ def token_refresh_grant(*, refresh_token: str) -> TokenResponse:
     token exactly one succeeds; a used, revoked or expired token is ``invalid_grant``.
     Raises: OAuthError invalid_grant.
     """
-    invalid = OAuthError("invalid_grant", _("The refresh token is invalid, expired, revoked or already used."))
+    invalid = OAuthError(
+        "invalid_grant", _("The refresh token is invalid, expired, revoked or already used.")
+    )
     try:
         old = tokens.RefreshToken(refresh_token)
     except tokens.TokenError as exc:

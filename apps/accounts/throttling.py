@@ -19,7 +19,18 @@ from rest_framework.throttling import BaseThrottle
 
 from apps.core.errors import Throttled
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
 SCOPES = {"login": "AUTH_LOGIN_RATE", "register": "AUTH_REGISTER_RATE", "token": "AUTH_TOKEN_RATE"}
 
 

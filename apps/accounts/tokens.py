@@ -25,8 +25,11 @@ def user_claims(user: User) -> dict[str, Any]:
     return {"roles": roles, "market": user.market_id, "locale": user.locale}
 
 
-def access_token_for(user: User, *, lifetime_seconds: int | None = None, extra: dict[str, Any] | None = None) -> AccessToken:
+def access_token_for(
+    user: User, *, lifetime_seconds: int | None = None, extra: dict[str, Any] | None = None
+) -> AccessToken:
     token = AccessToken.for_user(user)
+    token["user_id"] = user.pk  # an integer, like the API's ids (simplejwt writes a string)
     if lifetime_seconds is not None:
         token.set_exp(lifetime=timedelta(seconds=lifetime_seconds))
     for key, value in {**user_claims(user), **(extra or {})}.items():

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from apps.accounts.services import user_preferences_set
 from apps.catalog.selectors import category_tree
 from apps.catalog.views import popular_cards
 from apps.markets.resolution import SESSION_LANGUAGE_KEY, supported_language
@@ -47,4 +48,6 @@ def preferences_set(request: HttpRequest) -> HttpResponse:
     market = (request.POST.get("market") or "").upper()
     if market in market_map():
         response.set_cookie(settings.MARKET_COOKIE_NAME, market, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure())
+    # A signed-in shopper's profile follows the switcher (the profile wins over cookies).
+    user_preferences_set(user=request.user, locale=language, market=market if market in market_map() else None)
     return response

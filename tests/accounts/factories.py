@@ -35,7 +35,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 class MemberFactory(UserFactory):
     roles = factory.PostGeneration(
-        lambda obj, create, extracted, **kw: obj.groups.add(Group.objects.get(name="member")) if create else None
+        lambda obj, create, extracted, **kw: (
+            obj.groups.add(Group.objects.get(name="member")) if create else None
+        )
     )
 
 

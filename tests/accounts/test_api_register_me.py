@@ -93,11 +93,23 @@ def test_me_requires_login(api_client):
 
 def test_me_patch_updates_profile_and_encrypts_pii(api_client, member):
     bearer(api_client, member)
-    address = {"recipient": "김민지", "line1": "세종대로 110", "city": "서울", "postal_code": "04524", "country": "KR"}
+    address = {
+        "recipient": "김민지",
+        "line1": "세종대로 110",
+        "city": "서울",
+        "postal_code": "04524",
+        "country": "KR",
+    }
 
     response = api_client.patch(
         "/api/v1/me",
-        {"name": "Minji", "locale": "en", "market": "US", "phone": "+82 10-1234-5678", "default_address": address},
+        {
+            "name": "Minji",
+            "locale": "en",
+            "market": "US",
+            "phone": "+82 10-1234-5678",
+            "default_address": address,
+        },
         format="json",
     )
 

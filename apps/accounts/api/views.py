@@ -93,7 +93,12 @@ class AuthRegisterApi(APIView):
         responses={
             201: ProfileOutputSerializer,
             **problem_responses(
-                errors.EmailTaken, errors.PasswordWeak, errors.ConsentRequired, RequestInvalid, UnknownMarket, Throttled
+                errors.EmailTaken,
+                errors.PasswordWeak,
+                errors.ConsentRequired,
+                RequestInvalid,
+                UnknownMarket,
+                Throttled,
             ),
         },
         tags=["auth"],
@@ -182,7 +187,9 @@ class AuthTokenApi(APIView):
         },
         responses={
             200: TOKEN_RESPONSE,
-            400: OpenApiResponse(OAUTH_ERROR, description="`invalid_request`, `invalid_grant`, `unsupported_grant_type`"),
+            400: OpenApiResponse(
+                OAUTH_ERROR, description="`invalid_request`, `invalid_grant`, `unsupported_grant_type`"
+            ),
             401: OpenApiResponse(OAUTH_ERROR, description="`invalid_client`"),
             **problem_responses(Throttled),
         },
@@ -198,16 +205,23 @@ class AuthTokenApi(APIView):
                 username, password = data.get("username"), data.get("password")
                 if not username or not password:
                     raise services.OAuthError("invalid_request", _("username and password are required."))
-                result = services.token_password_grant(username=str(username), password=str(password), request=request)
+                result = services.token_password_grant(
+                    username=str(username), password=str(password), request=request
+                )
             elif grant_type == "refresh_token":
                 raw = data.get("refresh_token")
                 if not raw:
                     raise services.OAuthError("invalid_request", _("The refresh_token parameter is missing."))
                 result = services.token_refresh_grant(refresh_token=str(raw))
             elif grant_type == "client_credentials":
-                credentials = self._basic_credentials(request) or (data.get("client_id"), data.get("client_secret"))
+                credentials = self._basic_credentials(request) or (
+                    data.get("client_id"),
+                    data.get("client_secret"),
+                )
                 if not credentials[0] or not credentials[1]:
-                    raise services.OAuthError("invalid_client", _("Client authentication failed."), status=401)
+                    raise services.OAuthError(
+                        "invalid_client", _("Client authentication failed."), status=401
+                    )
                 result = services.token_client_credentials_grant(
                     client_id=str(credentials[0]), client_secret=str(credentials[1])
                 )
@@ -235,7 +249,10 @@ class MeApi(APIView):
 
     @extend_schema(
         operation_id="me_get",
-        responses={200: ProfileOutputSerializer, **problem_responses(LoginRequired, AuthenticationFailed, PermissionDenied)},
+        responses={
+            200: ProfileOutputSerializer,
+            **problem_responses(LoginRequired, AuthenticationFailed, PermissionDenied),
+        },
         tags=["accounts"],
     )
     def get(self, request: Request) -> Response:
@@ -246,7 +263,9 @@ class MeApi(APIView):
         request=UpdateInputSerializer,
         responses={
             200: ProfileOutputSerializer,
-            **problem_responses(RequestInvalid, UnknownMarket, LoginRequired, AuthenticationFailed, PermissionDenied),
+            **problem_responses(
+                RequestInvalid, UnknownMarket, LoginRequired, AuthenticationFailed, PermissionDenied
+            ),
         },
         tags=["accounts"],
     )
@@ -274,7 +293,9 @@ class MeExportApi(APIView):
     @extend_schema(
         operation_id="me_export",
         responses={
-            200: OpenApiResponse(description="JSON document: profile, roles, consents, and other apps' sections"),
+            200: OpenApiResponse(
+                description="JSON document: profile, roles, consents, and other apps' sections"
+            ),
             **problem_responses(LoginRequired, AuthenticationFailed, PermissionDenied),
         },
         tags=["accounts"],
@@ -282,5 +303,8 @@ class MeExportApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(
             member_export(request.user),
-            headers={"Content-Disposition": 'attachment; filename="joopang-my-data.json"', "Cache-Control": "no-store"},
+            headers={
+                "Content-Disposition": 'attachment; filename="joopang-my-data.json"',
+                "Cache-Control": "no-store",
+            },
         )
