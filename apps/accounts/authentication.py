@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -36,3 +37,18 @@ class BearerJWTAuthentication(JWTAuthentication):
         if user is None:
             raise exceptions.AuthenticationFailed()
         return user
+
+
+class BearerJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+    """Documents BearerJWTAuthentication in the OpenAPI schema (bearerAuth, JWT)."""
+
+    target_class = "apps.accounts.authentication.BearerJWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Access token from POST /api/v1/auth/token.",
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -52,3 +53,21 @@ def problem_responses(*error_classes: type[DomainError]) -> dict[int, OpenApiRes
         )
         for status, codes in sorted(by_status.items())
     }
+
+
+class JoopangAutoSchema(AutoSchema):
+    """Names nested ``InputSerializer``/``OutputSerializer`` components after their view.
+
+    The house style nests serializers in each view (``ProductListApi.OutputSerializer``);
+    without this every one of them would be the component ``Output`` and collide.
+    ``ProductListApi.OutputSerializer`` becomes ``ProductListOutput``.
+    """
+
+    def get_serializer_name(self, serializer: serializers.Serializer, direction: str) -> str:
+        name = super().get_serializer_name(serializer, direction)
+        parts = type(serializer).__qualname__.split(".")
+        if len(parts) > 1 and "<locals>" not in parts:
+            outer = parts[-2].removesuffix("Api").removesuffix("View").removesuffix("Serializer")
+            if not name.startswith(outer):
+                name = outer + name
+        return name
