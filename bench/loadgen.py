@@ -1,0 +1,212 @@
+"""Closed-loop HTTP/1.1 load generator, run as its own process by ``bench.run``.
+
+    python -m bench.loadgen SPEC.json RESULT.json
+
+SPEC: ``{"host", "port", "paths": [...], "headers": {...}, "concurrency", "warmup_s",
+"duration_s", "timeout_s"}``. ``concurrency`` asyncio tasks each keep one keep-alive
+connection and send their next request as soon as the previous answer is read, walking
+the path list in turn (task i takes paths i, i+c, i+2c, ...). A connection the server
+closes (``Connection: close``, or an idle keep-alive dropped) is reopened.
+
+Requests completing inside the measured window (after the warm-up) are recorded: latency
+from the first byte written to the last byte of the body read, and the status ("0" for a
+transport error or timeout). RESULT also carries this process's own CPU time, so the
+harness can show what the load generator itself costs on a machine it shares with the
+server.
+
+Deliberately tiny (raw asyncio streams, no HTTP library): it shares the cores with the
+server under test, and every microsecond it spends is one the server does not get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+SAMPLE_LIMIT = 5
+
+
+class ProtocolError(Exception):
+    pass
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """Read one response: (status, keep_alive, body). Handles Content-Length, chunked
+    bodies and bodies delimited by the connection closing."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise ProtocolError(f"bad status line {lines[0][:80]!r}")
+    version, status = parts[0], int(parts[1])
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    connection = headers.get(b"connection", b"").lower()
+    keep_alive = connection != b"close" if version == b"HTTP/1.1" else connection == b"keep-alive"
+    if status < 200 or status in (204, 304):
+        return status, keep_alive, b""
+    if b"content-length" in headers:
+        body = await reader.readexactly(int(headers[b"content-length"]))
+    elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        chunks = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                    pass
+                break
+            chunks.append((await reader.readexactly(size + 2))[:-2])
+        body = b"".join(chunks)
+    else:
+        body = await reader.read()
+        keep_alive = False
+    return status, keep_alive, body
+
+
+def build_request(host: str, port: int, path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: joopang-bench"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class Run:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.host: str = spec["host"]
+        self.port: int = int(spec["port"])
+        self.concurrency: int = int(spec["concurrency"])
+        self.warmup_s: float = float(spec["warmup_s"])
+        self.duration_s: float = float(spec["duration_s"])
+        self.timeout_s: float = float(spec.get("timeout_s", 30))
+        headers = {"Accept": "application/json", **spec.get("headers", {})}
+        self.paths: list[str] = spec["paths"]
+        self.requests = [build_request(self.host, self.port, p, headers) for p in self.paths]
+        self.latencies_ms: list[float] = []
+        self.statuses: Counter[str] = Counter()
+        self.transport_errors: Counter[str] = Counter()
+        self.samples: list[dict[str, Any]] = []
+        self.connections_opened = 0
+        self.warmup_requests = 0
+        self.record_start = 0.0
+        self.record_end = 0.0
+
+    def _sample(self, path: str, status: int, detail: str) -> None:
+        if len(self.samples) < SAMPLE_LIMIT:
+            self.samples.append({"path": path, "status": status, "detail": detail[:300]})
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self.connections_opened += 1
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def _worker(self, index: int) -> None:
+        loop = asyncio.get_running_loop()
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        uses = 0
+        position = index
+        count = len(self.requests)
+        while True:
+            started = loop.time()
+            if started >= self.record_end:
+                break
+            raw = self.requests[position % count]
+            path = self.paths[position % count]
+            position += self.concurrency
+            status, body, detail = 0, b"", ""
+            for attempt in (1, 2):
+                try:
+                    async with asyncio.timeout(self.timeout_s):
+                        if conn is None:
+                            conn, uses = await self._connect(), 0
+                        reader, writer = conn
+                        writer.write(raw)
+                        status, keep_alive, body = await read_response(reader)
+                    uses += 1
+                    if not keep_alive:
+                        conn[1].close()
+                        conn = None
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    stale = uses > 0 and attempt == 1
+                    stale = stale and not (isinstance(exc, asyncio.IncompleteReadError) and exc.partial)
+                    if conn is not None:
+                        conn[1].close()
+                    conn = None
+                    if stale:  # an idle keep-alive connection the server dropped: retry once
+                        continue
+                    status, detail = 0, f"{type(exc).__name__}: {exc}"
+                    break
+                except (TimeoutError, ProtocolError, OSError, ValueError) as exc:
+                    if conn is not None:
+                        conn[1].close()
+                    conn = None
+                    status, detail = 0, f"{type(exc).__name__}: {exc}"
+                    break
+            finished = loop.time()
+            if finished < self.record_start:
+                self.warmup_requests += 1
+                continue
+            if finished > self.record_end:
+                break
+            self.latencies_ms.append(round((finished - started) * 1000, 3))
+            self.statuses[str(status)] += 1
+            if status == 0:
+                self.transport_errors[detail.split(":")[0]] += 1
+                self._sample(path, status, detail)
+            elif not 200 <= status < 300:
+                self._sample(path, status, body[:300].decode("utf-8", "replace"))
+        if conn is not None:
+            conn[1].close()
+
+    async def run(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.record_start = now + self.warmup_s
+        self.record_end = self.record_start + self.duration_s
+        tasks = [asyncio.create_task(self._worker(i)) for i in range(self.concurrency)]
+        await asyncio.sleep(max(0.0, self.record_start - loop.time()))
+        print("START", flush=True)  # the harness snapshots server CPU between these lines
+        cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        wall_start = loop.time()
+        await asyncio.gather(*tasks)
+        wall = loop.time() - wall_start
+        cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+        print("END", flush=True)
+        cpu_s = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
+        return {
+            "duration_s": self.duration_s,
+            "latencies_ms": self.latencies_ms,
+            "statuses": dict(self.statuses),
+            "transport_errors": dict(self.transport_errors),
+            "samples": self.samples,
+            "connections_opened": self.connections_opened,
+            "warmup_requests": self.warmup_requests,
+            "cpu_s": round(cpu_s, 3),
+            "cpu_wall_s": round(wall, 3),
+            "distinct_paths": len(set(self.paths)),
+        }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[1]).read_text())
+    if not spec["paths"]:
+        print("no paths to request", file=sys.stderr)
+        return 2
+    started = time.time()
+    result = asyncio.run(Run(spec).run())
+    result["started_at"] = started
+    Path(argv[2]).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,150 @@
+"""The benchmark's report: ``latest.json`` (everything) and ``latest.md`` (the table)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from bench.stats import ScenarioSummary
+
+BASELINE = "baseline"
+
+
+def _ratio(value: float, reference: float) -> float | None:
+    if not reference or math.isnan(reference) or math.isnan(value):
+        return None
+    return value / reference
+
+
+def build_report(
+    *,
+    meta: dict[str, Any],
+    summaries: Sequence[ScenarioSummary],
+    skipped: Sequence[dict[str, str]] = (),
+) -> dict[str, Any]:
+    """Summaries plus ratios to the baseline's P95 and req/s measured in the same run."""
+    base = next((s for s in summaries if s.name == BASELINE), None)
+    rows = []
+    for summary in summaries:
+        row = summary.as_dict()
+        row["p95_vs_baseline"] = _ratio(summary.p95_ms, base.p95_ms) if base else None
+        row["rps_vs_baseline"] = _ratio(summary.rps, base.rps) if base else None
+        rows.append(row)
+    return {
+        "meta": meta,
+        "baseline": BASELINE if base else None,
+        "scenarios": rows,
+        "skipped": list(skipped),
+        "passed": all(s.passed for s in summaries) and bool(summaries),
+        "errors": sum(s.errors for s in summaries),
+    }
+
+
+def _ms(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _times(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    target = row["p95_target_ms"]
+    if row["passed"]:
+        return "pass" if target is not None else "pass (0 errors)"
+    reasons = []
+    if not row["requests"]:
+        reasons.append("no requests")
+    if row["errors"]:
+        reasons.append(f"{row['errors']} errors")
+    if target is not None and not row["p95_ms"] <= target:
+        reasons.append(f"P95 > {target:g} ms")
+    return "FAIL: " + ", ".join(reasons)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A GitHub-flavoured markdown page: run facts, the table, skipped scenarios."""
+    meta = report["meta"]
+    lines = [
+        "# Joopang benchmark",
+        "",
+        f"- when: {meta.get('finished_at', '?')}, commit `{meta.get('git_commit', '?')}`",
+        f"- machine: {meta.get('cpu_count', '?')} cores ({meta.get('cpu_model', '?')}), "
+        f"load average at start {meta.get('loadavg_start', '?')}",
+        f"- dataset: {meta.get('dataset', {}).get('products', '?')} products, "
+        f"{meta.get('dataset', {}).get('skus', '?')} SKUs, "
+        f"{meta.get('dataset', {}).get('categories', '?')} categories",
+        f"- load: {meta.get('concurrency', '?')} concurrent connections, "
+        f"{meta.get('duration_s', '?')} s per scenario after {meta.get('warmup_s', '?')} s warm-up, "
+        "closed loop (each connection sends its next request when the last one is answered)",
+        f"- server: {meta.get('server', '?')}",
+        f"- database: {meta.get('database', '?')}",
+        "",
+        "| scenario | req/s | P50 ms | P95 ms | P99 ms | errors | requests | P95 vs baseline "
+        "| req/s vs baseline | P95 target | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in report["scenarios"]:
+        target = row["p95_target_ms"]
+        lines.append(
+            "| {name} | {rps:.0f} | {p50} | {p95} | {p99} | {errors} ({rate:.2%}) | {requests} "
+            "| {p95x} | {rpsx} | {target} | {verdict} |".format(
+                name=row["name"],
+                rps=row["rps"],
+                p50=_ms(row["p50_ms"]),
+                p95=_ms(row["p95_ms"]),
+                p99=_ms(row["p99_ms"]),
+                errors=row["errors"],
+                rate=row["error_rate"],
+                requests=row["requests"],
+                p95x=_times(row["p95_vs_baseline"]),
+                rpsx=_times(row["rps_vs_baseline"]),
+                target=f"≤ {target:g} ms" if target is not None else "–",
+                verdict=_verdict(row),
+            )
+        )
+    lines.append("")
+    cpu_rows = [row for row in report["scenarios"] if row.get("extra", {}).get("cpu_ms_per_request")]
+    if cpu_rows:
+        lines += [
+            "CPU per request (ms) and where the machine's cores went during each scenario:",
+            "",
+            "| scenario | gunicorn | PostgreSQL | load generator | load generator, % of a core | other processes, % of the machine |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in cpu_rows:
+            cpu = row["extra"]["cpu_ms_per_request"]
+            lines.append(
+                "| {name} | {app} | {db} | {client} | {client_core:.0%} | {other} |".format(
+                    name=row["name"],
+                    app=_cpu(cpu.get("gunicorn")),
+                    db=_cpu(cpu.get("postgres")),
+                    client=_cpu(cpu.get("loadgen")),
+                    client_core=row["extra"].get("loadgen_core_share", 0.0),
+                    other=_share(row["extra"].get("other_machine_share")),
+                )
+            )
+        lines.append("")
+    for item in report["skipped"]:
+        lines.append(f"- skipped **{item['name']}**: {item['reason']}")
+    if report["skipped"]:
+        lines.append("")
+    for note in meta.get("notes", []):
+        lines.append(f"- note: {note}")
+    if meta.get("notes"):
+        lines.append("")
+    verdict = "all targets met" if report["passed"] else "some targets NOT met"
+    lines.append(f"**Result: {verdict}** ({report['errors']} errors in total).")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _cpu(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"

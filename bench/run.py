@@ -1,0 +1,649 @@
+"""``make bench``: the whole benchmark, from an empty database to ``bench/results/latest.md``.
+
+1. Drop and create the PostgreSQL database (``BENCH_DATABASE_URL``, default
+   ``postgres://postgres@127.0.0.1:5432/joopang_bench``), migrate it, seed
+   ``BENCH_PRODUCTS`` (10,000) products with ``seed_catalog``; Redis database
+   ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``) is cache and broker.
+2. Start gunicorn (``bench/gunicorn.conf.py``: sync, 2 x cores + 1 workers) and one
+   Celery worker with ``joopang.settings.bench``; wait for ``/readyz`` and a worker ping.
+3. For each scenario (``bench/scenarios.py``) build its request paths from the seeded
+   data, then drive ``BENCH_CONCURRENCY`` (32) keep-alive connections from a separate
+   process (``bench/loadgen.py``) for ``BENCH_WARMUP`` (3) + ``BENCH_DURATION`` (20) s.
+4. Write ``bench/results/latest.json`` and ``latest.md``, print the table, stop gunicorn
+   and the worker (also on failure or Ctrl-C). Exit 1 if any request failed (non-2xx or
+   transport error); with ``BENCH_STRICT=1`` also if a P95 target is missed.
+
+Other knobs: ``BENCH_SCENARIOS`` (comma-separated names), ``BENCH_WORKERS``,
+``BENCH_WORKER_CLASS`` (``sync`` or ``gthread``), ``BENCH_THREADS`` (gthread only). Logs of the servers: ``var/bench/*.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS_DIR = BASE_DIR / "bench" / "results"
+LOG_DIR = BASE_DIR / "var" / "bench"
+PYTHON = sys.executable
+SETTINGS = "joopang.settings.bench"
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class BenchError(Exception):
+    """A setup step failed; the message says which and why."""
+
+
+@dataclass
+class Config:
+    database_url: str
+    redis_url: str
+    products: int
+    concurrency: int
+    duration_s: float
+    warmup_s: float
+    only: list[str]
+    strict: bool
+    cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+    workers: int = 0
+    threads: int = 0
+    worker_class: str = "sync"
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ.get
+        config = cls(
+            database_url=env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/joopang_bench"),
+            redis_url=env("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+            products=int(env("BENCH_PRODUCTS", "10000")),
+            concurrency=int(env("BENCH_CONCURRENCY", "32")),
+            duration_s=float(env("BENCH_DURATION", "20")),
+            warmup_s=float(env("BENCH_WARMUP", "3")),
+            only=[s.strip() for s in env("BENCH_SCENARIOS", "").split(",") if s.strip()],
+            strict=env("BENCH_STRICT", "") in ("1", "true", "yes"),
+        )
+        config.workers = int(env("BENCH_WORKERS") or 2 * config.cores + 1)
+        config.worker_class = env("BENCH_WORKER_CLASS", "sync")
+        config.threads = int(env("BENCH_THREADS", "4")) if config.worker_class == "gthread" else 1
+        return config
+
+    @property
+    def db_name(self) -> str:
+        return urlsplit(self.database_url).path.lstrip("/")
+
+    def maintenance_url(self) -> str:
+        return urlunsplit(urlsplit(self.database_url)._replace(path="/postgres"))
+
+
+# --- Processes ------------------------------------------------------------------------
+
+
+class Services:
+    """gunicorn and the Celery worker, each in its own session so that one killpg stops
+    the process and all its children; ``stop()`` is safe to call twice."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        path = LOG_DIR / f"{name}.log"
+        self.logs[name] = path
+        with path.open("wb") as out:
+            proc = subprocess.Popen(
+                argv, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.procs[name] = proc
+        return proc
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise BenchError(
+                    f"{name} exited with {proc.returncode}; see {self.logs[name]}:\n{self.tail(name)}"
+                )
+
+    def tail(self, name: str, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        for proc in list(self.procs.values()):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for name, proc in list(self.procs.items()):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log(f"{name} did not stop in time: killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            # Stray children (a gunicorn worker that outlived its master) die with the group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            self.procs.pop(name)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def manage(args: list[str], env: dict[str, str], *, timeout: float = 3600) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, timeout=timeout, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise BenchError(
+            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    log(f"manage.py {' '.join(args)}: done in {time.monotonic() - started:.1f} s")
+
+
+# --- PostgreSQL and Redis -------------------------------------------------------------
+
+
+def recreate_database(config: Config) -> dict[str, Any]:
+    """DROP + CREATE the benchmark database; returns facts about the server. Refuses a
+    database whose name does not contain "bench", since it is dropped without asking."""
+    import psycopg
+    from psycopg import sql
+
+    name = config.db_name
+    if "bench" not in name and os.environ.get("BENCH_ALLOW_DROP") != "1":
+        raise BenchError(
+            f"refusing to drop database {name!r}: its name lacks 'bench' (set BENCH_ALLOW_DROP=1)"
+        )
+    with psycopg.connect(config.maintenance_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        facts = {
+            "version": conn.execute("SHOW server_version").fetchone()[0],  # type: ignore[index]
+            "max_connections": int(conn.execute("SHOW max_connections").fetchone()[0]),  # type: ignore[index]
+            "reserved": int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0]),  # type: ignore[index]
+            "in_use": int(conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0]),  # type: ignore[index]
+            "shared_buffers": conn.execute("SHOW shared_buffers").fetchone()[0],  # type: ignore[index]
+        }
+    log(f"database {name}: dropped and created (PostgreSQL {facts['version']})")
+    return facts
+
+
+def size_threads(config: Config, pg: dict[str, Any]) -> str:
+    """Fit ``workers x threads`` database connections (one pool slot per thread) into what
+    PostgreSQL has left, keeping 20 connections for everyone else on the machine."""
+    budget = pg["max_connections"] - pg["reserved"] - pg["in_use"] - 20 - 4  # 4: worker, harness
+    wanted = config.workers * config.threads
+    note = (
+        f"PostgreSQL max_connections {pg['max_connections']} ({pg['in_use']} in use before the run): "
+        f"{config.workers} workers x {config.threads} thread(s) = at most {wanted} pooled connections"
+    )
+    if wanted > budget:
+        config.threads = max(1, budget // config.workers)
+        note += f" would not fit: threads lowered to {config.threads}"
+    return note
+
+
+def clear_redis(url: str) -> None:
+    """Delete the benchmark's cache keys and queues from its Redis database (not FLUSHDB:
+    the database number may be shared after all)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    deleted = 0
+    for pattern in ("joopang-bench:*", "celery*", "_kombu.*", "unacked*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            deleted += client.delete(*keys)
+    log(f"redis {url}: {deleted} stale benchmark keys deleted")
+
+
+# --- CPU accounting (/proc) -----------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and all its descendants."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields:
+                parents[int(entry)] = int(fields[1])
+                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(cpu.get(pid, 0.0) for pid in tree)
+
+
+def pids_cpu(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            out[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+def machine_ticks() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
+
+
+class CpuMeter:
+    """Snapshots of gunicorn's tree, our PostgreSQL backends and the machine."""
+
+    def __init__(self, gunicorn_pid: int, database_url: str, db_name: str) -> None:
+        self.gunicorn_pid = gunicorn_pid
+        self.database_url = database_url
+        self.db_name = db_name
+
+    def _backend_pids(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [self.db_name],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def snapshot(self) -> dict[str, Any]:
+        busy, total = machine_ticks()
+        return {
+            "gunicorn": process_tree_cpu(self.gunicorn_pid),
+            "postgres": pids_cpu(self._backend_pids()),
+            "busy": busy,
+            "total": total,
+        }
+
+    @staticmethod
+    def delta(start: dict[str, Any], end: dict[str, Any]) -> dict[str, float]:
+        pg = sum(cpu - start["postgres"].get(pid, 0.0) for pid, cpu in end["postgres"].items())
+        return {
+            "gunicorn": end["gunicorn"] - start["gunicorn"],
+            "postgres": pg,
+            "busy": end["busy"] - start["busy"],
+            "total": end["total"] - start["total"],
+        }
+
+
+# --- One scenario ---------------------------------------------------------------------
+
+
+def run_load(
+    config: Config, port: int, paths: list[str], headers: dict[str, str], meter: CpuMeter | None
+) -> dict[str, Any]:
+    """Run ``bench.loadgen`` in its own process and return its result (plus CPU use)."""
+    with tempfile.TemporaryDirectory(prefix="joopang-bench-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec = {
+            "host": HOST,
+            "port": port,
+            "paths": paths,
+            "headers": headers,
+            "concurrency": config.concurrency,
+            "warmup_s": config.warmup_s,
+            "duration_s": config.duration_s,
+        }
+        spec_path.write_text(json.dumps(spec))
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "bench.loadgen", str(spec_path), str(result_path)],
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            start = end = None
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.strip() == "START" and meter:
+                    start = meter.snapshot()
+                elif line.strip() == "END" and meter:
+                    end = meter.snapshot()
+            proc.wait(timeout=config.warmup_s + config.duration_s + 120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0:
+            raise BenchError(f"load generator failed with exit code {proc.returncode}")
+        result: dict[str, Any] = json.loads(result_path.read_text())
+    if start and end:
+        result["cpu"] = CpuMeter.delta(start, end)
+    return result
+
+
+def cpu_extra(result: dict[str, Any], cores: int) -> dict[str, Any]:
+    requests = max(1, sum(result["statuses"].values()))
+    wall = result.get("cpu_wall_s") or result["duration_s"]
+    extra: dict[str, Any] = {
+        "loadgen_cpu_s": result["cpu_s"],
+        "loadgen_core_share": result["cpu_s"] / wall if wall else 0.0,
+        "connections_opened": result["connections_opened"],
+        "warmup_requests": result["warmup_requests"],
+        "distinct_paths": result["distinct_paths"],
+        "transport_errors": result["transport_errors"],
+        "error_samples": result["samples"],
+    }
+    cpu = result.get("cpu")
+    per_request = {"loadgen": 1000 * result["cpu_s"] / requests}
+    if cpu:
+        per_request["gunicorn"] = 1000 * cpu["gunicorn"] / requests
+        per_request["postgres"] = 1000 * cpu["postgres"] / requests
+        ours = cpu["gunicorn"] + cpu["postgres"] + result["cpu_s"]
+        extra["other_machine_share"] = max(0.0, cpu["busy"] - ours) / cpu["total"] if cpu["total"] else None
+        extra["machine_busy_share"] = cpu["busy"] / cpu["total"] if cpu["total"] else None
+    extra["cpu_ms_per_request"] = per_request
+    return extra
+
+
+# --- The run ----------------------------------------------------------------------------
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def wait_ready(port: int, services: Services, timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        services.check_alive()
+        try:
+            response = httpx.get(f"http://{HOST}:{port}/readyz", timeout=5)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:300]}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.5)
+    raise BenchError(f"/readyz did not answer 200 within {timeout:.0f} s: {last}")
+
+
+def wait_worker(services: Services, timeout: float = 60) -> None:
+    from joopang.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        services.check_alive()
+        if app.control.ping(timeout=1.0):
+            return
+    raise BenchError(f"the Celery worker did not answer a ping within {timeout:.0f} s")
+
+
+def preflight(port: int, name: str, paths: list[str], headers: dict[str, str]) -> list[str]:
+    """Ask a few distinct paths once; return problems (non-2xx) to show before the load."""
+    import httpx
+
+    problems = []
+    for path in list(dict.fromkeys(paths))[:3]:
+        try:
+            response = httpx.get(f"http://{HOST}:{port}{path}", headers=headers, timeout=30)
+        except httpx.HTTPError as exc:
+            problems.append(f"{name}: GET {path}: {type(exc).__name__}: {exc}")
+            continue
+        if not 200 <= response.status_code < 300:
+            problems.append(f"{name}: GET {path} answered {response.status_code}: {response.text[:200]}")
+    return problems
+
+
+def dataset_facts() -> dict[str, Any]:
+    from django.apps import apps
+
+    facts: dict[str, Any] = {}
+    for key, (label, model) in {
+        "products": ("catalog", "Product"),
+        "skus": ("catalog", "Sku"),
+        "categories": ("catalog", "Category"),
+    }.items():
+        try:
+            facts[key] = apps.get_model(label, model)._default_manager.count()
+        except Exception:  # the catalog does not exist yet, or is not migrated
+            facts[key] = 0
+    return facts
+
+
+def main() -> int:
+    config = Config.from_env()
+    services = Services()
+    interrupted = False
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    notes: list[str] = []
+    try:
+        exit_code = _run(config, services, notes)
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: stopping the servers")
+        exit_code = 130
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        exit_code = 2
+    finally:
+        services.stop()
+        if not interrupted:
+            log("gunicorn and the Celery worker stopped")
+    return exit_code
+
+
+def _run(config: Config, services: Services, notes: list[str]) -> int:
+    started_at = datetime.now(UTC)
+    port = free_port()
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE=SETTINGS,
+        DATABASE_URL=config.database_url,
+        REDIS_URL=config.redis_url,
+        CELERY_BROKER_URL=config.redis_url,
+        DB_POOL="false",  # this process and management commands: plain connections
+    )
+    os.environ.pop("DEBUG", None)
+    import django
+
+    django.setup()
+    from django.core.management import get_commands
+    from django.db import connections
+
+    from bench.scenarios import REGISTRY, Context, SkipScenario, missing_requirements
+
+    pg = recreate_database(config)
+    notes.append(size_threads(config, pg))
+    clear_redis(config.redis_url)
+    env = dict(os.environ)
+    manage(["migrate", "--noinput"], env)
+    have_seed = "seed_catalog" in get_commands()
+    seed_s = None
+    if have_seed:
+        started = time.monotonic()
+        manage(["seed_catalog", "--products", str(config.products)], env)
+        seed_s = round(time.monotonic() - started, 1)
+    else:
+        notes.append("`manage.py seed_catalog` does not exist yet: catalog scenarios skipped")
+        log(notes[-1])
+    dataset = dataset_facts()
+    log(f"dataset: {dataset}")
+
+    ctx = Context()
+    plan: list[tuple[Any, list[str]]] = []
+    skipped: list[dict[str, str]] = []
+    names = config.only or list(REGISTRY)
+    for name in names:
+        if name not in REGISTRY:
+            raise BenchError(f"unknown scenario {name!r}; known: {', '.join(REGISTRY)}")
+        item = REGISTRY[name]
+        missing = missing_requirements(item)
+        if missing:
+            skipped.append({"name": name, "reason": f"app(s) {', '.join(missing)} not installed"})
+        elif item.requires and "catalog" in item.requires and not have_seed:
+            skipped.append({"name": name, "reason": "no seed_catalog command yet, so no catalog data"})
+        else:
+            try:
+                paths = item.build(ctx)
+            except SkipScenario as exc:
+                skipped.append({"name": name, "reason": str(exc)})
+                continue
+            plan.append((item, paths))
+    for item in skipped:
+        log(f"skipping {item['name']}: {item['reason']}")
+    connections.close_all()
+    if not plan:
+        raise BenchError("no scenario can run")
+
+    child_env = {
+        **env,
+        "DB_POOL": "true",
+        "DB_POOL_MIN_SIZE": "1",
+        "DB_POOL_MAX_SIZE": str(config.threads),
+        "BENCH_BIND": f"{HOST}:{port}",
+        "BENCH_WORKERS": str(config.workers),
+        "BENCH_THREADS": str(config.threads),
+        "BENCH_WORKER_CLASS": config.worker_class,
+        "PYTHONUNBUFFERED": "1",
+    }
+    gunicorn = services.start(
+        "gunicorn",
+        [PYTHON, "-m", "gunicorn", "--config", "bench/gunicorn.conf.py"],
+        child_env,
+    )
+    services.start(
+        "celery",
+        [
+            PYTHON, "-m", "celery", "-A", "joopang", "worker", "--pool", "solo", "--loglevel", "WARNING",
+            "--without-gossip", "--without-mingle", "--hostname", "bench@%h",
+        ],
+        {**child_env, "DB_POOL": "false"},
+    )  # fmt: skip
+    log(
+        f"gunicorn on {HOST}:{port}: {config.workers} {config.worker_class} workers x {config.threads} threads; one Celery worker"
+    )
+    wait_ready(port, services)
+    wait_worker(services)
+    log("/readyz answered 200 and the worker answered a ping")
+
+    from bench.report import build_report, render_markdown
+    from bench.stats import summarize
+
+    meter = CpuMeter(gunicorn.pid, config.database_url, config.db_name)
+    summaries = []
+    for item, paths in plan:
+        for problem in preflight(port, item.name, paths, item.headers):
+            log(f"preflight: {problem}")
+        services.check_alive()
+        log(f"{item.name}: {len(set(paths))} distinct paths, {config.concurrency} connections, "
+            f"{config.warmup_s:g} + {config.duration_s:g} s")  # fmt: skip
+        result = run_load(config, port, paths, item.headers, meter)
+        summary = summarize(
+            name=item.name,
+            title=item.title,
+            latencies_ms=result["latencies_ms"],
+            statuses=result["statuses"],
+            duration_s=result["duration_s"],
+            p95_target_ms=item.p95_target_ms,
+            extra=cpu_extra(result, config.cores),
+        )
+        summaries.append(summary)
+        log(f"{item.name}: {summary.rps:.0f} req/s, P50 {summary.p50_ms:.1f} ms, P95 {summary.p95_ms:.1f} ms, "
+            f"P99 {summary.p99_ms:.1f} ms, {summary.errors} errors")  # fmt: skip
+        for sample in summary.extra["error_samples"]:
+            log(f"  error sample: {sample}")
+    services.check_alive()
+
+    meta = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "cpu_count": config.cores,
+        "cpu_model": cpu_model(),
+        "loadavg_start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "python": platform.python_version(),
+        "dataset": {**dataset, "requested_products": config.products, "seed_seconds": seed_s},
+        "concurrency": config.concurrency,
+        "duration_s": config.duration_s,
+        "warmup_s": config.warmup_s,
+        "server": (
+            f"gunicorn {config.worker_class}, {config.workers} workers (2 x {config.cores} cores + 1) x {config.threads} "
+            f"threads, psycopg pool max {config.threads} per worker; 1 Celery worker (solo)"
+        ),
+        "database": (
+            f"PostgreSQL {pg['version']} (max_connections {pg['max_connections']}, "
+            f"shared_buffers {pg['shared_buffers']}), Redis {config.redis_url}"
+        ),
+        "settings": SETTINGS,
+        "notes": notes,
+    }
+    report = build_report(meta=meta, summaries=summaries, skipped=skipped)
+    markdown = render_markdown(report)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (RESULTS_DIR / "latest.md").write_text(markdown)
+    print()
+    print(markdown)
+    log(f"wrote {RESULTS_DIR / 'latest.json'} and {RESULTS_DIR / 'latest.md'}")
+    if report["errors"]:
+        log(f"{report['errors']} requests failed: exit 1")
+        return 1
+    if config.strict and not report["passed"]:
+        log("BENCH_STRICT: a target was missed: exit 1")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+import asyncio
+
+from bench.loadgen import Run, read_response
+
+
+def _reader(data: bytes) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader
+
+
+def test_read_response_content_length_chunked_and_close():
+    async def scenario():
+        plain = await read_response(_reader(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
+        chunked = await read_response(
+            _reader(
+                b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            )
+        )
+        closing = await read_response(
+            _reader(b"HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\nbody until eof")
+        )
+        old = await read_response(_reader(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        return plain, chunked, closing, old
+
+    plain, chunked, closing, old = asyncio.run(scenario())
+    assert plain == (200, True, b"hello")
+    assert chunked == (404, True, b"abcde")
+    assert closing == (500, False, b"body until eof")
+    assert old == (200, False, b"")
+
+
+def test_run_against_a_local_server_counts_every_answer():
+    # given a keep-alive server answering 200, except 503 for /bad
+    seen = []
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ")[1]
+                seen.append(path)
+                status = b"503 Busy" if path == b"/bad" else b"200 OK"
+                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        spec = {
+            "host": "127.0.0.1",
+            "port": port,
+            "paths": ["/a", "/b", "/bad", "/c"],
+            "concurrency": 2,
+            "warmup_s": 0.05,
+            "duration_s": 0.3,
+        }
+        async with server:
+            return await Run(spec).run()
+
+    # when
+    result = asyncio.run(scenario())
+    # then: everything recorded has a latency, /bad answers are the only errors
+    recorded = sum(result["statuses"].values())
+    assert recorded > 10
+    assert len(result["latencies_ms"]) == recorded
+    assert set(result["statuses"]) == {"200", "503"}
+    assert result["connections_opened"] == 2  # keep-alive: one connection per client
+    assert result["samples"][0]["path"] == "/bad"
+    assert result["samples"][0]["status"] == 503
+    assert set(seen) == {b"/a", b"/b", b"/bad", b"/c"}

@@ -1,0 +1,64 @@
+from bench.report import build_report, render_markdown
+from bench.stats import summarize
+
+
+def _summary(name, latencies, statuses, target=None, duration=10.0):
+    return summarize(
+        name=name,
+        title=name,
+        latencies_ms=latencies,
+        statuses=statuses,
+        duration_s=duration,
+        p95_target_ms=target,
+    )
+
+
+def _report():
+    baseline = _summary("baseline", [10.0] * 100, {"200": 1000})
+    product_list = _summary("product_list", [40.0] * 100, {"200": 250}, target=200)
+    availability = _summary("availability", [150.0] * 100, {"200": 499, "503": 1}, target=100)
+    meta = {
+        "cpu_count": 2,
+        "dataset": {"products": 10000, "skus": 30000, "categories": 20},
+        "concurrency": 32,
+    }
+    return build_report(meta=meta, summaries=[baseline, product_list, availability], skipped=[])
+
+
+def test_report_gives_ratios_to_the_baseline_measured_in_the_same_run():
+    report = _report()
+    rows = {row["name"]: row for row in report["scenarios"]}
+    assert rows["baseline"]["p95_vs_baseline"] == 1.0
+    assert rows["product_list"]["p95_vs_baseline"] == 4.0
+    assert rows["product_list"]["rps_vs_baseline"] == 0.25
+    assert rows["availability"]["p95_vs_baseline"] == 15.0
+    assert report["errors"] == 1
+    assert report["passed"] is False
+
+
+def test_markdown_table_shows_numbers_ratios_and_verdicts():
+    markdown = render_markdown(_report())
+    assert "- dataset: 10000 products, 30000 SKUs, 20 categories" in markdown
+    assert (
+        "| baseline | 100 | 10.0 | 10.0 | 10.0 | 0 (0.00%) | 1000 | 1.00× | 1.00× | – | pass (0 errors) |"
+        in markdown
+    )
+    assert (
+        "| product_list | 25 | 40.0 | 40.0 | 40.0 | 0 (0.00%) | 250 | 4.00× | 0.25× | ≤ 200 ms | pass |"
+        in markdown
+    )
+    assert (
+        "| availability | 50 | 150 | 150 | 150 | 1 (0.20%) | 500 | 15.00× | 0.50× | ≤ 100 ms "
+        "| FAIL: 1 errors, P95 > 100 ms |" in markdown
+    )
+    assert "**Result: some targets NOT met** (1 errors in total)." in markdown
+
+
+def test_report_without_baseline_has_no_ratios_and_lists_skipped_scenarios():
+    only = _summary("search", [5.0], {"200": 10})
+    report = build_report(meta={}, summaries=[only], skipped=[{"name": "availability", "reason": "no SKUs"}])
+    assert report["scenarios"][0]["p95_vs_baseline"] is None
+    markdown = render_markdown(report)
+    assert "| search | 1 | 5.0 | 5.0 | 5.0 | 0 (0.00%) | 10 | – | – | – | pass (0 errors) |" in markdown
+    assert "- skipped **availability**: no SKUs" in markdown
+    assert "**Result: all targets met** (0 errors in total)." in markdown
