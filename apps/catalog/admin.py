@@ -1,0 +1,146 @@
+"""Catalog back office: translations side by side (modeltranslation's tabbed admin),
+SKU and price inlines. Saves go through the catalog services' re-index so the search
+document and listings never drift from what staff edit.
+
+Marketing managers (change_product without add_product) see every field read-only
+except the promotion flags; on prices they edit only the sale fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from modeltranslation.admin import TabbedTranslationAdmin
+
+from apps.catalog import services
+from apps.catalog.models import Brand, Category, MarketPrice, Product, ProductSalesDaily, Sku
+
+PROMOTION_FIELDS = ("rocket_delivery", "is_featured")
+SALE_FIELDS = ("sale_price", "sale_starts_at", "sale_ends_at")
+
+
+@admin.register(Category)
+class CategoryAdmin(TabbedTranslationAdmin):
+    list_display = ("name", "slug", "parent", "position", "is_active")
+    list_filter = ("is_active", "parent")
+    search_fields = ("slug", "name_ko", "name_en")
+    prepopulated_fields = {"slug": ("name_en",)}
+
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.category_cache_clear()
+        if change:
+            services.products_reindex(product_ids=list(obj.products.values_list("pk", flat=True)))
+
+
+@admin.register(Brand)
+class BrandAdmin(TabbedTranslationAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("slug", "name_ko", "name_en")
+
+
+class MarketPriceInline(admin.TabularInline):
+    model = MarketPrice
+    extra = 0
+    fields = ("market", "currency", "list_price", *SALE_FIELDS)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if request.user.has_perm("catalog.add_marketprice"):
+            return ()
+        return ("market", "currency", "list_price")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("catalog.add_marketprice")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("catalog.delete_marketprice")
+
+
+class SkuInline(admin.TabularInline):
+    model = Sku
+    extra = 0
+    fields = ("code", "options", "position", "is_active")
+    show_change_link = True
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if request.user.has_perm("catalog.add_product") else self.fields
+
+
+@admin.register(Product)
+class ProductAdmin(TabbedTranslationAdmin):
+    list_display = (
+        "id",
+        "name",
+        "category",
+        "brand",
+        "rocket_delivery",
+        "is_featured",
+        "is_active",
+        "updated_at",
+    )
+    list_filter = ("is_active", "rocket_delivery", "is_featured", "category")
+    search_fields = ("name_ko", "name_en", "skus__code")
+    list_select_related = ("category", "brand")
+    autocomplete_fields = ("category", "brand")
+    inlines = (SkuInline,)
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """Without ``add_product`` (marketing) only the promotion flags stay editable."""
+        if request.user.has_perm("catalog.add_product"):
+            return ("created_at", "updated_at")
+        skip = {*PROMOTION_FIELDS, "name", "description"}  # originals: their _ko/_en columns are shown
+        fields = [f.name for f in Product._meta.fields if f.editable and f.name not in skip]
+        return tuple(dict.fromkeys([*fields, "created_at", "updated_at"]))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.products_reindex(product_ids=[form.instance.pk])
+
+
+@admin.register(Sku)
+class SkuAdmin(admin.ModelAdmin):
+    list_display = ("code", "product", "options", "is_active")
+    search_fields = ("code", "product__name_ko", "product__name_en")
+    list_select_related = ("product",)
+    autocomplete_fields = ("product",)
+    inlines = (MarketPriceInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return (
+            ()
+            if request.user.has_perm("catalog.add_sku")
+            else ("product", "code", "options", "position", "is_active")
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.listings_refresh(product_ids=[form.instance.product_id])
+
+
+@admin.register(MarketPrice)
+class MarketPriceAdmin(admin.ModelAdmin):
+    list_display = ("sku", "market", "list_price", "sale_price", "sale_starts_at", "sale_ends_at", "currency")
+    list_filter = ("market",)
+    search_fields = ("sku__code",)
+    list_select_related = ("sku",)
+    autocomplete_fields = ("sku",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if request.user.has_perm("catalog.add_marketprice"):
+            return ()
+        return ("sku", "market", "currency", "list_price")
+
+    def save_model(self, request: HttpRequest, obj: MarketPrice, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.listings_refresh(product_ids=[obj.sku.product_id])
+
+
+@admin.register(ProductSalesDaily)
+class ProductSalesDailyAdmin(admin.ModelAdmin):
+    list_display = ("product", "market", "date", "units")
+    list_filter = ("market", "date")
+    list_select_related = ("product",)
+    raw_id_fields = ("product",)
