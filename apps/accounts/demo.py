@@ -33,13 +33,20 @@ def seed(*, stdout: Any) -> list[str]:
     roles.roles_sync(strict=False)
     for email, role, market, name in STAFF:
         if not User.objects.filter(email__iexact=email).exists():
-            services.staff_create_or_update(email=email, role=role, password=DEMO_PASSWORD, market=market, name=name)
+            services.staff_create_or_update(
+                email=email, role=role, password=DEMO_PASSWORD, market=market, name=name
+            )
     member_group = Group.objects.get(name=roles.MEMBER)
     for email, name, market, locale in MEMBERS:
         if not User.objects.filter(email__iexact=email).exists():
             consents = services.required_consents(market)
             user = services.user_register(
-                email=email, password=DEMO_PASSWORD, name=name, market=market, locale=locale, consents=consents,
+                email=email,
+                password=DEMO_PASSWORD,
+                name=name,
+                market=market,
+                locale=locale,
+                consents=consents,
                 source="demo",
             )
             user.groups.add(member_group)

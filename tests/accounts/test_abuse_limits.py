@@ -13,7 +13,10 @@ URL = "/api/v1/auth/token"
 
 def grant(api_client, password, **extra):
     return api_client.post(
-        URL, {"grant_type": "password", "username": "minji@example.test", "password": password}, format="json", **extra
+        URL,
+        {"grant_type": "password", "username": "minji@example.test", "password": password},
+        format="json",
+        **extra,
     )
 
 
@@ -53,8 +56,12 @@ def test_success_resets_failure_count(api_client, member, settings):
 def test_storefront_login_lockout_message(client, member, settings):
     settings.AUTH_LOCKOUT_THRESHOLD = 2
 
-    client.post("/accounts/login/", {"email": "minji@example.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko")
-    response = client.post("/accounts/login/", {"email": "minji@example.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko")
+    client.post(
+        "/accounts/login/", {"email": "minji@example.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    response = client.post(
+        "/accounts/login/", {"email": "minji@example.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko"
+    )
 
     assert response.status_code == 429
     assert "로그인" in response.content.decode()

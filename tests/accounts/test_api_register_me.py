@@ -151,7 +151,6 @@ def test_api_language_and_market_follow_token_profile(api_client, member):
 
 def test_export_contains_profile_and_consents(api_client):
     user_id = register(api_client).json()["id"]
-    api_client.patch  # noqa: B018
     user = User.objects.get(pk=user_id)
     bearer(api_client, user)
 

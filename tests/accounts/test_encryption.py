@@ -42,7 +42,9 @@ def test_repr_and_logs_never_show_plaintext(caplog):
     fresh = User.objects.get(pk=user.pk)
 
     with caplog.at_level(logging.INFO):
-        logging.getLogger("test").info("user %r phone %r address %r", fresh, fresh.phone, fresh.default_address)
+        logging.getLogger("test").info(
+            "user %r phone %r address %r", fresh, fresh.phone, fresh.default_address
+        )
 
     assert "5555" not in caplog.text and "비밀" not in caplog.text
     assert repr(fresh.phone) == "'***'"

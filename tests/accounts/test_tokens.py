@@ -96,7 +96,7 @@ def test_expired_access_token_refused(api_client, member, settings):
 def test_tampered_access_token_refused(api_client, member):
     other = MemberFactory(email="other@example.test")
     access = password_grant(api_client).json()["access_token"]
-    header, payload, signature = access.split(".")
+    header, _payload, signature = access.split(".")
     claims = decode(access)
     claims["user_id"] = other.pk
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
