@@ -62,7 +62,7 @@ def test_sync_removes_hand_added_permissions_and_collects_app_grants(monkeypatch
 def test_sync_refuses_unknown_permission_or_role(monkeypatch):
     config = apps.get_app_config("markets")
     monkeypatch.setattr(config, "role_grants", {"ops_admin": ["markets.fly_market"]}, raising=False)
-    with pytest.raises(roles.RoleGrantError, match="markets.fly_market"):
+    with pytest.raises(roles.RoleGrantError, match=r"markets\.fly_market"):
         roles.roles_sync()
     monkeypatch.setattr(config, "role_grants", {"pilot": []}, raising=False)
     with pytest.raises(roles.RoleGrantError, match="pilot"):
