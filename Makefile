@@ -35,7 +35,7 @@ seed: migrate ## load demo data (idempotent: running it twice creates nothing ne
 
 run: seed ## set up, then start web + Celery worker + beat on http://127.0.0.1:$(PORT)
 	@$(PY) manage.py run_banner --port $(PORT)
-	@PORT=$(PORT) $(VENV)/bin/honcho --no-colour -f Procfile.dev start -p $(PORT)
+	@PORT=$(PORT) $(VENV)/bin/honcho start --no-colour -e /dev/null -f Procfile.dev -p $(PORT)
 
 test: messages ## run the whole test suite (SQLite by default; DATABASE_URL/REDIS_URL switch it)
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
