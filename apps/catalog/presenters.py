@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 
 from apps.catalog.models import Brand, Category, ProductListing
 from apps.catalog.pricing import EffectivePrice
 from apps.catalog.selectors import CategoryNode, ProductDetail, category_tree, listing_price
+from apps.core.formatting import format_money
+from apps.core.money import Money
 
 
 def stock_status(available: int) -> str:
@@ -79,11 +83,27 @@ def ref(obj: Any) -> dict[str, Any] | None:
     return {"id": obj.id, "slug": obj.slug, "name": obj.name}
 
 
+@lru_cache(maxsize=8192)
+def _display(amount: int, currency: str, language: str) -> str:
+    return format_money(Money(amount, currency), language)
+
+
+def money_json(money: Money) -> dict[str, Any]:
+    """``Money.as_json()`` with the Babel-formatted display memoized: a page of cards
+    formats the same few amounts over and over, and Babel is the costliest step."""
+    language = translation.get_language() or "en"
+    return {
+        "amount": money.amount,
+        "currency": money.currency,
+        "display": _display(money.amount, money.currency, language),
+    }
+
+
 def price_json(price: EffectivePrice) -> dict[str, Any]:
     return {
-        "price": price.price.as_json(),
-        "list_price": price.list_price.as_json(),
-        "sale": {"price": price.price.as_json(), "ends_at": price.sale_ends_at} if price.on_sale else None,
+        "price": money_json(price.price),
+        "list_price": money_json(price.list_price),
+        "sale": {"price": money_json(price.price), "ends_at": price.sale_ends_at} if price.on_sale else None,
     }
 
 
@@ -142,9 +162,9 @@ def detail_json(detail: ProductDetail, sku_available: dict[int, int], absolute: 
             {
                 "sku": view.sku.code,
                 "options": view.sku.options,
-                "price": view.price.price.as_json(),
-                "list_price": view.price.list_price.as_json(),
-                "sale": {"price": view.price.price.as_json(), "ends_at": view.price.sale_ends_at}
+                "price": money_json(view.price.price),
+                "list_price": money_json(view.price.list_price),
+                "sale": {"price": money_json(view.price.price), "ends_at": view.price.sale_ends_at}
                 if view.price.on_sale
                 else None,
                 "available_quantity": max(sku_available.get(view.sku.pk, 0), 0),

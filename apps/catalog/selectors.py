@@ -98,19 +98,45 @@ def category_get(*, slug: str) -> CategoryNode:
 
 # --- Product lists ---------------------------------------------------------------------
 
-_LISTING_DEFER = (
-    "product__search_document",
-    "product__description",
-    "product__description_ko",
-    "product__description_en",
+
+_LISTING_ONLY = (
+    "product_id",
+    "market_id",
+    "category_id",
+    "currency",
+    "price",
+    "list_price",
+    "sale_price",
+    "sale_starts_at",
+    "sale_ends_at",
+    "from_fx",
+    "popularity",
+    "created_at",
+    "product__id",
+    "product__slug",
+    "product__name_ko",
+    "product__name_en",
+    "product__image_url",
+    "product__rocket_delivery",
+    "product__brand_id",
+    "product__category_id",
+    "product__brand__id",
+    "product__brand__slug",
+    "product__brand__name_ko",
+    "product__brand__name_en",
+    "category__id",
+    "category__slug",
+    "category__name_ko",
+    "category__name_en",
 )
 
 
 def _listing_base(market: Market) -> QuerySet[ProductListing]:
+    """Only the columns a product card shows: the page query stays narrow."""
     return (
         ProductListing.objects.filter(market_id=market.code, is_active=True)
         .select_related("product", "product__brand", "category")
-        .defer(*_LISTING_DEFER)
+        .only(*_LISTING_ONLY)
     )
 
 
