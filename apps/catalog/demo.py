@@ -359,7 +359,16 @@ def generate_products(
                 is_active=True,
             )
             product.search_document = search.build_document(
-                [name_ko, name_en, brand.name_ko, brand.name_en, leaf.name_ko, leaf.name_en, desc_ko, desc_en]
+                [
+                    name_ko,
+                    name_en,
+                    brand.name_ko or "",
+                    brand.name_en or "",
+                    leaf.name_ko or "",
+                    leaf.name_en or "",
+                    desc_ko,
+                    desc_en,
+                ]
             )
             products.append(product)
             price = _round(base * (0.8 + rng.random() * 0.5), 100)

@@ -29,6 +29,9 @@ class Category(models.Model):
     name = models.CharField(_("name"), max_length=120)
     position = models.PositiveIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    # Added by modeltranslation (translation.py); declared for type checkers.
+    name_ko: str | None
+    name_en: str | None
 
     class Meta:
         ordering = ["position", "id"]
@@ -42,6 +45,8 @@ class Category(models.Model):
 class Brand(models.Model):
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     name = models.CharField(_("name"), max_length=120)
+    name_ko: str | None
+    name_en: str | None
 
     class Meta:
         ordering = ["slug"]
@@ -56,6 +61,10 @@ class Product(models.Model):
     slug = models.SlugField(_("slug"), max_length=160)
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    name_ko: str | None
+    name_en: str | None
+    description_ko: str | None
+    description_en: str | None
     category = models.ForeignKey(
         Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="products"
     )

@@ -208,7 +208,7 @@ def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> Htt
     available = inventory_selectors.available_by_sku_ids(
         sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code
     )
-    skus = [
+    skus: list[dict[str, Any]] = [
         {
             "view": v,
             "available": max(available.get(v.sku.pk, 0), 0),

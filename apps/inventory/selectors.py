@@ -3,6 +3,8 @@ warehouses. Each function is one indexed, aggregated query."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F, QuerySet, Sum
 
 from apps.inventory.models import StockLevel, Warehouse
@@ -20,8 +22,8 @@ def available_by_sku_codes(*, codes: list[str], market_code: str) -> dict[str, i
         _market_levels(market_code)
         .filter(sku__code__in=codes)
         .values("sku__code")
-        .annotate(available=_AVAILABLE)
-        .values_list("sku__code", "available")
+        .annotate(avail=_AVAILABLE)
+        .values_list("sku__code", "avail")
     )
     return {code: int(available or 0) for code, available in rows}
 
@@ -31,8 +33,8 @@ def available_by_sku_ids(*, sku_ids: list[int], market_code: str) -> dict[int, i
         _market_levels(market_code)
         .filter(sku_id__in=sku_ids)
         .values("sku_id")
-        .annotate(available=_AVAILABLE)
-        .values_list("sku_id", "available")
+        .annotate(avail=_AVAILABLE)
+        .values_list("sku_id", "avail")
     )
     return {sku_id: int(available or 0) for sku_id, available in rows}
 
@@ -45,13 +47,13 @@ def available_by_product_ids(*, product_ids: list[int], market_code: str) -> dic
         _market_levels(market_code)
         .filter(sku__product_id__in=product_ids, sku__is_active=True)
         .values("sku__product_id")
-        .annotate(available=_AVAILABLE)
-        .values_list("sku__product_id", "available")
+        .annotate(avail=_AVAILABLE)
+        .values_list("sku__product_id", "avail")
     )
     return {pid: int(available or 0) for pid, available in rows}
 
 
-def in_stock_product_ids(*, market_code: str) -> QuerySet[StockLevel]:
+def in_stock_product_ids(*, market_code: str) -> QuerySet[Any]:
     """A subquery of product ids with at least one unit available in the market."""
     return (
         _market_levels(market_code)

@@ -122,7 +122,7 @@ class ProductPopularApi(APIView):
     @extend_schema(operation_id="products_popular", responses={200: ProductSummarySerializer(many=True)})
     def get(self, request: Request) -> Response:
         return Response(
-            [presenters.summary_json(c, _absolute(request)) for c in popular_cards(request.market)]
+            [presenters.summary_json(c, _absolute(request)) for c in popular_cards(request.market)]  # type: ignore[attr-defined]
         )
 
 
@@ -152,7 +152,7 @@ class ProductDetailApi(APIView):
         responses={200: OutputSerializer, **problem_responses(ProductNotFound, FxRateUnavailable)},
     )
     def get(self, request: Request, product_id: int) -> Response:
-        market = request.market
+        market = request.market  # type: ignore[attr-defined]
         detail = selectors.product_detail_get(product_id=product_id, market=market)
         available = inventory_selectors.available_by_sku_ids(
             sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code

@@ -44,7 +44,7 @@ class AvailabilityGetApi(APIView):
         limit = settings.INVENTORY_AVAILABILITY_MAX_SKUS
         if len(codes) > limit:
             raise TooManySkus(max=limit)
-        market = request.market
+        market = request.market  # type: ignore[attr-defined]
         found = selectors.available_by_sku_codes(codes=codes, market_code=market.code)
         return Response(
             {
