@@ -1,5 +1,6 @@
-"""Catalog back office: translations side by side (modeltranslation's tabbed admin),
-SKU and price inlines. Saves go through the catalog services' re-index so the search
+"""Catalog back office: ko/en fields side by side (modeltranslation's TranslationAdmin; the
+tabbed variant loads jQuery UI from a CDN, and deployments may be closed networks), SKU and
+price inlines. Saves go through the catalog services' re-index so the search
 document and listings never drift from what staff edit.
 
 Marketing managers (change_product without add_product) see every field read-only
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from modeltranslation.admin import TabbedTranslationAdmin
+from modeltranslation.admin import TranslationAdmin
 
 from apps.catalog import services
 from apps.catalog.models import Brand, Category, MarketPrice, Product, ProductSalesDaily, Sku
@@ -22,7 +23,7 @@ SALE_FIELDS = ("sale_price", "sale_starts_at", "sale_ends_at")
 
 
 @admin.register(Category)
-class CategoryAdmin(TabbedTranslationAdmin):
+class CategoryAdmin(TranslationAdmin):
     list_display = ("name", "slug", "parent", "position", "is_active")
     list_filter = ("is_active", "parent")
     search_fields = ("slug", "name_ko", "name_en")
@@ -36,7 +37,7 @@ class CategoryAdmin(TabbedTranslationAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(TabbedTranslationAdmin):
+class BrandAdmin(TranslationAdmin):
     list_display = ("name", "slug")
     search_fields = ("slug", "name_ko", "name_en")
 
@@ -69,7 +70,7 @@ class SkuInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(TabbedTranslationAdmin):
+class ProductAdmin(TranslationAdmin):
     list_display = (
         "id",
         "name",

@@ -13,6 +13,7 @@ from django.utils import translation
 from apps.catalog.models import Brand, Category, ProductListing
 from apps.catalog.pricing import EffectivePrice
 from apps.catalog.selectors import CategoryNode, ProductDetail, category_tree, listing_price
+from apps.core import clock
 from apps.core.formatting import format_money
 from apps.core.money import Money
 
@@ -55,7 +56,7 @@ class ProductCard:
     @property
     def sale_ends_soon(self) -> bool:
         ends = self.price.sale_ends_at
-        return bool(ends and ends - dt.datetime.now(dt.UTC) < dt.timedelta(hours=24))
+        return bool(ends and ends - clock.now() < dt.timedelta(hours=24))
 
 
 def card_from_listing(listing: ProductListing, available: int, now: dt.datetime | None = None) -> ProductCard:

@@ -79,3 +79,11 @@ def test_admin_pages_by_role(client, role, url, status):
     product = ProductFactory(kr=1000)
     client.force_login(_staff(role, f"{role}@example.com"))
     assert client.get(url.format(id=product.pk)).status_code == status
+
+
+def test_product_admin_shows_both_languages_and_no_cdn_assets(admin_client):
+    product = ProductFactory(kr=1000, name_ko="생수", name_en="Water")
+    html = admin_client.get(f"/admin/catalog/product/{product.pk}/change/").content.decode()
+    assert 'name="name_ko"' in html and 'name="name_en"' in html
+    assert 'name="skus-0-code"' in html
+    assert "code.jquery.com" not in html
