@@ -255,3 +255,24 @@ def test_service_user_cannot_password_login(api_client):
     response = password_grant(api_client, email=client.user.email, password="")
 
     assert response.status_code == 400
+
+
+def test_token_claims_middleware_reads_profile_without_queries(member, django_assert_num_queries):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from apps.accounts import tokens
+    from apps.accounts.middleware import TokenClaimsMiddleware
+
+    member.locale, member.market_id = "en", "US"
+    member.save()
+    good = RequestFactory().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {tokens.access_token_for(member)}")
+    bad = RequestFactory().get("/api/v1/me", HTTP_AUTHORIZATION="Bearer not-a-jwt")
+    middleware = TokenClaimsMiddleware(lambda request: HttpResponse())
+
+    with django_assert_num_queries(0):
+        middleware(good)
+        middleware(bad)
+
+    assert good.token_claims == {"locale": "en", "market": "US"}
+    assert not hasattr(bad, "token_claims")
