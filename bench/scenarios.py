@@ -27,17 +27,19 @@ from django.db import connection
 T = TypeVar("T")
 
 SORTS = ("price", "-price", "popular", "newest")
-SEARCH_TERMS = (
+SEARCH_TERMS = (  # words of the seeded catalog (apps/catalog/demo.py), 2-syllable Korean included
     "운동화",
     "생수",
     "노트북",
     "커피",
-    "우유",
+    "이어폰",
+    "텀블러",
     "shoes",
     "water",
     "laptop",
     "coffee",
-    "shirt",
+    "headphones",
+    "backpack",
 )
 API_HEADERS = {"Accept-Language": "ko", "X-Market": "KR"}
 

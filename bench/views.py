@@ -35,5 +35,5 @@ def baseline_model() -> type[Model]:
 
 def baseline(request: HttpRequest, pk: int) -> JsonResponse:
     """``SELECT id FROM <table> WHERE id = %s LIMIT 1`` and answer ``{"id", "found"}``."""
-    rows = list(baseline_model()._default_manager.filter(pk=pk).values_list("pk", flat=True)[:1])
+    rows = list(baseline_model()._default_manager.filter(pk=pk).order_by().values_list("pk", flat=True)[:1])
     return JsonResponse({"id": pk, "found": bool(rows)})

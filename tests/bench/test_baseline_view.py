@@ -38,8 +38,10 @@ def test_baseline_view_runs_exactly_one_query(django_assert_num_queries):
     with django_assert_num_queries(1) as ctx:
         response = views.baseline(request, pk)
     assert response.status_code == 200
-    assert 'WHERE "auth_permission"."id" = ' in ctx.captured_queries[0]["sql"]
-    assert ctx.captured_queries[0]["sql"].endswith("LIMIT 1")
+    sql = ctx.captured_queries[0]["sql"]
+    assert sql == (
+        f'SELECT "auth_permission"."id" AS "pk" FROM "auth_permission" WHERE "auth_permission"."id" = {pk} LIMIT 1'
+    )
 
 
 @pytest.mark.urls("bench.urls")

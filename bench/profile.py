@@ -1,0 +1,156 @@
+"""Where does a scenario's time go? In-process profile on the database ``make bench`` seeded.
+
+    .venv/bin/python -m bench.profile [scenario ...] [--requests 150] [--explain] [--cprofile]
+
+For each scenario (default: all that can run) it sends requests through Django's test
+client (the full middleware stack, no gunicorn, no network) and prints:
+
+- queries per request (min/max over the sampled paths: a growing number is an N+1),
+  and their total database time as seen by Django;
+- CPU ms per request in this process (best of three rounds), to compare with the
+  baseline's: what the endpoint costs beyond the fixed per-request price;
+- with ``--explain``: EXPLAIN (ANALYZE, BUFFERS) of each query of the first path,
+  condensed to plan lines with index use, planning and execution time;
+- with ``--cprofile``: the project functions with the most cumulative CPU time.
+
+It uses the same settings, database and Redis as ``bench.run`` (``BENCH_DATABASE_URL``,
+``BENCH_REDIS_URL``), so run ``make bench`` (or ``BENCH_SCENARIOS=baseline make bench``
+for a quick seed) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import time
+from typing import Any
+
+
+def _setup() -> None:
+    from bench.run import SETTINGS, Config
+
+    config = Config.from_env()
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE=SETTINGS,
+        DATABASE_URL=config.database_url,
+        REDIS_URL=config.redis_url,
+        CELERY_BROKER_URL=config.redis_url,
+        DB_POOL="false",
+    )
+    import django
+
+    django.setup()
+
+
+def _explain(sql: str) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        lines = [row[0] for row in cursor.fetchall()]
+    keep = (
+        "Scan",
+        "Join",
+        "Sort",
+        "Limit",
+        "Aggregate",
+        "Planning Time",
+        "Execution Time",
+        "Index Cond",
+        "Filter",
+    )
+    return [line for line in lines if any(word in line for word in keep)]
+
+
+def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> dict[str, Any]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.scenarios import REGISTRY, Context, SkipScenario
+
+    item = REGISTRY[name]
+    try:
+        paths = item.build(Context())[:requests]
+    except SkipScenario as exc:
+        print(f"== {name}: skipped ({exc})")
+        return {}
+    headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in item.headers.items()}
+    client = Client()
+    for path in paths[:20]:  # warm caches, imports, the connection
+        client.get(path, **headers)
+    counts, db_ms, statuses = [], [], set()
+    spent = [0.0]
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    for path in paths:
+        spent[0] = 0.0
+        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(timed):
+            response = client.get(path, **headers)
+        statuses.add(response.status_code)
+        counts.append(len(captured.captured_queries))
+        db_ms.append(spent[0] * 1000)
+    rounds = []
+    for _ in range(3):
+        started = time.process_time()
+        for path in paths:
+            client.get(path, **headers)
+        rounds.append((time.process_time() - started) / len(paths) * 1000)
+    result = {
+        "queries_min": min(counts),
+        "queries_max": max(counts),
+        "db_ms_mean": sum(db_ms) / len(db_ms),
+        "cpu_ms": min(rounds),
+        "statuses": sorted(statuses),
+    }
+    print(
+        f"== {name}: {len(paths)} paths, statuses {result['statuses']}, queries/request "
+        f"{result['queries_min']}..{result['queries_max']}, DB time {result['db_ms_mean']:.2f} ms, "
+        f"CPU {result['cpu_ms']:.2f} ms/request (in process)"
+    )
+    if explain:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(paths[0], **headers)
+        print(f"   {paths[0]}")
+        for query in captured.captured_queries:
+            print(f"   -- {query['sql'][:300]}")
+            for line in _explain(query["sql"]):
+                print(f"      {line.strip()[:200]}")
+    if use_cprofile:
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for path in paths:
+            client.get(path, **headers)
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(r"apps/|joopang/|bench/", 25)
+        print(out.getvalue())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("scenarios", nargs="*")
+    parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+    _setup()
+    from bench.scenarios import REGISTRY
+
+    for name in args.scenarios or list(REGISTRY):
+        profile(name, requests=args.requests, explain=args.explain, use_cprofile=args.cprofile)
+
+
+if __name__ == "__main__":
+    main()
