@@ -1,6 +1,7 @@
 """Closed-loop HTTP/1.1 load generator, run as its own process by ``bench.run``.
 
     python -m bench.loadgen SPEC.json RESULT.json
+    python -m bench.loadgen --serve PORT [close]    # a do-nothing server, for the floor
 
 SPEC: ``{"host", "port", "paths": [...], "headers": {...}, "concurrency", "warmup_s",
 "duration_s", "timeout_s"}``. ``concurrency`` asyncio tasks each keep one keep-alive
@@ -193,7 +194,37 @@ class Run:
         }
 
 
+async def serve(port: int, keep_alive: bool) -> None:
+    """A do-nothing HTTP server (``--serve PORT [close]``): the floor the load generator
+    itself imposes, measured by the harness before the real scenarios."""
+    connection = b"keep-alive" if keep_alive else b"close"
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: " + connection
+    )
+    answer += b"\r\n\r\n{}"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(answer)
+                await writer.drain()
+                if not keep_alive:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=2048)
+    print("READY", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) >= 3 and argv[1] == "--serve":
+        asyncio.run(serve(int(argv[2]), keep_alive=argv[3:] != ["close"]))
+        return 0
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2

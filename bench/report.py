@@ -81,6 +81,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{meta.get('duration_s', '?')} s per scenario after {meta.get('warmup_s', '?')} s warm-up, "
         "closed loop (each connection sends its next request when the last one is answered)",
         f"- server: {meta.get('server', '?')}",
+        *_floor_line(meta.get("client_floor")),
         f"- database: {meta.get('database', '?')}",
         "",
         "| scenario | req/s | P50 ms | P95 ms | P99 ms | errors | requests | P95 vs baseline "
@@ -140,6 +141,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines.append(f"**Result: {verdict}** ({report['errors']} errors in total).")
     lines.append("")
     return "\n".join(lines)
+
+
+def _floor_line(floor: dict[str, Any] | None) -> list[str]:
+    if not floor:
+        return []
+    return [
+        "- load generator alone, against a do-nothing server on this machine: "
+        f"{floor['rps']:.0f} req/s, P50 {floor['p50_ms']:.1f} ms, P95 {floor['p95_ms']:.1f} ms, "
+        f"{floor['loadgen_cpu_ms_per_request']:.2f} ms CPU per request"
+    ]
 
 
 def _cpu(value: float | None) -> str:

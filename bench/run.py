@@ -353,6 +353,33 @@ def run_load(
     return result
 
 
+def client_floor(config: Config, keep_alive: bool) -> dict[str, Any]:
+    """The load generator against a do-nothing server (same connection handling as
+    gunicorn's workers) for a few seconds: what the client alone costs and adds."""
+    from bench.stats import percentile
+
+    port = free_port()
+    argv = [PYTHON, "-m", "bench.loadgen", "--serve", str(port)] + ([] if keep_alive else ["close"])
+    server = subprocess.Popen(argv, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # READY
+        floor = Config(**{**config.__dict__, "duration_s": 3.0, "warmup_s": 0.5})
+        result = run_load(floor, port, ["/"], {}, None)
+    finally:
+        server.kill()
+        server.wait()
+    values = sorted(result["latencies_ms"])
+    requests = max(1, len(values))
+    return {
+        "rps": len(values) / result["duration_s"],
+        "p50_ms": percentile(values, 50),
+        "p95_ms": percentile(values, 95),
+        "loadgen_cpu_ms_per_request": 1000 * result["cpu_s"] / requests,
+        "keep_alive": keep_alive,
+    }
+
+
 def cpu_extra(result: dict[str, Any], cores: int) -> dict[str, Any]:
     requests = max(1, sum(result["statuses"].values()))
     wall = result.get("cpu_wall_s") or result["duration_s"]
@@ -580,6 +607,11 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     from bench.report import build_report, render_markdown
     from bench.stats import summarize
 
+    floor = client_floor(config, keep_alive=config.worker_class != "sync")
+    log(
+        f"load generator alone (do-nothing server): {floor['rps']:.0f} req/s, P50 {floor['p50_ms']:.1f} ms, "
+        f"P95 {floor['p95_ms']:.1f} ms, {floor['loadgen_cpu_ms_per_request']:.2f} ms CPU per request"
+    )
     meter = CpuMeter(gunicorn.pid, config.database_url, config.db_name)
     summaries = []
     for item, paths in plan:
@@ -625,6 +657,7 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
             f"PostgreSQL {pg['version']} (max_connections {pg['max_connections']}, "
             f"shared_buffers {pg['shared_buffers']}), Redis {config.redis_url}"
         ),
+        "client_floor": floor,
         "settings": SETTINGS,
         "notes": notes,
     }

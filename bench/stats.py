@@ -29,6 +29,22 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
     return float(sorted_values[max(rank, 1) - 1])
 
 
+HISTOGRAM_BOUNDS_MS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def histogram(values: Sequence[float]) -> dict[str, int]:
+    """Counts per latency bucket (``"<=50"`` = above the previous bound, up to 50 ms)."""
+    counts = dict.fromkeys([f"<={b}" for b in HISTOGRAM_BOUNDS_MS] + [f">{HISTOGRAM_BOUNDS_MS[-1]}"], 0)
+    for value in values:
+        for bound in HISTOGRAM_BOUNDS_MS:
+            if value <= bound:
+                counts[f"<={bound}"] += 1
+                break
+        else:
+            counts[f">{HISTOGRAM_BOUNDS_MS[-1]}"] += 1
+    return counts
+
+
 def is_success(status: int) -> bool:
     return 200 <= status < 300
 
@@ -48,6 +64,7 @@ class ScenarioSummary:
     max_ms: float
     duration_s: float
     statuses: dict[str, int] = field(default_factory=dict)
+    histogram_ms: dict[str, int] = field(default_factory=dict)
     p95_target_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -96,6 +113,7 @@ def summarize(
         max_ms=values[-1] if values else math.nan,
         duration_s=duration_s,
         statuses=dict(sorted(statuses.items())),
+        histogram_ms=histogram(values),
         p95_target_ms=p95_target_ms,
         extra=dict(extra or {}),
     )

@@ -71,3 +71,15 @@ def test_summary_passes_only_within_target_and_without_errors():
     assert run(None).passed is True
     empty = summarize(name="x", title="X", latencies_ms=[], statuses={}, duration_s=1.0)
     assert empty.passed is False
+
+
+def test_histogram_buckets_by_upper_bound():
+    from bench.stats import histogram
+
+    counts = histogram([0.5, 5.0, 5.1, 49.9, 50.0, 150.0, 6000.0])
+    assert counts["<=5"] == 2
+    assert counts["<=10"] == 1
+    assert counts["<=50"] == 2
+    assert counts["<=200"] == 1
+    assert counts[">5000"] == 1
+    assert sum(counts.values()) == 7
