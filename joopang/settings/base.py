@@ -160,6 +160,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_QUEUE_DIR),
         "data_folder_out": str(CELERY_QUEUE_DIR),
         "processed_folder": str(CELERY_PROCESSED_DIR),
+        # pidbox (celery inspect/control) files; kombu's default is ./control
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "django-db")

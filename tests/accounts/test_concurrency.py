@@ -10,7 +10,7 @@ from apps.accounts.models import User
 from tests.accounts.factories import MemberFactory
 from tests.utils.processes import run_concurrently
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _refresh(raw: str) -> str:
@@ -29,7 +29,7 @@ def _fail_login(email: str) -> str:
     return "ok"
 
 
-def test_refresh_token_used_by_six_processes_rotates_once(require_postgres, markets_present):
+def test_refresh_token_used_by_six_processes_rotates_once(require_postgres):
     user = MemberFactory(email="race@example.test")
     raw = services.token_password_grant(username=user.email, password="Correct-Horse-42").refresh_token
 
@@ -38,7 +38,7 @@ def test_refresh_token_used_by_six_processes_rotates_once(require_postgres, mark
     assert sorted(results) == ["invalid_grant"] * 5 + ["ok"]
 
 
-def test_failed_logins_from_many_processes_counted_exactly(require_postgres, markets_present, settings):
+def test_failed_logins_from_many_processes_counted_exactly(require_postgres, settings):
     settings.AUTH_LOCKOUT_THRESHOLD = 100
     MemberFactory(email="count@example.test")
 

@@ -6,17 +6,13 @@ from __future__ import annotations
 import pytest
 
 from apps.accounts.models import Consent, User
-from tests.accounts.conftest import markets_present as _markets_present
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "Hangang-Bridge-2026"
 
 
-markets_present = _markets_present  # the fixture, shared with tests/accounts
-
-
-def test_sign_up_log_out_log_in_switch_language_and_market(markets_present, page, live_server):
+def test_sign_up_log_out_log_in_switch_language_and_market(page, live_server):
     base = live_server.url
 
     # Sign up (Korean page: the browser asks for ko-KR).

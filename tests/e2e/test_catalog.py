@@ -4,7 +4,6 @@ in Korean (KR market, won) and in English (US market, dollars). No JavaScript ne
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 import pytest
 from django.utils import timezone
@@ -16,21 +15,8 @@ from tests.inventory.factories import StockLevelFactory, WarehouseFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _ensure_markets():
-    """Transactional tests flush tables, including the markets seeded by migration."""
-    from django.apps import apps as django_apps
-
-    from apps.markets.models import Market
-    from apps.markets.services import markets_cache_clear
-
-    if not Market.objects.filter(code="KR").exists():
-        importlib.import_module("apps.markets.migrations.0002_seed_markets").seed(django_apps, None)
-    markets_cache_clear()
-
-
 @pytest.fixture
 def shop():
-    _ensure_markets()
     fashion = CategoryFactory(slug="fashion", name_ko="패션", name_en="Fashion")
     shoes = CategoryFactory(slug="shoes", name_ko="신발", name_en="Shoes", parent=fashion)
     bags = CategoryFactory(slug="bags", name_ko="가방", name_en="Bags", parent=fashion)
