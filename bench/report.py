@@ -113,22 +113,34 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             "CPU per request (ms) and where the machine's cores went during each scenario:",
             "",
-            "| scenario | gunicorn | PostgreSQL | load generator | load generator, % of a core | other processes, % of the machine |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| scenario | gunicorn | PostgreSQL | load generator | load generator, % of a core "
+            "| other processes, % of the machine | req/s if the cores were ours | mean latency then (Little) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in cpu_rows:
             cpu = row["extra"]["cpu_ms_per_request"]
+            capacity = _capacity(cpu, meta.get("cpu_count"))
+            concurrency = meta.get("concurrency")
             lines.append(
-                "| {name} | {app} | {db} | {client} | {client_core:.0%} | {other} |".format(
+                "| {name} | {app} | {db} | {client} | {client_core:.0%} | {other} | {cap} | {lat} |".format(
                     name=row["name"],
                     app=_cpu(cpu.get("gunicorn")),
                     db=_cpu(cpu.get("postgres")),
                     client=_cpu(cpu.get("loadgen")),
                     client_core=row["extra"].get("loadgen_core_share", 0.0),
                     other=_share(row["extra"].get("other_machine_share")),
+                    cap=f"{capacity:.0f}" if capacity else "–",
+                    lat=f"{1000 * concurrency / capacity:.0f} ms" if capacity and concurrency else "–",
                 )
             )
-        lines.append("")
+        lines += [
+            "",
+            "The last two columns divide the cores by the CPU one request took (gunicorn + "
+            "PostgreSQL + load generator): the throughput this code could reach if nobody else "
+            "used the machine, and the mean latency 32 closed-loop clients would then see "
+            "(concurrency / throughput). P95 is higher than that mean.",
+            "",
+        ]
     for item in report["skipped"]:
         lines.append(f"- skipped **{item['name']}**: {item['reason']}")
     if report["skipped"]:
@@ -151,6 +163,13 @@ def _floor_line(floor: dict[str, Any] | None) -> list[str]:
         f"{floor['rps']:.0f} req/s, P50 {floor['p50_ms']:.1f} ms, P95 {floor['p95_ms']:.1f} ms, "
         f"{floor['loadgen_cpu_ms_per_request']:.2f} ms CPU per request"
     ]
+
+
+def _capacity(cpu: dict[str, float], cores: int | None) -> float | None:
+    total = sum(cpu.get(part) or 0.0 for part in ("gunicorn", "postgres", "loadgen"))
+    if not cores or total <= 0 or cpu.get("gunicorn") is None:
+        return None
+    return cores * 1000 / total
 
 
 def _cpu(value: float | None) -> str:

@@ -67,3 +67,22 @@ def test_report_without_baseline_has_no_ratios_and_lists_skipped_scenarios():
     assert "| search | 1 | 5.0 | 5.0 | 5.0 | 0 (0.00%) | 10 | – | – | – | pass (0 errors) |" in markdown
     assert "- skipped **availability**: no SKUs" in markdown
     assert "**Result: all targets met** (0 errors in total)." in markdown
+
+
+def test_cpu_table_projects_throughput_on_free_cores():
+    # given 2 cores and 4 + 0.5 + 0.5 = 5 ms of CPU per request
+    summary = summarize(
+        name="baseline",
+        title="b",
+        latencies_ms=[10.0],
+        statuses={"200": 1},
+        duration_s=1.0,
+        extra={
+            "cpu_ms_per_request": {"gunicorn": 4.0, "postgres": 0.5, "loadgen": 0.5},
+            "loadgen_core_share": 0.1,
+            "other_machine_share": 0.25,
+        },
+    )
+    report = build_report(meta={"cpu_count": 2, "concurrency": 32}, summaries=[summary])
+    # then 400 req/s, and 32 clients would wait 80 ms on average
+    assert "| baseline | 4.00 | 0.50 | 0.50 | 10% | 25% | 400 | 80 ms |" in render_markdown(report)
