@@ -77,8 +77,12 @@ class AuthRegisterApi(APIView):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
         name = serializers.CharField(max_length=150, allow_blank=True, required=False, default="")
-        market = serializers.CharField(max_length=2, required=False, default="")
-        locale = serializers.ChoiceField(choices=["ko", "en"], required=False, default="")
+        market = serializers.CharField(
+            min_length=2, max_length=2, required=False, help_text="KR or US; the request's market if omitted."
+        )
+        locale = serializers.ChoiceField(
+            choices=["ko", "en"], required=False, help_text="The request's language if omitted."
+        )
         consents = serializers.ListField(
             child=serializers.ChoiceField(choices=Consent.Kind.values),
             required=False,
@@ -111,8 +115,8 @@ class AuthRegisterApi(APIView):
             email=data["email"],
             password=data["password"],
             name=data["name"],
-            market=data["market"],
-            locale=data["locale"],
+            market=data.get("market", ""),
+            locale=data.get("locale", ""),
             consents=data["consents"],
             source="api",
         )
