@@ -15,7 +15,12 @@ PROD_ENV = {
 
 
 def _manage(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
+    skip = {
+        "DATABASE_URL",
+        "DJANGO_SETTINGS_MODULE",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    }  # the last: set by tests/e2e
+    env = {k: v for k, v in os.environ.items() if k not in skip}
     env.update(PROD_ENV)
     env.update(extra or {})
     return subprocess.run(

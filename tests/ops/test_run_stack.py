@@ -40,6 +40,7 @@ def _embedded_env(var_dir: Path, port: int) -> dict[str, str]:
             "CELERY_RESULT_BACKEND",
             "DJANGO_SETTINGS_MODULE",
             "PYTEST_XDIST_WORKER",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
     env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "LOG_FORMAT": "json"})
