@@ -28,7 +28,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.META.get("HTTP_REFERER") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return "/"
     return target
 
@@ -44,10 +46,20 @@ def preferences_set(request: HttpRequest) -> HttpResponse:
     language = supported_language(request.POST.get("language"))
     if language:
         request.session[SESSION_LANGUAGE_KEY] = language
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure())
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=ONE_YEAR,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
     market = (request.POST.get("market") or "").upper()
     if market in market_map():
-        response.set_cookie(settings.MARKET_COOKIE_NAME, market, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure())
+        response.set_cookie(
+            settings.MARKET_COOKIE_NAME, market, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure()
+        )
     # A signed-in shopper's profile follows the switcher (the profile wins over cookies).
-    user_preferences_set(user=request.user, locale=language, market=market if market in market_map() else None)
+    user_preferences_set(
+        user=request.user, locale=language, market=market if market in market_map() else None
+    )
     return response
