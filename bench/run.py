@@ -14,7 +14,9 @@
    transport error); with ``BENCH_STRICT=1`` also if a P95 target is missed.
 
 Other knobs: ``BENCH_SCENARIOS`` (comma-separated names), ``BENCH_WORKERS``,
-``BENCH_WORKER_CLASS`` (``sync`` or ``gthread``), ``BENCH_THREADS`` (gthread only). Logs of the servers: ``var/bench/*.log``.
+``BENCH_WORKER_CLASS`` (``sync`` or ``gthread``), ``BENCH_THREADS`` (gthread only),
+``BENCH_SETTINGS`` (a settings module that star-imports ``joopang.settings.bench``, to
+measure a change before making it). Logs of the servers: ``var/bench/*.log``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 LOG_DIR = BASE_DIR / "var" / "bench"
 PYTHON = sys.executable
-SETTINGS = "joopang.settings.bench"
+SETTINGS = os.environ.get("BENCH_SETTINGS", "joopang.settings.bench")  # A/B a settings variant
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
