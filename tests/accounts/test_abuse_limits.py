@@ -98,3 +98,39 @@ def test_storefront_login_throttled(client, settings):
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) >= 1
+
+
+def _hash_computations(monkeypatch) -> list[str]:
+    """Record every hash the (test) hasher computes: a check computes one, and Django's
+    backend computes one for an unknown user so that both take the same time."""
+    from django.contrib.auth.hashers import MD5PasswordHasher
+
+    calls: list[str] = []
+    encode = MD5PasswordHasher.encode
+
+    def counting_encode(self, password, salt):
+        calls.append(salt)
+        return encode(self, password, salt)
+
+    monkeypatch.setattr(MD5PasswordHasher, "encode", counting_encode)
+    return calls
+
+
+def test_unknown_email_costs_one_password_hash_like_a_known_one(api_client, member, monkeypatch):
+    # given: an email that exists and one that does not
+    calls = _hash_computations(monkeypatch)
+
+    # when: both are tried with a wrong password
+    known = grant(api_client, "wrong")
+    known_calls = len(calls)
+    unknown = api_client.post(
+        URL,
+        {"grant_type": "password", "username": "nobody@example.test", "password": "wrong"},
+        format="json",
+    )
+
+    # then: same answer, and the unknown email also pays for one hash (no timing oracle)
+    assert known.json() == unknown.json()
+    assert known.status_code == unknown.status_code == 400
+    assert known_calls == 1
+    assert len(calls) - known_calls == 1

@@ -204,7 +204,9 @@ def login_authenticate(*, email: str, password: str, request: Any = None) -> Use
         err = errors.AccountLocked(minutes=_locked_minutes(known.locked_until))
         err.headers["Retry-After"] = str(max(1, int((known.locked_until - clock.now()).total_seconds())))
         raise err
-    user = authenticate(request, username=email, password=password) if known is not None else None
+    # Always authenticate, also for an unknown email: Django's backend then hashes the
+    # password once anyway, so the answer's timing does not tell which emails exist.
+    user = authenticate(request, username=email, password=password)
     if user is None or user.is_service_account:
         if known is not None:
             locked_until = _login_failure_count(known)
