@@ -39,12 +39,14 @@ class Page:
     previous_cursor: str | None
 
 
-def parse_limit(raw: str | None) -> int:
-    try:
-        value = int(raw) if raw not in (None, "") else DEFAULT_LIMIT
-    except (TypeError, ValueError):
-        return DEFAULT_LIMIT
-    return max(1, min(value, MAX_LIMIT))
+#: Cursor values are compared with bigint columns: anything outside is a forged cursor.
+_BIGINT = 2**63
+
+
+def _signature(keys: list[Key]) -> str:
+    """The ordering a cursor belongs to: a cursor of ``price`` replayed on ``popular``
+    (both two integers) must fail loudly instead of cutting the page at a random spot."""
+    return ",".join(("-" if key.desc else "") + key.field for key in keys)
 
 
 def _encode(keys: list[Key], row: Any, backwards: bool) -> str:
@@ -52,7 +54,8 @@ def _encode(keys: list[Key], row: Any, backwards: bool) -> str:
     for key in keys:
         value = key.read(row)
         values.append(value.isoformat() if key.kind == "datetime" else int(value))
-    raw = json.dumps({"k": values, "b": int(backwards)}, separators=(",", ":")).encode()
+    payload = {"k": values, "b": int(backwards), "o": _signature(keys)}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -61,15 +64,20 @@ def _decode(keys: list[Key], cursor: str) -> tuple[list[Any], bool]:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         raw_values = data["k"]
+        if data.get("o") != _signature(keys):
+            raise ValueError("cursor of another ordering")
         if not isinstance(raw_values, list) or len(raw_values) != len(keys):
             raise ValueError("wrong key length")
         values: list[Any] = []
         for key, value in zip(keys, raw_values, strict=True):
             if key.kind == "datetime":
-                values.append(dt.datetime.fromisoformat(value))
+                moment = dt.datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    raise ValueError("naive datetime")
+                values.append(moment)
             else:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError("not an int")
+                if isinstance(value, bool) or not isinstance(value, int) or not -_BIGINT <= value < _BIGINT:
+                    raise ValueError("not a bigint")
                 values.append(value)
         return values, bool(data.get("b"))
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from apps.catalog import presenters, selectors
 from apps.catalog.api.filters import ProductListFilter
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
-from apps.catalog.keyset import Page, keyset_page, parse_limit
+from apps.catalog.keyset import DEFAULT_LIMIT, MAX_LIMIT, Page, keyset_page
 from apps.catalog.models import Product
 from apps.core.errors import DomainError, RequestInvalid
 from apps.core.money import currency_exponent
@@ -60,15 +60,15 @@ def product_page(
         market=market,
         category=category,
         q=data.get("q") or None,
-        min_price=int(data["min_price"]) if data.get("min_price") is not None else None,
-        max_price=int(data["max_price"]) if data.get("max_price") is not None else None,
+        min_price=data.get("min_price"),
+        max_price=data.get("max_price"),
         in_stock_product_ids=inventory_selectors.in_stock_product_ids(market_code=market.code)
         if data.get("in_stock")
         else None,
         sort=data.get("sort") or None,
     )
-    raw_limit = params.get("limit") or (str(default_limit) if default_limit else None)
-    page = keyset_page(qs, keys, cursor=params.get("cursor") or None, limit=parse_limit(raw_limit))
+    limit = min(data.get("limit") or default_limit or DEFAULT_LIMIT, MAX_LIMIT)
+    page = keyset_page(qs, keys, cursor=params.get("cursor") or None, limit=limit)
     availability = inventory_selectors.available_by_product_ids(
         product_ids=[row.product_id for row in page.items], market_code=market.code
     )
