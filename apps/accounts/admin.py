@@ -132,6 +132,13 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
             reason=data.get("role_change_reason") or "admin",
         )
 
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # Only a superuser changes a superuser: otherwise an ops_admin could set a
+        # superuser's password or email (the password view asks this too) and log in as them.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False  # accounts are anonymized (services.user_delete), never deleted
 

@@ -190,6 +190,46 @@ def test_ops_role_change_in_admin_goes_through_service_and_is_recorded(client):
     assert audit_page.status_code == 200 and "promote@example.test" in audit_page.content.decode()
 
 
+def test_ops_admin_cannot_take_over_a_superuser_in_admin(client):
+    # given: a superuser and an ops_admin who is not one
+    root = UserFactory(email="root@staff.test", is_staff=True, is_superuser=True)
+    ops = staff("ops_admin")
+    client.force_login(ops)
+
+    # when: the ops_admin sets the superuser's password, or changes their email
+    password_page = client.post(
+        f"/admin/accounts/user/{root.pk}/password/",
+        {"password1": "Taken-Over-9876", "password2": "Taken-Over-9876", "usable_password": "true"},
+    )
+    change = client.post(
+        f"/admin/accounts/user/{root.pk}/change/",
+        {"email": "ops-owned@staff.test", "name": "", "locale": "ko", "market": "KR", "is_active": "on"},
+    )
+
+    # then: both refused, nothing changed; the superuser stays visible read-only
+    assert password_page.status_code == 403
+    assert change.status_code == 403
+    root.refresh_from_db()
+    assert root.email == "root@staff.test"
+    assert root.check_password(PASSWORD)
+    assert client.get(f"/admin/accounts/user/{root.pk}/change/").status_code == 200
+
+
+def test_superuser_may_still_change_a_superuser_password(client):
+    root = UserFactory(email="root@staff.test", is_staff=True, is_superuser=True)
+    other = UserFactory(email="root2@staff.test", is_staff=True, is_superuser=True)
+    client.force_login(root)
+
+    response = client.post(
+        f"/admin/accounts/user/{other.pk}/password/",
+        {"password1": "Rotated-Secret-9876", "password2": "Rotated-Secret-9876", "usable_password": "true"},
+    )
+
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert other.check_password("Rotated-Secret-9876")
+
+
 def test_create_staff_command_creates_then_updates():
     out = io.StringIO()
     call_command(
