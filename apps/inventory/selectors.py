@@ -17,10 +17,11 @@ def _market_levels(market_code: str) -> QuerySet[StockLevel]:
 
 
 def available_by_sku_codes(*, codes: list[str], market_code: str) -> dict[str, int]:
-    """``{code: available}`` for the codes that have stock rows in the market."""
+    """``{code: available}`` for the codes that have stock rows in the market. A withdrawn
+    SKU or product (``is_active`` off) is not for sale: it is left out, i.e. 0."""
     rows = (
         _market_levels(market_code)
-        .filter(sku__code__in=codes)
+        .filter(sku__code__in=codes, sku__is_active=True, sku__product__is_active=True)
         .values("sku__code")
         .annotate(avail=_AVAILABLE)
         .values_list("sku__code", "avail")

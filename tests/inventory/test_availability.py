@@ -75,3 +75,16 @@ def test_database_refuses_reserved_outside_zero_to_on_hand(stocked, on_hand, res
         StockLevel.objects.filter(pk=level.pk).update(on_hand=on_hand, reserved=reserved)
     level.refresh_from_db()
     assert (level.on_hand, level.reserved) == (10, 4)
+
+
+def test_inactive_skus_and_products_are_not_available(api_client, stocked):
+    # given stock on both SKUs; then SKU b is withdrawn, and later the whole product
+    a, b = stocked
+    StockLevel.objects.filter(sku=b).update(on_hand=5, reserved=0)
+    b.__class__.objects.filter(pk=b.pk).update(is_active=False)
+    url = f"/api/v1/inventory/availability?sku={a.code}&sku={b.code}"
+    # when / then: the withdrawn SKU answers 0 while its stock rows stay untouched
+    assert [i["available"] for i in api_client.get(url).json()["items"]] == [9, 0]
+    a.product.__class__.objects.filter(pk=a.product_id).update(is_active=False)
+    assert [i["available"] for i in api_client.get(url).json()["items"]] == [0, 0]
+    assert StockLevel.objects.get(sku=b).on_hand == 5
