@@ -15,9 +15,10 @@ from django.contrib.auth.models import Group
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts import roles, services
+from apps.accounts import errors, roles, services
 from apps.accounts.models import Consent, RoleChange, SystemClient, User
 from apps.accounts.selectors import market_scoped, staff_markets
+from apps.core.errors import PermissionDenied
 from apps.markets.selectors import market_list
 
 
@@ -63,12 +64,32 @@ class UserChangeForm(DjangoUserChangeForm):
         model = User
         fields = ("email", "password", "name", "locale", "market", "is_active", "is_staff", "is_superuser")
 
+    #: The editing user's markets (set per request by UserAdmin.get_form); ``None``: all.
+    actor_markets: set[str] | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and "roles" in self.fields:
             self.fields["roles"].initial = list(self.instance.groups.all())
             markets = staff_markets(self.instance) if not self.instance.is_superuser else None
             self.fields["market_scope"].initial = next(iter(markets)) if markets else ""
+            if self.actor_markets is not None:  # a scoped editor hands out only their markets
+                self.fields["market_scope"].choices = [
+                    choice for choice in _market_choices() if choice[0] in self.actor_markets
+                ]
+
+    def clean(self) -> dict[str, Any]:
+        """The service's scope rules as form errors (a DomainError in the admin is a 500)."""
+        data = super().clean()
+        if "market_scope" not in self.fields:
+            return data
+        scope = data.get("market_scope") or ""
+        will_be_staff = data.get("is_staff", self.instance.is_staff)
+        if scope and not will_be_staff:
+            self.add_error("market_scope", str(errors.MarketScopeInvalid().detail))
+        elif self.actor_markets is not None and will_be_staff and scope not in self.actor_markets:
+            self.add_error("market_scope", str(PermissionDenied().detail))
+        return data
 
 
 @admin.register(User)
@@ -87,6 +108,14 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
         ),
     )
     ROLE_FIELDS = ("is_staff", "is_superuser", "roles", "market_scope", "role_change_reason")
+
+    def get_form(
+        self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        return type(form.__name__, (form,), {"actor_markets": staff_markets(request.user)})
 
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
         if obj is None:

@@ -20,6 +20,7 @@ from apps.accounts import errors, roles, services
 from apps.accounts.models import RoleChange, SystemClient, User
 from apps.accounts.permissions import HasPerm, IsMember
 from apps.accounts.selectors import market_scoped, staff_markets
+from apps.core.errors import PermissionDenied as PermissionDeniedError
 from tests.accounts.factories import PASSWORD, MemberFactory, UserFactory, staff
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +229,86 @@ def test_superuser_may_still_change_a_superuser_password(client):
     assert response.status_code == 302
     other.refresh_from_db()
     assert other.check_password("Rotated-Secret-9876")
+
+
+def test_market_scoped_ops_cannot_lift_a_scope_through_the_service():
+    # given: an ops_admin limited to KR, and a KR-scoped CS agent
+    ops_kr = staff("ops_admin", market="KR", email="ops.kr@staff.test")
+    cs_kr = staff("cs_agent", market="KR", email="cs.kr@staff.test")
+    shopper = MemberFactory(market_id="KR")
+
+    # when / then: lifting their own or the agent's scope, moving it to US, or making an
+    # unscoped staff user out of a KR shopper is refused
+    for call in (
+        lambda: services.staff_market_scope_set(actor=ops_kr, user=ops_kr, market=None),
+        lambda: services.user_roles_set(actor=ops_kr, user=cs_kr, market_scope=None),
+        lambda: services.user_roles_set(actor=ops_kr, user=cs_kr, market_scope="US"),
+        lambda: services.user_roles_set(actor=ops_kr, user=shopper, roles_=["ops_admin"], is_staff=True),
+    ):
+        with pytest.raises(PermissionDeniedError):
+            call()
+
+    # and nothing changed
+    assert staff_markets(User.objects.get(pk=ops_kr.pk)) == {"KR"}
+    assert staff_markets(User.objects.get(pk=cs_kr.pk)) == {"KR"}
+    shopper.refresh_from_db()
+    assert shopper.is_staff is False
+    assert set(shopper.groups.values_list("name", flat=True)) == {"member"}
+    assert not RoleChange.objects.filter(actor=ops_kr).exists()
+
+
+def test_market_scoped_ops_may_hire_staff_inside_their_market():
+    ops_kr = staff("ops_admin", market="KR", email="ops.kr@staff.test")
+    shopper = MemberFactory(market_id="KR")
+
+    services.user_roles_set(actor=ops_kr, user=shopper, roles_=["cs_agent"], is_staff=True, market_scope="KR")
+
+    assert staff_markets(User.objects.get(pk=shopper.pk)) == {"KR"}
+
+
+def test_market_scoped_ops_admin_form_offers_only_their_markets(client):
+    ops_kr = staff("ops_admin", market="KR", email="ops.kr@staff.test")
+    client.force_login(ops_kr)
+    page = client.get(f"/admin/accounts/user/{ops_kr.pk}/change/")
+    data = {
+        "email": ops_kr.email,
+        "name": ops_kr.name,
+        "locale": "ko",
+        "market": "KR",
+        "is_active": "on",
+        "is_staff": "on",
+        "roles": [str(Group.objects.get(name="ops_admin").pk)],
+        "market_scope": "",
+    }
+
+    response = client.post(f"/admin/accounts/user/{ops_kr.pk}/change/", data)
+
+    assert [c[0] for c in page.context["adminform"].form.fields["market_scope"].choices] == ["KR"]
+    assert response.status_code == 200
+    assert "market_scope" in response.context["adminform"].form.errors
+    assert staff_markets(User.objects.get(pk=ops_kr.pk)) == {"KR"}
+
+
+def test_market_scope_on_a_non_staff_user_is_a_form_error_not_a_crash(client):
+    ops = staff("ops_admin")
+    shopper = MemberFactory(market_id="KR")
+    client.force_login(ops)
+    data = {
+        "email": shopper.email,
+        "name": shopper.name,
+        "locale": "ko",
+        "market": "KR",
+        "is_active": "on",
+        "roles": [str(Group.objects.get(name="member").pk)],
+        "market_scope": "KR",
+    }
+
+    response = client.post(f"/admin/accounts/user/{shopper.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "market_scope" in response.context["adminform"].form.errors
+    assert staff_markets(User.objects.get(pk=shopper.pk)) is None
+    assert not RoleChange.objects.filter(target=shopper).exists()
 
 
 def test_create_staff_command_creates_then_updates():

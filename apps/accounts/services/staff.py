@@ -17,6 +17,7 @@ from apps.accounts import errors, roles
 from apps.accounts.models import RoleChange, SystemClient, User
 from apps.accounts.selectors import MARKET_SCOPE_PERMISSION
 from apps.accounts.services.profiles import email_normalize
+from apps.core.errors import PermissionDenied
 from apps.markets.models import Market
 
 # --- Roles and market scope (audited) ----------------------------------------------------
@@ -49,8 +50,12 @@ def user_roles_set(
     ``None`` (or ``...`` for ``market_scope``) leaves that part unchanged; a market
     scope of ``""``/``None`` removes the scope (all markets).
 
-    Raises: account.unknown_role, account.market_scope_invalid.
+    A market-scoped actor must leave a staff ``user`` scoped inside the actor's own
+    markets (no lifting their own scope, no unscoped hires).
+
+    Raises: account.unknown_role, account.market_scope_invalid, auth.permission_denied.
     """
+    actor_markets = _actor_markets(actor)
     before = RoleChange.objects.filter(target=user).count()
     if roles_ is not None:
         wanted = set(roles_)
@@ -95,21 +100,53 @@ def user_roles_set(
         user.save(update_fields=flags)
     if market_scope is not ...:
         staff_market_scope_set(actor=actor, user=user, market=market_scope or None, reason=reason)  # type: ignore[arg-type]
+    _actor_scope_check(actor_markets, user)
     return list(RoleChange.objects.filter(target=user).order_by("pk")[before:])
 
 
+def _market_scope_codes(user: User) -> set[str]:
+    """The user's market scope read afresh: staff_markets() caches on the object and
+    ignores a superuser's scope."""
+    return set(
+        UserObjectPermission.objects.filter(
+            user=user,
+            content_type=ContentType.objects.get_for_model(Market),
+            permission__codename=MARKET_SCOPE_PERMISSION,
+        ).values_list("object_pk", flat=True)
+    )
+
+
+def _actor_markets(actor: User | None) -> set[str] | None:
+    """The markets a scoped actor works in, before any change; ``None``: unrestricted
+    (no actor, i.e. an operator command; a superuser; unscoped staff)."""
+    if actor is None or not actor.pk or actor.is_superuser:
+        return None
+    return _market_scope_codes(actor) or None
+
+
+def _actor_scope_check(actor_markets: set[str] | None, user: User) -> None:
+    """A scoped actor keeps every staff user they touch inside their own markets.
+
+    Expects the caller's transaction (the refusal rolls the change back).
+    Raises: auth.permission_denied.
+    """
+    if actor_markets is None or not user.is_staff:
+        return
+    scope = _market_scope_codes(user)
+    if not scope or not scope <= actor_markets:
+        raise PermissionDenied()
+
+
+@transaction.atomic
 def staff_market_scope_set(*, actor: User | None, user: User, market: str | None, reason: str = "") -> None:
     """Limit a staff user to one market (``None``: all markets), via guardian; audited.
 
-    Raises: account.market_scope_invalid.
+    A market-scoped actor may only scope users to their own markets.
+    Raises: account.market_scope_invalid, auth.permission_denied.
     """
-    # Read afresh: staff_markets() caches on the object and ignores superusers' scope.
+    actor_markets = _actor_markets(actor)
     ct = ContentType.objects.get_for_model(Market)
-    existing = set(
-        UserObjectPermission.objects.filter(
-            user=user, content_type=ct, permission__codename=MARKET_SCOPE_PERMISSION
-        ).values_list("object_pk", flat=True)
-    )
+    existing = _market_scope_codes(user)
     new = {market.upper()} if market else set()
     if new == existing:
         return
@@ -135,6 +172,7 @@ def staff_market_scope_set(*, actor: User | None, user: User, market: str | None
         new=",".join(sorted(new)) or "*",
         reason=reason,
     )
+    _actor_scope_check(actor_markets, user)
 
 
 @transaction.atomic
