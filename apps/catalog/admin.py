@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
 from apps.catalog import services
@@ -31,7 +35,8 @@ class CategoryAdmin(TranslationAdmin):
 
     def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        services.category_cache_clear()
+        # After commit: a request between the clear and the commit would re-cache the old tree.
+        transaction.on_commit(services.category_cache_clear)
         if change:
             services.products_reindex(product_ids=list(obj.products.values_list("pk", flat=True)))
 
@@ -41,15 +46,57 @@ class BrandAdmin(TranslationAdmin):
     list_display = ("name", "slug")
     search_fields = ("slug", "name_ko", "name_en")
 
+    def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # brand names are part of its products' search documents
+            services.products_reindex(product_ids=list(obj.products.values_list("pk", flat=True)))
+
+
+class MarketPriceForm(forms.ModelForm):
+    """The currency is always the market's (as in ``services.market_price_set``), and the
+    sale price is checked against the list price here, because a marketing manager's form
+    has no list price field and Django then skips the CHECK constraint that names it (the
+    database would refuse the save with a 500)."""
+
+    class Meta:
+        model = MarketPrice
+        fields = ("sku", "market", "list_price", *SALE_FIELDS)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        market = data.get("market") or getattr(self.instance, "market", None)
+        if market is not None:
+            self.instance.currency = market.currency
+        list_price = data.get("list_price", self.instance.list_price)
+        sale_price = data.get("sale_price", self.instance.sale_price)
+        if sale_price is not None and list_price is not None and not 0 <= sale_price <= list_price:
+            self.add_error(
+                "sale_price" if "sale_price" in self.fields else None,
+                forms.ValidationError(
+                    _("The sale price must be between 0 and the list price (%(list_price)s)."),
+                    code="sale_price_range",
+                    params={"list_price": list_price},
+                ),
+            )
+        starts = data.get("sale_starts_at", self.instance.sale_starts_at)
+        ends = data.get("sale_ends_at", self.instance.sale_ends_at)
+        if starts and ends and starts >= ends:
+            self.add_error(
+                "sale_ends_at" if "sale_ends_at" in self.fields else None,
+                forms.ValidationError(_("The sale must end after it starts."), code="sale_window"),
+            )
+        return data
+
 
 class MarketPriceInline(admin.TabularInline):
     model = MarketPrice
+    form = MarketPriceForm
     extra = 0
     fields = ("market", "currency", "list_price", *SALE_FIELDS)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if request.user.has_perm("catalog.add_marketprice"):
-            return ()
+            return ("currency",)
         return ("market", "currency", "list_price")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -120,9 +167,19 @@ class SkuAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         services.listings_refresh(product_ids=[form.instance.product_id])
 
+    def delete_model(self, request: HttpRequest, obj: Sku) -> None:
+        super().delete_model(request, obj)
+        services.listings_refresh(product_ids=[obj.product_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Sku]) -> None:
+        product_ids = list(queryset.values_list("product_id", flat=True))
+        super().delete_queryset(request, queryset)
+        services.listings_refresh(product_ids=product_ids)
+
 
 @admin.register(MarketPrice)
 class MarketPriceAdmin(admin.ModelAdmin):
+    form = MarketPriceForm
     list_display = ("sku", "market", "list_price", "sale_price", "sale_starts_at", "sale_ends_at", "currency")
     list_filter = ("market",)
     search_fields = ("sku__code",)
@@ -131,12 +188,22 @@ class MarketPriceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if request.user.has_perm("catalog.add_marketprice"):
-            return ()
+            return ("currency",)
         return ("sku", "market", "currency", "list_price")
 
     def save_model(self, request: HttpRequest, obj: MarketPrice, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         services.listings_refresh(product_ids=[obj.sku.product_id])
+
+    def delete_model(self, request: HttpRequest, obj: MarketPrice) -> None:
+        product_id = obj.sku.product_id
+        super().delete_model(request, obj)
+        services.listings_refresh(product_ids=[product_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MarketPrice]) -> None:
+        product_ids = list(queryset.values_list("sku__product_id", flat=True))
+        super().delete_queryset(request, queryset)
+        services.listings_refresh(product_ids=product_ids)
 
 
 @admin.register(ProductSalesDaily)

@@ -61,7 +61,8 @@ def test_ops_admin_edits_everything():
     request = RequestFactory().get("/admin/")
     request.user = user
     assert site._registry[Product].get_readonly_fields(request, None) == ("created_at", "updated_at")
-    assert site._registry[MarketPrice].get_readonly_fields(request, None) == ()
+    # the currency always follows the market (MarketPriceForm)
+    assert site._registry[MarketPrice].get_readonly_fields(request, None) == ("currency",)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,105 @@ def test_product_admin_shows_both_languages_and_no_cdn_assets(admin_client):
     assert 'name="name_ko"' in html and 'name="name_en"' in html
     assert 'name="skus-0-code"' in html
     assert "code.jquery.com" not in html
+
+
+def _listing(product, market):
+    from apps.catalog.models import ProductListing
+
+    return ProductListing.objects.get(product=product, market_id=market)
+
+
+def test_renaming_a_brand_in_the_admin_reindexes_its_products(client, api_client):
+    from tests.catalog.factories import BrandFactory
+
+    brand = BrandFactory(slug="acme", name_ko="에이씨엠이", name_en="Acme")
+    product = ProductFactory(kr=1000, brand=brand)
+    client.force_login(_staff("ops_admin", "ops@example.com"))
+    response = client.post(
+        f"/admin/catalog/brand/{brand.pk}/change/",
+        {"slug": "acme", "name_ko": "주피터", "name_en": "Jupiter"},
+    )
+    assert response.status_code == 302
+    found = api_client.get("/api/v1/products?q=jupiter").json()["results"]
+    assert [r["id"] for r in found] == [product.pk]
+
+
+def test_deleting_a_price_in_the_admin_refreshes_the_listing(client):
+    # given a product priced in both markets
+    product = ProductFactory(kr=13855, us=1234)
+    price = MarketPrice.objects.get(sku__product=product, market_id="US")
+    client.force_login(_staff("ops_admin", "ops@example.com"))
+    # when ops deletes the US price
+    response = client.post(f"/admin/catalog/marketprice/{price.pk}/delete/", {"post": "yes"})
+    # then the US listing falls back to FX from the KR price at once ($10.00)
+    assert response.status_code == 302
+    assert (_listing(product, "US").price, _listing(product, "US").from_fx) == (1000, True)
+
+
+def test_bulk_deleting_prices_in_the_admin_refreshes_the_listings(client):
+    product = ProductFactory(kr=13855, us=1234)
+    price = MarketPrice.objects.get(sku__product=product, market_id="US")
+    client.force_login(_staff("ops_admin", "ops@example.com"))
+    client.post(
+        "/admin/catalog/marketprice/",
+        {"action": "delete_selected", "_selected_action": [price.pk], "post": "yes"},
+    )
+    assert not MarketPrice.objects.filter(pk=price.pk).exists()
+    assert _listing(product, "US").from_fx is True
+
+
+def test_admin_price_currency_is_the_market_currency(client):
+    # given a SKU without a US price
+    product = ProductFactory(kr=10000, us=None)
+    sku = product.skus.get()
+    client.force_login(_staff("ops_admin", "ops@example.com"))
+    # when ops adds a US price typing the wrong currency
+    response = client.post(
+        "/admin/catalog/marketprice/add/",
+        {"sku": sku.pk, "market": "US", "currency": "KRW", "list_price": 1999},
+    )
+    # then the price is stored in dollars and the listing uses it
+    assert response.status_code == 302
+    assert MarketPrice.objects.get(sku=sku, market_id="US").currency == "USD"
+    assert (_listing(product, "US").price, _listing(product, "US").currency) == (1999, "USD")
+
+
+def test_marketing_sale_price_above_list_price_is_a_form_error(client):
+    # given a 10,000 won price; marketing cannot see list_price as an input
+    product = ProductFactory(kr=10000)
+    price = MarketPrice.objects.get(sku__product=product, market_id="KR")
+    client.force_login(_staff("marketing_manager", "mm@example.com"))
+    # when they type a sale price above the list price
+    response = client.post(
+        f"/admin/catalog/marketprice/{price.pk}/change/",
+        {
+            "sale_price": 12000,
+            "sale_starts_at_0": "",
+            "sale_starts_at_1": "",
+            "sale_ends_at_0": "",
+            "sale_ends_at_1": "",
+        },
+    )
+    # then the form says so and nothing changed
+    assert response.status_code == 200
+    assert "sale_price" in response.context["adminform"].form.errors
+    price.refresh_from_db()
+    assert price.sale_price is None
+
+
+def test_marketing_sale_price_through_the_admin_moves_the_listing(client):
+    product = ProductFactory(kr=10000)
+    price = MarketPrice.objects.get(sku__product=product, market_id="KR")
+    client.force_login(_staff("marketing_manager", "mm@example.com"))
+    response = client.post(
+        f"/admin/catalog/marketprice/{price.pk}/change/",
+        {
+            "sale_price": 7000,
+            "sale_starts_at_0": "",
+            "sale_starts_at_1": "",
+            "sale_ends_at_0": "",
+            "sale_ends_at_1": "",
+        },
+    )
+    assert response.status_code == 302
+    assert _listing(product, "KR").price == 7000
