@@ -414,9 +414,17 @@ def git_commit() -> str:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return commit
+    # The servers run the working tree: say when it is not exactly the commit.
+    return f"{commit} + {len(dirty)} uncommitted file(s)" if dirty else commit
 
 
 def cpu_model() -> str:
