@@ -25,7 +25,8 @@ class ConsentRequired(DomainError):
     code = "account.consent_required"
     http_status = 400
     title = _("Consent required")
-    message = _("Please accept the required documents to continue: %(kinds)s.")
+    # ``kinds`` (the missing consent kinds' codes) is a field of the problem body too.
+    message = _("Please accept the required documents to continue: %(documents)s.")
 
 
 class InvalidCredentials(DomainError):

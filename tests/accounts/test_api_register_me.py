@@ -73,7 +73,7 @@ def test_register_kr_requires_cross_border_consent(api_client):
 
     assert response.status_code == 400
     assert response.json()["code"] == "account.consent_required"
-    assert "cross_border_transfer" in response.json()["detail"]
+    assert response.json()["kinds"] == ["cross_border_transfer"]
     assert User.objects.count() == 0
 
 
@@ -179,3 +179,24 @@ def test_delete_me_anonymizes_and_deactivates(api_client, member):
     assert list(member.groups.all()) == []
     assert User.objects.filter(pk=member.pk).exists()
     assert api_client.get("/api/v1/me").status_code == 401
+
+
+def test_register_without_consents_names_the_missing_documents_in_the_language(api_client):
+    body = {"email": "new@example.test", "password": "Correct-Horse-42", "market": "KR"}
+
+    ko = api_client.post("/api/v1/auth/register", body, format="json", HTTP_ACCEPT_LANGUAGE="ko")
+    en = api_client.post(
+        "/api/v1/auth/register", {**body, "market": "US"}, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert ko.status_code == en.status_code == 400
+    assert ko.json()["code"] == en.json()["code"] == "account.consent_required"
+    assert ko.json()["kinds"] == ["terms", "privacy", "cross_border_transfer"]
+    assert ko.json()["detail"] == (
+        "계속하려면 필수 항목에 동의해 주세요: 이용약관, 개인정보 처리방침, 개인정보 국외 이전."
+    )
+    assert en.json()["kinds"] == ["terms", "privacy"]
+    assert en.json()["detail"] == (
+        "Please accept the required documents to continue: Terms of service, Privacy policy."
+    )
+    assert not User.objects.filter(email="new@example.test").exists()

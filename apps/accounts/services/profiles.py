@@ -88,7 +88,10 @@ def user_register(
     granted = set(consents)
     missing = [kind for kind in required_consents(market_obj.code) if kind not in granted]
     if missing:
-        raise errors.ConsentRequired(kinds=", ".join(missing))
+        labels = dict(Consent.Kind.choices)
+        raise errors.ConsentRequired(
+            kinds=missing, documents=", ".join(str(labels[kind]) for kind in missing)
+        )
     if User.objects.filter(email__iexact=email).exists():
         raise errors.EmailTaken()
     candidate = User(email=email, name=name)
