@@ -35,6 +35,19 @@ class MarketScopedAdminMixin:
         return market_scoped(super().get_queryset(request), request.user, field=self.market_scope_field)  # type: ignore[misc]
 
 
+class ReadOnlyAdminMixin:
+    """Viewable only: audit and evidence rows are written by services, never by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class UserCreationForm(BaseUserCreationForm):
     class Meta:
         model = User
@@ -173,21 +186,12 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(RoleChange)
-class RoleChangeAdmin(admin.ModelAdmin):
+class RoleChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "target", "kind", "old_value", "new_value", "actor", "reason")
     list_filter = ("kind",)
     search_fields = ("target__email", "actor__email")
     date_hierarchy = "created_at"
     list_select_related = ("target", "actor")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class SystemClientForm(forms.ModelForm):
@@ -236,35 +240,17 @@ class SystemClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(MarketScopedAdminMixin, admin.ModelAdmin):
+class ConsentAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, admin.ModelAdmin):
     market_scope_field = "user__market"
     list_display = ("user", "kind", "document_version", "granted", "created_at", "source")
     list_filter = ("kind", "granted", "document_version")
     search_fields = ("user__email",)
     list_select_related = ("user",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class RoleGroupAdmin(DjangoGroupAdmin):
+class RoleGroupAdmin(ReadOnlyAdminMixin, DjangoGroupAdmin):
     """Roles are read-only here: their permissions come from code (apps.accounts.roles)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
