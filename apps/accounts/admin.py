@@ -186,7 +186,8 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(RoleChange)
-class RoleChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RoleChangeAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, admin.ModelAdmin):
+    market_scope_field = "target__market"
     list_display = ("created_at", "target", "kind", "old_value", "new_value", "actor", "reason")
     list_filter = ("kind",)
     search_fields = ("target__email", "actor__email")

@@ -311,6 +311,25 @@ def test_market_scope_on_a_non_staff_user_is_a_form_error_not_a_crash(client):
     assert not RoleChange.objects.filter(target=shopper).exists()
 
 
+def test_role_change_audit_is_market_scoped_for_scoped_staff(client):
+    # given: role changes of a KR and of a US user, and an ops_admin limited to KR
+    ops_kr = staff("ops_admin", market="KR", email="ops.kr@staff.test")
+    staff("cs_agent", market="KR", email="cs.kr@staff.test")
+    us_agent = staff("cs_agent", market="US", email="cs.us@staff.test")
+    User.objects.filter(pk=us_agent.pk).update(market_id="US")
+    us_change = RoleChange.objects.filter(target=us_agent).first()
+    client.force_login(ops_kr)
+
+    # when
+    page = client.get("/admin/accounts/rolechange/").content.decode()
+    detail = client.get(f"/admin/accounts/rolechange/{us_change.pk}/change/")
+
+    # then: the KR agent's changes are listed, the US agent's are not, not even by URL
+    assert "cs.kr@staff.test" in page
+    assert "cs.us@staff.test" not in page
+    assert detail.status_code == 302
+
+
 def test_create_staff_command_creates_then_updates():
     out = io.StringIO()
     call_command(
