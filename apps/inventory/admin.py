@@ -1,13 +1,21 @@
-"""Warehouses and stock levels for inventory managers (audited adjustments come with the
-next issue; until then ``on_hand``/``reserved`` are edited here, guarded by the DB CHECK)."""
+"""Warehouses and stock levels for inventory managers. Audited adjustments (with kinds
+and reasons) come with the next issue; until then ``on_hand`` is corrected here, through
+``services.stock_level_on_hand_set`` (a conditional UPDATE that never writes ``reserved``),
+and the admin log records the old and new quantity."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
+from apps.core.errors import DomainError
+from apps.inventory import services
 from apps.inventory.models import StockLevel, Warehouse
 
 
@@ -18,8 +26,29 @@ class WarehouseAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
 
 
+class StockLevelForm(forms.ModelForm):
+    """``reserved`` is read-only here, so Django skips the CHECK that names it: the form
+    checks ``0 <= reserved <= on_hand`` itself instead of letting the database 500."""
+
+    class Meta:
+        model = StockLevel
+        fields = ("sku", "warehouse", "on_hand")
+
+    def clean_on_hand(self) -> int:
+        on_hand = self.cleaned_data["on_hand"]
+        reserved = self.instance.reserved or 0
+        if on_hand < reserved:
+            raise forms.ValidationError(
+                _("On hand cannot be below the %(reserved)s reserved units."),
+                code="below_reserved",
+                params={"reserved": reserved},
+            )
+        return on_hand
+
+
 @admin.register(StockLevel)
 class StockLevelAdmin(admin.ModelAdmin):
+    form = StockLevelForm
     list_display = ("sku", "warehouse", "on_hand", "reserved", "available", "updated_at")
     list_filter = ("warehouse__market", "warehouse")
     search_fields = ("sku__code",)
@@ -32,6 +61,42 @@ class StockLevelAdmin(admin.ModelAdmin):
             ("sku", "warehouse", "reserved", "updated_at") if obj is not None else ("reserved", "updated_at")
         )
 
-    @admin.display(description="available")
+    @admin.display(description=_("available"))
     def available(self, obj: StockLevel) -> int:
         return obj.available
+
+    def save_model(self, request: HttpRequest, obj: StockLevel, form: Any, change: bool) -> None:
+        if not change:
+            services.stock_level_set(sku_id=obj.sku_id, warehouse=obj.warehouse, on_hand=obj.on_hand)
+            obj.pk = StockLevel.objects.get(sku_id=obj.sku_id, warehouse=obj.warehouse).pk
+            return
+        try:
+            services.stock_level_on_hand_set(level_id=obj.pk, on_hand=obj.on_hand)
+        except DomainError as exc:  # a reservation landed after the form was checked
+            transaction.set_rollback(True)  # no log entry claiming a change
+            request._stock_refused = True  # type: ignore[attr-defined]
+            self.message_user(request, exc.detail, messages.ERROR)
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> list[dict[str, Any]]:
+        """Name the quantity change in the log ("On hand (10 → 7)"), not just the field."""
+        message = super().construct_change_message(request, form, formsets, add)
+        if not add and "on_hand" in form.changed_data:
+            with translation.override(None):  # Django logs labels untranslated
+                label = str(form.fields["on_hand"].label)
+            for part in message:
+                fields = part.get("changed", {}).get("fields")
+                if fields:
+                    part["changed"]["fields"] = [
+                        f"{f} ({form.initial['on_hand']} → {form.cleaned_data['on_hand']})"
+                        if f == label
+                        else f
+                        for f in fields
+                    ]
+        return message
+
+    def response_change(self, request: HttpRequest, obj: StockLevel) -> HttpResponse:
+        if getattr(request, "_stock_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)

@@ -8,3 +8,12 @@ class TooManySkus(DomainError):
     http_status = 400
     title = _("Too many SKUs")
     message = _("Ask for at most %(max)s SKUs at a time.")
+
+
+class OnHandBelowReserved(DomainError):
+    code = "inventory.on_hand_below_reserved"
+    http_status = 409
+    title = _("Stock below reservations")
+    message = _(
+        "On hand cannot be set to %(on_hand)s: %(reserved)s units of this SKU are reserved in this warehouse."
+    )

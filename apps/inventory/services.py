@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from apps.core import clock
+from apps.inventory.errors import OnHandBelowReserved
 from apps.inventory.models import StockLevel, Warehouse
 from apps.markets.models import Market
 
@@ -22,6 +24,25 @@ def stock_level_set(*, sku_id: int, warehouse: Warehouse, on_hand: int, reserved
     level, _ = StockLevel.objects.update_or_create(
         sku_id=sku_id, warehouse=warehouse, defaults={"on_hand": on_hand, "reserved": reserved}
     )
+    return level
+
+
+@transaction.atomic
+def stock_level_on_hand_set(*, level_id: int, on_hand: int) -> StockLevel:
+    """Set the counted on-hand quantity of an existing stock row (the admin's correction
+    until audited adjustments arrive). ``reserved`` is never written, so a reservation
+    that lands meanwhile is kept, and the row never drops below what is reserved.
+
+    Locks: none; one conditional ``UPDATE ... WHERE reserved <= on_hand`` (the CHECK
+    ``0 <= reserved <= on_hand`` is the backstop).
+    Raises: inventory.on_hand_below_reserved.
+    """
+    updated = StockLevel.objects.filter(pk=level_id, reserved__lte=on_hand).update(
+        on_hand=on_hand, updated_at=clock.now()
+    )
+    level = StockLevel.objects.get(pk=level_id)
+    if not updated:
+        raise OnHandBelowReserved(on_hand=on_hand, reserved=level.reserved)
     return level
 
 
