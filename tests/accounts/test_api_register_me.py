@@ -200,3 +200,30 @@ def test_register_without_consents_names_the_missing_documents_in_the_language(a
         "Please accept the required documents to continue: Terms of service, Privacy policy."
     )
     assert not User.objects.filter(email="new@example.test").exists()
+
+
+def test_delete_me_erases_the_email_from_the_admin_history(api_client, member):
+    # given: the back office once changed this member (the admin log keeps str(user))
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from tests.accounts.factories import staff
+
+    ops = staff("ops_admin")
+    entry = LogEntry.objects.create(
+        user=ops,
+        content_type=ContentType.objects.get_for_model(User),
+        object_id=str(member.pk),
+        object_repr=str(member),
+        action_flag=CHANGE,
+        change_message="[]",
+    )
+    bearer(api_client, member)
+
+    # when
+    api_client.delete("/api/v1/me")
+
+    # then: the entry is kept (who did what, when) but no longer names the member
+    entry.refresh_from_db()
+    assert entry.object_repr == f"deleted-{member.pk}@deleted.joopang.invalid"
+    assert not LogEntry.objects.filter(object_repr__icontains="minji").exists()

@@ -8,9 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -249,8 +251,12 @@ def user_delete(*, user: User, actor: User | None = None) -> User:
     """Erase a member's PII and deactivate the account; keep the row.
 
     Orders, ledgers and other records that must be kept by law keep pointing at the
-    (now anonymous) user row. Refresh tokens are revoked; roles and market scope removed.
-    Apps holding more personal data erase it in ``apps/<app>/privacy.py::erase(user)``.
+    (now anonymous) user row, and so do consents (evidence of what was agreed) and the
+    role-change audit. Refresh tokens are revoked; roles and market scope removed; the
+    admin history no longer names the user. Apps holding more personal data erase it in
+    ``apps/<app>/privacy.py::erase(user)``.
+
+    Locks: none. Raises: nothing of its own (the privacy hooks may).
     """
     for module in privacy_modules():
         module.erase(user)
@@ -265,6 +271,10 @@ def user_delete(*, user: User, actor: User | None = None) -> User:
     user.is_superuser = False
     user.deleted_at = clock.now()
     user.save()
+    # The admin history keeps str(user), i.e. the email: keep the entries, drop the name.
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)
+    ).update(object_repr=str(user))
     user.groups.clear()
     UserObjectPermission.objects.filter(user=user).delete()
     tokens_revoke_all(user=user)
