@@ -269,8 +269,10 @@ def popular_product_ids(*, market: Market, limit: int = 5) -> list[int]:
                 market_id=market.code,
                 date__gte=since,
                 date__lte=today,
-                product__is_active=True,
+                # Shown products only (a listing is inactive with its product or category),
+                # so the top five stays five after ``listings_for_products``.
                 product__listings__market_id=market.code,
+                product__listings__is_active=True,
             )
             .values("product_id")
             .annotate(total=Sum("units"))
@@ -302,13 +304,14 @@ def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | No
     """A product with its active SKUs priced in ``market`` (FX fallback per SKU).
 
     Three queries: the product (brand, category joined), its SKUs, their prices in every
-    market. Raises: catalog.product_not_found (missing, inactive, or no price anywhere).
+    market. Raises: catalog.product_not_found (missing, inactive, in a switched-off category,
+    or no price anywhere), like lists, which hide such products through their listing.
     """
     now = now or clock.now()
     product = (
         Product.objects.select_related("brand", "category")
         .defer("search_document")
-        .filter(pk=product_id, is_active=True)
+        .filter(pk=product_id, is_active=True, category__is_active=True)
         .first()
     )
     if product is None:
