@@ -163,11 +163,7 @@ def detail_json(detail: ProductDetail, sku_available: dict[int, int], absolute: 
             {
                 "sku": view.sku.code,
                 "options": view.sku.options,
-                "price": money_json(view.price.price),
-                "list_price": money_json(view.price.list_price),
-                "sale": {"price": money_json(view.price.price), "ends_at": view.price.sale_ends_at}
-                if view.price.on_sale
-                else None,
+                **price_json(view.price),
                 "available_quantity": max(sku_available.get(view.sku.pk, 0), 0),
                 "max_per_order": product.max_per_order,
             }
