@@ -63,7 +63,8 @@ class MarketPriceForm(forms.ModelForm):
         fields = ("sku", "market", "list_price", *SALE_FIELDS)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         market = data.get("market") or getattr(self.instance, "market", None)
         if market is not None:
             self.instance.currency = market.currency

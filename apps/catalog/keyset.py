@@ -115,6 +115,8 @@ def keyset_page(qs: QuerySet[Any], keys: list[Key], *, cursor: str | None, limit
         rows.reverse()
     if not rows:
         return Page([], None, None)
+    next_cursor: str | None
+    previous_cursor: str | None
     if backwards:
         next_cursor = _encode(keys, rows[-1], False)
         previous_cursor = _encode(keys, rows[0], True) if has_more else None

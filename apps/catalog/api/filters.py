@@ -46,7 +46,8 @@ class StrictBooleanFilter(django_filters.Filter):
 
 class ProductListForm(forms.Form):
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
             self.add_error(
