@@ -577,8 +577,8 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
                 skipped.append({"name": name, "reason": str(exc)})
                 continue
             plan.append((item, paths))
-    for item in skipped:
-        log(f"skipping {item['name']}: {item['reason']}")
+    for skip in skipped:
+        log(f"skipping {skip['name']}: {skip['reason']}")
     connections.close_all()
     if not plan:
         raise BenchError("no scenario can run")
