@@ -22,7 +22,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
+    from apps.markets.services import markets_cache_clear
+
     cache.clear()
+    markets_cache_clear()  # also the per-process copy of the markets
 
 
 @pytest.fixture

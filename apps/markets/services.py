@@ -10,7 +10,7 @@ from django.core.cache import cache
 from apps.core.money import Money, currency_exponent
 from apps.core.rounding import round_to_increment
 from apps.markets.models import Market
-from apps.markets.selectors import _CACHE_KEY, fx_rate_get
+from apps.markets.selectors import _CACHE_KEY, fx_rate_get, market_map_forget_local
 
 
 def fx_convert(
@@ -38,3 +38,4 @@ def fx_convert(
 def markets_cache_clear() -> None:
     """Call after editing a market so the change is served at once."""
     cache.delete(_CACHE_KEY)
+    market_map_forget_local()
