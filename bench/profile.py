@@ -38,7 +38,9 @@ def _setup() -> None:
         DATABASE_URL=config.database_url,
         REDIS_URL=config.redis_url,
         CELERY_BROKER_URL=config.redis_url,
-        DB_POOL="false",
+        DB_POOL="true",  # like the gunicorn workers: a connection is reused, not reopened
+        DB_POOL_MIN_SIZE="1",
+        DB_POOL_MAX_SIZE="1",
     )
     import django
 
