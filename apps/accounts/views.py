@@ -22,10 +22,9 @@ from apps.accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, Signu
 from apps.accounts.selectors import consents_for_display, member_export
 from apps.accounts.throttling import throttle_check
 from apps.core.errors import DomainError, Throttled
-from apps.markets.resolution import SESSION_LANGUAGE_KEY, SESSION_MARKET_KEY
+from apps.markets.resolution import remember_choice
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
-ONE_YEAR = 60 * 60 * 24 * 365
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -39,22 +38,9 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 def _remember_preferences(request: HttpRequest, response: HttpResponse, user: object) -> HttpResponse:
     """After login/sign-up the profile's language and market become the session's."""
-    locale, market = getattr(user, "locale", None), getattr(user, "market_id", None)
-    if locale:
-        request.session[SESSION_LANGUAGE_KEY] = locale
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            locale,
-            max_age=ONE_YEAR,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
-    if market:
-        request.session[SESSION_MARKET_KEY] = market
-        response.set_cookie(
-            settings.MARKET_COOKIE_NAME, market, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure()
-        )
-    return response
+    return remember_choice(
+        request, response, language=getattr(user, "locale", None), market=getattr(user, "market_id", None)
+    )
 
 
 def _error_status(exc: DomainError) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import trans_real
 
 from apps.markets.errors import UnknownMarket
@@ -90,3 +90,39 @@ def resolve_language(request: HttpRequest, market: Market) -> str:
         if found:
             return found
     return "en"
+
+
+CHOICE_COOKIE_SECONDS = 60 * 60 * 24 * 365
+
+
+def remember_choice(
+    request: HttpRequest, response: HttpResponse, *, language: str | None = None, market: str | None = None
+) -> HttpResponse:
+    """Keep an explicit language/market choice in the session and a one-year cookie.
+
+    Used by the header switcher and after login/sign-up (the profile's preferences
+    become the browser's). Unsupported values are ignored.
+    """
+    language = supported_language(language)
+    if language:
+        if hasattr(request, "session"):
+            request.session[SESSION_LANGUAGE_KEY] = language
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=CHOICE_COOKIE_SECONDS,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    market = (market or "").upper()
+    if market in market_map():
+        if hasattr(request, "session"):
+            request.session[SESSION_MARKET_KEY] = market
+        response.set_cookie(
+            settings.MARKET_COOKIE_NAME,
+            market,
+            max_age=CHOICE_COOKIE_SECONDS,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -11,10 +10,8 @@ from django.views.decorators.http import require_POST
 from apps.accounts.services import user_preferences_set
 from apps.catalog.selectors import category_tree
 from apps.catalog.views import popular_cards
-from apps.markets.resolution import SESSION_LANGUAGE_KEY, supported_language
+from apps.markets.resolution import remember_choice, supported_language
 from apps.markets.selectors import market_map
-
-ONE_YEAR = 60 * 60 * 24 * 365
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -39,27 +36,16 @@ def _next_url(request: HttpRequest) -> str:
 def preferences_set(request: HttpRequest) -> HttpResponse:
     """The header's language and market switcher (a plain form: works without JS).
 
-    Remembers the choice in a cookie and the session; a signed-in shopper's profile is
-    updated by the accounts service once it exists (profile wins over the cookie).
+    Remembers the choice in a cookie and the session, and saves it to a signed-in
+    shopper's profile (the profile wins over cookies in the resolution order).
     """
-    response = HttpResponseRedirect(_next_url(request))
     language = supported_language(request.POST.get("language"))
-    if language:
-        request.session[SESSION_LANGUAGE_KEY] = language
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=ONE_YEAR,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
     market = (request.POST.get("market") or "").upper()
-    if market in market_map():
-        response.set_cookie(
-            settings.MARKET_COOKIE_NAME, market, max_age=ONE_YEAR, samesite="Lax", secure=request.is_secure()
-        )
-    # A signed-in shopper's profile follows the switcher (the profile wins over cookies).
-    user_preferences_set(
-        user=request.user, locale=language, market=market if market in market_map() else None
+    if market not in market_map():
+        market = ""
+    response = remember_choice(
+        request, HttpResponseRedirect(_next_url(request)), language=language, market=market
     )
+    # A signed-in shopper's profile follows the switcher (the profile wins over cookies).
+    user_preferences_set(user=request.user, locale=language, market=market or None)
     return response
