@@ -161,7 +161,7 @@ TREE: list[tuple[str, str, str, list[tuple[str, str, str, list[tuple[str, str, i
     (
         "home",
         "생활용품",
-        "Home",
+        "Home & Living",
         [
             (
                 "kitchen",
