@@ -12,7 +12,7 @@ from django.utils import translation
 
 from apps.core.problems import problem_json_response
 from apps.markets.errors import UnknownMarket
-from apps.markets.resolution import resolve_language, resolve_market
+from apps.markets.resolution import remember_choice, resolve_language, resolve_market
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -68,6 +68,16 @@ class LocaleMarketMiddleware:
         structlog.contextvars.bind_contextvars(market=market.code)
         with translation.override(language):
             response = self.get_response(request)
+        if not is_api and request.method == "GET" and ("lang" in request.GET or "market" in request.GET):
+            # A storefront link such as /?lang=en&market=US keeps its choice for the next
+            # pages (cookies only: no session is created for a guest).
+            remember_choice(
+                request,
+                response,
+                language=request.GET.get("lang"),
+                market=request.GET.get("market"),
+                use_session=False,
+            )
         response.headers.setdefault("Content-Language", language)
         response.headers.setdefault("X-Market", market.code)
         vary = response.headers.get("Vary")

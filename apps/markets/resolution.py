@@ -96,16 +96,22 @@ CHOICE_COOKIE_SECONDS = 60 * 60 * 24 * 365
 
 
 def remember_choice(
-    request: HttpRequest, response: HttpResponse, *, language: str | None = None, market: str | None = None
+    request: HttpRequest,
+    response: HttpResponse,
+    *,
+    language: str | None = None,
+    market: str | None = None,
+    use_session: bool = True,
 ) -> HttpResponse:
     """Keep an explicit language/market choice in the session and a one-year cookie.
 
     Used by the header switcher and after login/sign-up (the profile's preferences
-    become the browser's). Unsupported values are ignored.
+    become the browser's). Unsupported values are ignored. ``use_session=False`` only
+    sets cookies (no session row is created for an anonymous visitor).
     """
     language = supported_language(language)
     if language:
-        if hasattr(request, "session"):
+        if use_session and hasattr(request, "session"):
             request.session[SESSION_LANGUAGE_KEY] = language
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
@@ -116,7 +122,7 @@ def remember_choice(
         )
     market = (market or "").upper()
     if market in market_map():
-        if hasattr(request, "session"):
+        if use_session and hasattr(request, "session"):
             request.session[SESSION_MARKET_KEY] = market
         response.set_cookie(
             settings.MARKET_COOKIE_NAME,

@@ -83,3 +83,20 @@ def test_middleware_sets_headers(client):
     assert response["Content-Language"] == "en"
     assert response["X-Market"] == "US"
     assert market_get("us").code == "US"
+
+
+def test_storefront_query_choice_sticks_in_cookies_but_api_does_not(client):
+    response = client.get("/healthz?lang=en&market=US")
+    assert response.cookies["joopang_lang"].value == "en"
+    assert response.cookies["joopang_market"].value == "US"
+    follow = client.get("/healthz")
+    assert (follow["Content-Language"], follow["X-Market"]) == ("en", "US")
+
+    api = client.get("/api/v1/categories?lang=ko&market=KR")
+    assert "joopang_lang" not in api.cookies and "joopang_market" not in api.cookies
+
+
+def test_unsupported_query_choice_sets_no_cookie(client):
+    response = client.get("/healthz?lang=fr&market=JP")
+    assert "joopang_lang" not in response.cookies
+    assert "joopang_market" not in response.cookies
