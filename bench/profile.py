@@ -134,8 +134,11 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
             client.get(path, headers=headers)
         profiler.disable()
         out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        stats.print_stats(r"apps/|joopang/|bench/", 25)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+        stats.print_stats(
+            os.environ.get("PROFILE_FILTER", r"apps/|joopang/|bench/"),
+            int(os.environ.get("PROFILE_LIMIT", "25")),
+        )
         print(out.getvalue())
     return result
 
