@@ -133,7 +133,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "joopang.cache.JoopangRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "joopang"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
