@@ -3,7 +3,7 @@ audit, system clients, consents. Role changes go through ``services.user_roles_s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,9 +13,11 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import errors, roles, services
+from apps.accounts.auth import signed_in_user
 from apps.accounts.models import Consent, RoleChange, SystemClient, User
 from apps.accounts.selectors import market_scoped, staff_markets
 from apps.core.errors import PermissionDenied
@@ -54,7 +56,7 @@ class UserCreationForm(BaseUserCreationForm):
         fields = ("email", "name", "market", "locale")
 
 
-def _market_choices() -> list[tuple[str, str]]:
+def _market_choices() -> list[tuple[str, str | Promise]]:
     return [("", _("All markets")), *[(m.code, str(m)) for m in market_list()]]
 
 
@@ -87,13 +89,15 @@ class UserChangeForm(DjangoUserChangeForm):
             markets = staff_markets(self.instance) if not self.instance.is_superuser else None
             self.fields["market_scope"].initial = next(iter(markets)) if markets else ""
             if self.actor_markets is not None:  # a scoped editor hands out only their markets
-                self.fields["market_scope"].choices = [
+                scope_field = cast(forms.ChoiceField, self.fields["market_scope"])
+                scope_field.choices = [
                     choice for choice in _market_choices() if choice[0] in self.actor_markets
                 ]
 
     def clean(self) -> dict[str, Any]:
         """The service's scope rules as form errors (a DomainError in the admin is a 500)."""
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "market_scope" not in self.fields:
             return data
         scope = data.get("market_scope") or ""
@@ -165,7 +169,7 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
             return
         data = form.cleaned_data
         services.user_roles_set(
-            actor=request.user,
+            actor=signed_in_user(request),
             user=form.instance,
             roles_=[group.name for group in data["roles"]],
             is_staff=data.get("is_staff"),
@@ -219,14 +223,14 @@ class SystemClientAdmin(admin.ModelAdmin):
         if change:
             obj.save(update_fields=["name"])
             services.system_client_update(
-                actor=request.user,
+                actor=signed_in_user(request),
                 client=obj,
                 role=form.cleaned_data["role"],
                 is_active=form.cleaned_data["is_active"],
             )
             return
         client, secret = services.system_client_create(
-            name=form.cleaned_data["name"], role=form.cleaned_data["role"], actor=request.user
+            name=form.cleaned_data["name"], role=form.cleaned_data["role"], actor=signed_in_user(request)
         )
         obj.pk = client.pk
         obj.__dict__.update({k: v for k, v in client.__dict__.items() if not k.startswith("_")})

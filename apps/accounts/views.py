@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import errors, services
+from apps.accounts.auth import signed_in_user
 from apps.accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignupForm
 from apps.accounts.selectors import consents_for_display, member_export
 from apps.accounts.throttling import throttle_check
@@ -130,7 +131,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     form = ProfileForm(request.POST or None, initial=ProfileForm.initial_for(user))
     status = 200
     if request.method == "POST":
@@ -155,7 +156,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile_export(request: HttpRequest) -> HttpResponse:
-    body = json.dumps(member_export(request.user), ensure_ascii=False, indent=2, default=str)
+    body = json.dumps(member_export(signed_in_user(request)), ensure_ascii=False, indent=2, default=str)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="joopang-my-data.json"'
     response["Cache-Control"] = "no-store"
@@ -165,9 +166,10 @@ def profile_export(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def profile_delete(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
     form = DeleteAccountForm(request.POST)
-    if form.is_valid() and request.user.check_password(form.cleaned_data["password"]):
-        services.user_delete(user=request.user)
+    if form.is_valid() and user.check_password(form.cleaned_data["password"]):
+        services.user_delete(user=user)
         logout(request)
         messages.success(request, _("Your account has been deleted. Thank you for shopping with Joopang."))
         return HttpResponseRedirect("/")

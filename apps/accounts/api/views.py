@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import errors, services
+from apps.accounts.auth import signed_in_user
 from apps.accounts.models import Consent, User
 from apps.accounts.permissions import IsPerson
 from apps.accounts.selectors import consents_current, member_export, user_roles
@@ -260,7 +261,7 @@ class MeApi(APIView):
         tags=["accounts"],
     )
     def get(self, request: Request) -> Response:
-        return Response(profile_data(request.user))
+        return Response(profile_data(signed_in_user(request)))
 
     @extend_schema(
         operation_id="me_update",
@@ -276,7 +277,7 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         serializer = self.UpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = services.user_profile_update(user=request.user, **serializer.validated_data)
+        user = services.user_profile_update(user=signed_in_user(request), **serializer.validated_data)
         return Response(profile_data(user))
 
     @extend_schema(
@@ -285,7 +286,7 @@ class MeApi(APIView):
         tags=["accounts"],
     )
     def delete(self, request: Request) -> Response:
-        services.user_delete(user=request.user)
+        services.user_delete(user=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -306,7 +307,7 @@ class MeExportApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(
-            member_export(request.user),
+            member_export(signed_in_user(request)),
             headers={
                 "Content-Disposition": 'attachment; filename="joopang-my-data.json"',
                 "Cache-Control": "no-store",
