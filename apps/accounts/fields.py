@@ -9,11 +9,15 @@ be searched or filtered on (the ciphertext is randomized), by design.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import models
 
 from apps.accounts import crypto
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
 
 MASK = "'***'"
 
@@ -69,6 +73,12 @@ class EncryptedJSONField(models.TextField):
 
     description = "JSON encrypted with Fernet"
 
+    # Model attribute types for django-stubs: a mapping is assigned; a loaded value is
+    # a SensitiveDict, a freshly assigned one the mapping as given. ``null=True`` adds None.
+    # The column is text, but Python never sees the text: hence the narrower override.
+    _pyi_private_set_type: Mapping[str, Any] | Combinable  # type: ignore[assignment]  # not str
+    _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]  # not str
+
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> SensitiveDict | None:
         if value is None or value == "":
             return None
@@ -87,5 +97,6 @@ class EncryptedJSONField(models.TextField):
         return crypto.encrypt(json.dumps(dict(value), ensure_ascii=False, sort_keys=True))
 
     def value_to_string(self, obj: models.Model) -> str:
-        value = self.value_from_object(obj)
+        # django-stubs leave the field's generic get type unbound on a subclass: name it.
+        value = cast("Mapping[str, Any] | None", self.value_from_object(obj))
         return json.dumps(dict(value)) if value else ""

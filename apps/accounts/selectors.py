@@ -32,8 +32,8 @@ def staff_markets(user: Any) -> set[str] | None:
         return set()
     if getattr(user, "is_superuser", False):
         return None
-    cached = getattr(user, _CACHE_ATTR, False)
-    if cached is not False:
+    if hasattr(user, _CACHE_ATTR):
+        cached: set[str] | None = getattr(user, _CACHE_ATTR)
         return cached
     codes = set(
         UserObjectPermission.objects.filter(

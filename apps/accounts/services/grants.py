@@ -94,7 +94,7 @@ def token_refresh_grant(*, refresh_token: str) -> TokenResponse:
         "invalid_grant", _("The refresh token is invalid, expired, revoked or already used.")
     )
     try:
-        old = tokens.RefreshToken(refresh_token)
+        old = tokens.RefreshToken(refresh_token)  # type: ignore[arg-type]  # simplejwt: str is right
     except tokens.TokenError as exc:
         raise invalid from exc
     user = User.objects.filter(pk=old.get("user_id"), is_active=True, is_service_account=False).first()

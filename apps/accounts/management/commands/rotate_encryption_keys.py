@@ -6,6 +6,7 @@ deploy, run this command, then drop the old keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.apps import apps
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             if not fields:
                 continue
             table = model._meta.db_table
-            columns = [f.column for f in fields]
+            columns = [f.column for f in fields if f.column]  # a concrete field always has one
             manager = model._base_manager
             last_pk: Any = None
             rotated = 0
@@ -73,7 +74,7 @@ def _raw(field: Any) -> Any:
     return Cast(field.attname, output_field=TextField())
 
 
-def _update_raw(model: Any, pk: Any, updates: dict[str, str]) -> None:
+def _update_raw(model: Any, pk: Any, updates: Mapping[str, str]) -> None:
     from django.db.models import TextField, Value
 
     model._base_manager.filter(pk=pk).update(
