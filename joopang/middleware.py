@@ -59,7 +59,7 @@ class LocaleMarketMiddleware:
             # Only the API is strict: a mobile app sending X-Market: XX has a bug to see.
             language = resolve_language(request, resolve_market(request))
             with translation.override(language):
-                response = problem_json_response(exc, request)
+                response: HttpResponse = problem_json_response(exc, request)
             response["Content-Language"] = language
             return response
         language = resolve_language(request, market)

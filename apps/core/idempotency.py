@@ -80,7 +80,7 @@ def request_hash(request: Request) -> str:
         data = dict(data.lists())
     payload = json.dumps(data, cls=JSONEncoder, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), payload):
+    for part in ((request.method or "").encode(), request.path.encode(), payload):
         digest.update(part)
         digest.update(b"\x00")
     return digest.hexdigest()

@@ -66,7 +66,8 @@ def as_domain_error(exc: Exception, request: Any = None) -> errors.DomainError:
     if isinstance(exc, drf.UnsupportedMediaType):
         return errors.UnsupportedMediaType(media_type=getattr(exc, "media_type", "?"))
     if isinstance(exc, drf.Throttled):
-        wait = int(exc.wait or 1) if exc.wait is not None else 1
+        seconds: float | None = exc.wait  # type: ignore[attr-defined]  # drf-stubs omit Throttled.wait
+        wait = int(seconds or 1) if seconds is not None else 1
         err = errors.Throttled(retry_after=wait)
         err.headers["Retry-After"] = str(wait)
         return err

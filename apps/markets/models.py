@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -57,6 +58,9 @@ class Market(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Django's default manager, declared for type checkers: modeltranslation swaps in a
+    # class built at runtime (a multilingual subclass) that django-stubs cannot resolve.
+    objects: ClassVar[models.Manager[Market]]
 
     class Meta:
         ordering = ["code"]

@@ -8,6 +8,7 @@ README.md and .env.example.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -123,7 +124,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
+            "NAME": str(SQLITE_PATH),
             "OPTIONS": SQLITE_OPTIONS,
         }
     }
@@ -295,7 +296,7 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [DEV_INSECURE_FIELD_EN
 JWT_ACCESS_TOKEN_SECONDS = env_int("JWT_ACCESS_TOKEN_SECONDS", 300)
 JWT_REFRESH_TOKEN_SECONDS = env_int("JWT_REFRESH_TOKEN_SECONDS", 60 * 60 * 24 * 14)
 JWT_CLIENT_TOKEN_SECONDS = env_int("JWT_CLIENT_TOKEN_SECONDS", 900)
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": _timedelta(seconds=JWT_ACCESS_TOKEN_SECONDS),
     "REFRESH_TOKEN_LIFETIME": _timedelta(seconds=JWT_REFRESH_TOKEN_SECONDS),
     "ROTATE_REFRESH_TOKENS": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from apps.core.errors import DomainError
@@ -63,7 +63,7 @@ class JoopangAutoSchema(AutoSchema):
     ``ProductListApi.OutputSerializer`` becomes ``ProductListOutput``.
     """
 
-    def get_serializer_name(self, serializer: serializers.Serializer, direction: str) -> str:
+    def get_serializer_name(self, serializer: serializers.Serializer, direction: Direction) -> str:
         name = super().get_serializer_name(serializer, direction)
         parts = type(serializer).__qualname__.split(".")
         if len(parts) > 1 and "<locals>" not in parts:
