@@ -9,8 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from modeltranslation.utils import get_language as translation_language
+from modeltranslation.utils import resolution_order
 
-from apps.catalog.models import Brand, Category, ProductListing
 from apps.catalog.pricing import EffectivePrice
 from apps.catalog.selectors import CategoryNode, ProductDetail, category_tree, listing_price
 from apps.core import clock
@@ -26,6 +27,31 @@ def stock_status(available: int) -> str:
     return "in_stock"
 
 
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A brand or category as a card shows it (name already in the request's language)."""
+
+    id: int
+    slug: str
+    name: str
+
+
+def name_order() -> tuple[str, ...]:
+    """The languages a translated name is read in, first non-empty wins: modeltranslation's
+    resolution order for the active language (what ``product.name`` would read)."""
+    return resolution_order(translation_language())
+
+
+def localized(order: tuple[str, ...], ko: str | None, en: str | None) -> str:
+    """``name_ko``/``name_en`` resolved like modeltranslation's descriptor (None and ""
+    count as missing; nothing found is "")."""
+    for lang in order:
+        value = ko if lang == "ko" else en if lang == "en" else None
+        if value:
+            return value
+    return ""
+
+
 @dataclass
 class ProductCard:
     """What a product card and the API's product summary show."""
@@ -33,8 +59,8 @@ class ProductCard:
     id: int
     slug: str
     name: str
-    brand: Brand | None
-    category: Category | CategoryNode
+    brand: Ref | None
+    category: Ref
     image_url: str
     price: EffectivePrice
     available: int
@@ -59,23 +85,37 @@ class ProductCard:
         return bool(ends and ends - clock.now() < dt.timedelta(hours=24))
 
 
-def card_from_listing(listing: ProductListing, available: int, now: dt.datetime | None = None) -> ProductCard:
-    product = listing.product
+def card_from_listing(row: Any, available: int, now: dt.datetime, order: tuple[str, ...]) -> ProductCard:
+    """A card from a listing row (``selectors.LISTING_COLUMNS``); ``order`` from ``name_order()``."""
+    product_id = row.product_id
+    brand_id = row.product__brand_id
     return ProductCard(
-        id=product.pk,
-        slug=product.slug,
-        name=product.name,
-        brand=product.brand,
-        category=listing.category,
-        image_url=product.image,
-        price=listing_price(listing, now),
+        id=product_id,
+        slug=row.product__slug,
+        name=localized(order, row.product__name_ko, row.product__name_en),
+        brand=None
+        if brand_id is None
+        else Ref(
+            brand_id,
+            row.product__brand__slug,
+            localized(order, row.product__brand__name_ko, row.product__brand__name_en),
+        ),
+        category=Ref(
+            row.category_id,
+            row.category__slug,
+            localized(order, row.category__name_ko, row.category__name_en),
+        ),
+        image_url=row.product__image_url or f"/p/{product_id}/image.svg",
+        price=listing_price(row, now),
         available=available,
-        rocket_delivery=product.rocket_delivery,
+        rocket_delivery=row.product__rocket_delivery,
     )
 
 
-def cards(listings: list[ProductListing], availability: dict[int, int]) -> list[ProductCard]:
-    return [card_from_listing(row, availability.get(row.product_id, 0)) for row in listings]
+def cards(rows: list[Any], availability: dict[int, int]) -> list[ProductCard]:
+    now = clock.now()
+    order = name_order()
+    return [card_from_listing(row, availability.get(row.product_id, 0), now, order) for row in rows]
 
 
 def ref(obj: Any) -> dict[str, Any] | None:

@@ -99,9 +99,10 @@ def category_get(*, slug: str) -> CategoryNode:
 # --- Product lists ---------------------------------------------------------------------
 
 
-_LISTING_ONLY = (
+#: The columns a product card shows and the keyset orderings read, fetched as named tuples:
+#: a page builds no model instances (no init signals, no translation descriptors).
+LISTING_COLUMNS = (
     "product_id",
-    "market_id",
     "category_id",
     "currency",
     "price",
@@ -112,19 +113,15 @@ _LISTING_ONLY = (
     "from_fx",
     "popularity",
     "created_at",
-    "product__id",
     "product__slug",
     "product__name_ko",
     "product__name_en",
     "product__image_url",
     "product__rocket_delivery",
     "product__brand_id",
-    "product__category_id",
-    "product__brand__id",
     "product__brand__slug",
     "product__brand__name_ko",
     "product__brand__name_en",
-    "category__id",
     "category__slug",
     "category__name_ko",
     "category__name_en",
@@ -132,12 +129,13 @@ _LISTING_ONLY = (
 
 
 def _listing_base(market: Market) -> QuerySet[ProductListing]:
-    """Only the columns a product card shows: the page query stays narrow."""
-    return (
-        ProductListing.objects.filter(market_id=market.code, is_active=True)
-        .select_related("product", "product__brand", "category")
-        .only(*_LISTING_ONLY)
-    )
+    return ProductListing.objects.filter(market_id=market.code, is_active=True)
+
+
+def _rows(qs: QuerySet[Any], *extra: str) -> QuerySet[Any]:
+    """Only the columns a product card shows, as named tuples (``LISTING_COLUMNS`` plus
+    ``extra`` annotations): the page query stays narrow and builds no model instances."""
+    return qs.values_list(*LISTING_COLUMNS, *extra, named=True)
 
 
 def _search_filter(qs: QuerySet[ProductListing], q: str) -> QuerySet[ProductListing]:
@@ -183,7 +181,7 @@ def _relevance(q: str) -> Any:
     return score
 
 
-def _key_product(row: ProductListing) -> int:
+def _key_product(row: Any) -> int:
     return row.product_id
 
 
@@ -212,9 +210,9 @@ def product_list(
     max_price: int | None = None,
     in_stock_product_ids: QuerySet[Any] | None = None,
     sort: str | None = None,
-) -> tuple[QuerySet[ProductListing], list[Key]]:
-    """The market's active listings matching the filters, and the keyset ordering to page
-    them with. ``category`` includes its descendants. With ``q`` and no explicit sort the
+) -> tuple[QuerySet[Any], list[Key]]:
+    """The market's active listings matching the filters (rows of ``LISTING_COLUMNS``), and
+    the keyset ordering to page them with. ``category`` includes its descendants. With ``q`` and no explicit sort the
     order is relevance. ``in_stock_product_ids`` is the inventory's subquery of product
     ids with stock in the market (the entry point passes it; catalog does not read stock).
     """
@@ -232,17 +230,18 @@ def product_list(
     if q:
         qs = _search_filter(qs, q)
         if not sort:
-            return qs.annotate(relevance=_relevance(q)), RELEVANCE
-    return qs, ORDERINGS[sort or settings.CATALOG_DEFAULT_SORT]
+            return _rows(qs.annotate(relevance=_relevance(q)), "relevance"), RELEVANCE
+    return _rows(qs), ORDERINGS[sort or settings.CATALOG_DEFAULT_SORT]
 
 
-def listings_for_products(*, market: Market, product_ids: list[int]) -> list[ProductListing]:
-    """Listings of ``product_ids`` in that order (one query)."""
-    rows = {row.product_id: row for row in _listing_base(market).filter(product_id__in=product_ids)}
+def listings_for_products(*, market: Market, product_ids: list[int]) -> list[Any]:
+    """Listing rows (``LISTING_COLUMNS``) of ``product_ids`` in that order (one query)."""
+    rows = {row.product_id: row for row in _rows(_listing_base(market).filter(product_id__in=product_ids))}
     return [rows[pid] for pid in product_ids if pid in rows]
 
 
-def listing_price(listing: ProductListing, now: dt.datetime | None = None) -> pricing.EffectivePrice:
+def listing_price(listing: Any, now: dt.datetime | None = None) -> pricing.EffectivePrice:
+    """The effective price of a listing row (or model instance) at ``now``."""
     row = pricing.PriceRow(
         listing.currency, listing.list_price, listing.sale_price, listing.sale_starts_at, listing.sale_ends_at
     )
