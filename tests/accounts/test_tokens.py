@@ -72,6 +72,13 @@ def test_unknown_grant_type_and_missing_fields(api_client):
     assert (missing_password.status_code, missing_password.json()["error"]) == (400, "invalid_request")
 
 
+@pytest.mark.parametrize("body", ["[]", '["grant_type", "password"]', '"password"', "42"])
+def test_json_body_that_is_not_an_object_is_invalid_request(api_client, body):
+    response = api_client.post(URL, data=body, content_type="application/json")
+
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
 def test_access_token_authenticates_api(api_client, member):
     access = password_grant(api_client).json()["access_token"]
 

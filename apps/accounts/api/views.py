@@ -201,7 +201,8 @@ class AuthTokenApi(APIView):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = request.data
+        # A JSON body that is not an object (e.g. ``[]``) has no parameters: invalid_request.
+        data = request.data if isinstance(request.data, dict) else {}
         grant_type = str(data.get("grant_type") or "")
         try:
             if not grant_type:
