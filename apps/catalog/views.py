@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from apps.catalog import presenters, selectors
-from apps.catalog.api.filters import ProductListFilter
+from apps.catalog.api.filters import product_list_form
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
 from apps.catalog.keyset import DEFAULT_LIMIT, MAX_LIMIT, Page, keyset_page
 from apps.catalog.models import Product
@@ -49,7 +49,7 @@ def product_page(
     catalog.category_not_found.
     """
     params = params if params is not None else request.GET
-    form = ProductListFilter(params).form
+    form = product_list_form(params)
     if not form.is_valid():
         raise _invalid(form.errors)
     data = form.cleaned_data
@@ -138,7 +138,7 @@ def _listing(
         return redirect(request.path + ("?" + clean.urlencode() if clean else ""))
     except RequestInvalid as exc:
         errors = [f"{e['field']}: {e['message']}" for e in exc.params.get("errors", [])]
-    form = ProductListFilter(request.GET).form
+    form = product_list_form(request.GET)
     context = {
         "title": title,
         "cards": cards,
@@ -181,7 +181,7 @@ def search(request: HttpRequest) -> HttpResponse:
             {
                 "title": title,
                 "cards": [],
-                "form": ProductListFilter(request.GET).form,
+                "form": product_list_form(request.GET),
                 "search": True,
                 "q": q,
                 "tree": selectors.category_tree().roots,

@@ -7,6 +7,7 @@ Every parameter is validated strictly: a value that cannot be honoured is a
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import django_filters
@@ -87,6 +88,20 @@ class ProductListFilter(django_filters.FilterSet):
 
     def noop(self, queryset, name, value):  # type: ignore[no-untyped-def]
         return queryset
+
+
+@cache
+def product_list_form_class() -> type[forms.Form]:
+    """The filter set's form class, built once per process. ``ProductListFilter(data).form``
+    deep-copies every filter and builds a new form class on each call; the form is all the
+    list needs (``selectors.product_list`` applies the cleaned values). Each instance still
+    gets its own copy of the fields, like any Django form."""
+    return ProductListFilter().get_form_class()
+
+
+def product_list_form(data: Any) -> forms.Form:
+    """The bound list form, the same as ``ProductListFilter(data).form``."""
+    return product_list_form_class()(data)
 
 
 assert {c[0] for c in ProductListFilter.base_filters["sort"].extra["choices"]} == set(SORTS)
