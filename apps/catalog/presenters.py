@@ -129,10 +129,11 @@ def _display(amount: int, currency: str, language: str) -> str:
     return format_money(Money(amount, currency), language)
 
 
-def money_json(money: Money) -> dict[str, Any]:
+def money_json(money: Money, language: str | None = None) -> dict[str, Any]:
     """``Money.as_json()`` with the Babel-formatted display memoized: a page of cards
-    formats the same few amounts over and over, and Babel is the costliest step."""
-    language = translation.get_language() or "en"
+    formats the same few amounts over and over, and Babel is the costliest step.
+    ``language``: the active language, when the caller already read it."""
+    language = language or translation.get_language() or "en"
     return {
         "amount": money.amount,
         "currency": money.currency,
@@ -140,15 +141,20 @@ def money_json(money: Money) -> dict[str, Any]:
     }
 
 
-def price_json(price: EffectivePrice) -> dict[str, Any]:
+def price_json(price: EffectivePrice, language: str | None = None) -> dict[str, Any]:
+    language = language or translation.get_language() or "en"
+    shown = money_json(price.price, language)
     return {
-        "price": money_json(price.price),
-        "list_price": money_json(price.list_price),
-        "sale": {"price": money_json(price.price), "ends_at": price.sale_ends_at} if price.on_sale else None,
+        "price": shown,
+        "list_price": money_json(price.list_price, language),
+        "sale": {"price": money_json(price.price, language), "ends_at": price.sale_ends_at}
+        if price.on_sale
+        else None,
     }
 
 
-def summary_json(card: ProductCard, absolute: Any) -> dict[str, Any]:
+def summary_json(card: ProductCard, absolute: Any, language: str | None = None) -> dict[str, Any]:
+    """The API's product summary; ``language`` as for ``money_json`` (a list reads it once)."""
     return {
         "id": card.id,
         "slug": card.slug,
@@ -156,7 +162,7 @@ def summary_json(card: ProductCard, absolute: Any) -> dict[str, Any]:
         "brand": ref(card.brand),
         "category": ref(card.category),
         "image_url": absolute(card.image_url),
-        **price_json(card.price),
+        **price_json(card.price, language),
         "discount_percent": card.price.discount_percent,
         "in_stock": card.in_stock,
         "stock_status": card.stock_status,
@@ -164,6 +170,11 @@ def summary_json(card: ProductCard, absolute: Any) -> dict[str, Any]:
         "coupon_applicable": card.coupon_applicable,
         "rating": None,
     }
+
+
+def summaries_json(cards: list[ProductCard], absolute: Any) -> list[dict[str, Any]]:
+    language = translation.get_language() or "en"
+    return [summary_json(card, absolute, language) for card in cards]
 
 
 def category_json(node: CategoryNode) -> dict[str, Any]:
