@@ -9,6 +9,7 @@ are computed at request time from stored rows).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,9 +68,24 @@ class CategoryTree:
     by_slug: dict[str, CategoryNode]
 
 
+#: A per-process copy in front of the shared cache, like ``markets.selectors.market_map``:
+#: a list filtered by category reads the tree on every request, and a cache read costs a
+#: Redis round trip, a new client object and an unpickle.
+CATEGORY_TREE_LOCAL_SECONDS = 10
+# (expires at, tree): replaced whole, so readers in other threads never see a half-built value.
+_tree_local: tuple[float, CategoryTree] | None = None
+
+
 def category_tree() -> CategoryTree:
-    """The active category tree (cached for ``CATALOG_CATEGORY_CACHE_SECONDS``; services
-    that write categories clear it)."""
+    """The active category tree (cached for ``CATALOG_CATEGORY_CACHE_SECONDS``, and for
+    ``CATEGORY_TREE_LOCAL_SECONDS`` in each process; ``services.category_cache_clear``, run
+    after every category write, clears the shared copy and the editing process's copy, so
+    other processes see the change within the local TTL)."""
+    global _tree_local
+    now = time.monotonic()
+    local = _tree_local
+    if local is not None and local[0] > now:
+        return local[1]
     tree: CategoryTree | None = cache.get(CATEGORY_TREE_KEY)
     if tree is None:
         rows = Category.objects.filter(is_active=True).order_by("position", "id")
@@ -85,7 +101,14 @@ def category_tree() -> CategoryTree:
                 roots.append(node)
         tree = CategoryTree(roots, by_id, {n.slug: n for n in by_id.values()})
         cache.set(CATEGORY_TREE_KEY, tree, settings.CATALOG_CATEGORY_CACHE_SECONDS)
+    _tree_local = (now + CATEGORY_TREE_LOCAL_SECONDS, tree)
     return tree
+
+
+def category_tree_forget_local() -> None:
+    """Drop this process's copy of the tree (the shared cache is cleared by the service)."""
+    global _tree_local
+    _tree_local = None
 
 
 def category_get(*, slug: str) -> CategoryNode:

@@ -25,7 +25,7 @@ from apps.catalog.models import (
     ProductSalesDaily,
     Sku,
 )
-from apps.catalog.selectors import CATEGORY_TREE_KEY, POPULAR_KEY, market_today
+from apps.catalog.selectors import CATEGORY_TREE_KEY, POPULAR_KEY, category_tree_forget_local, market_today
 from apps.core import clock
 from apps.markets.models import Market
 from apps.markets.selectors import market_get, market_list
@@ -53,6 +53,7 @@ class SkuSpec:
 
 def category_cache_clear() -> None:
     cache.delete(CATEGORY_TREE_KEY)
+    category_tree_forget_local()
 
 
 @transaction.atomic
