@@ -9,6 +9,7 @@ are computed at request time from stored rows).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -336,6 +337,24 @@ class ProductDetail:
     price: pricing.EffectivePrice  # the cheapest SKU's (the "from" price)
 
 
+@functools.cache
+def _detail_queries() -> tuple[QuerySet[Product], QuerySet[Sku], QuerySet[Any]]:
+    """The three detail queries without their product id, built once per process and only
+    ever cloned (like ``_listing_rows``): the product (brand, category joined; active, in an
+    active category), its active SKUs in display order, their prices in every market."""
+    products = (
+        Product.objects.select_related("brand", "category")
+        .defer("search_document")
+        .filter(is_active=True, category__is_active=True)
+        .order_by()
+    )
+    skus = Sku.objects.filter(is_active=True).order_by("position", "id")
+    prices = MarketPrice.objects.filter(sku__is_active=True).values_list(
+        "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
+    )
+    return products, skus, prices
+
+
 def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | None = None) -> ProductDetail:
     """A product with its active SKUs priced in ``market`` (FX fallback per SKU).
 
@@ -344,19 +363,13 @@ def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | No
     or no price anywhere), like lists, which hide such products through their listing.
     """
     now = now or clock.now()
-    product = (
-        Product.objects.select_related("brand", "category")
-        .defer("search_document")
-        .filter(pk=product_id, is_active=True, category__is_active=True)
-        .first()
-    )
+    products, skus_of, prices_of = _detail_queries()
+    product = next(iter(products.filter(pk=product_id)[:1]), None)
     if product is None:
         raise ProductNotFound(product_id=product_id)
-    skus = list(Sku.objects.filter(product_id=product.pk, is_active=True).order_by("position", "id"))
+    skus = list(skus_of.filter(product_id=product.pk))
     rows: dict[int, dict[str, pricing.PriceRow]] = {}
-    for mp in MarketPrice.objects.filter(sku__product_id=product.pk, sku__is_active=True).values_list(
-        "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
-    ):
+    for mp in prices_of.filter(sku__product_id=product.pk):
         rows.setdefault(mp[0], {})[mp[1]] = pricing.PriceRow(*mp[2:])
     views: list[SkuView] = []
     for sku in skus:
