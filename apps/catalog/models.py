@@ -8,6 +8,8 @@ Nothing happens in ``save()``: services keep the search document and listings in
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -29,9 +31,12 @@ class Category(models.Model):
     name = models.CharField(_("name"), max_length=120)
     position = models.PositiveIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
-    # Added by modeltranslation (translation.py); declared for type checkers.
+    # Added by modeltranslation (translation.py); declared for type checkers. So are the
+    # managers, whose class modeltranslation builds at runtime (reverse managers need both).
     name_ko: str | None
     name_en: str | None
+    objects: ClassVar[models.Manager[Category]]
+    _default_manager: ClassVar[models.Manager[Category]]
 
     class Meta:
         ordering = ["position", "id"]
@@ -47,6 +52,7 @@ class Brand(models.Model):
     name = models.CharField(_("name"), max_length=120)
     name_ko: str | None
     name_en: str | None
+    objects: ClassVar[models.Manager[Brand]]
 
     class Meta:
         ordering = ["slug"]
@@ -89,6 +95,9 @@ class Product(models.Model):
     search_document = models.TextField(_("search document"), blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # modeltranslation's runtime manager class, declared for type checkers (see Category).
+    objects: ClassVar[models.Manager[Product]]
+    _default_manager: ClassVar[models.Manager[Product]]
 
     class Meta:
         ordering = ["-id"]

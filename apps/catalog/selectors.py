@@ -190,7 +190,8 @@ def _search_filter(qs: QuerySet[ProductListing], q: str) -> QuerySet[ProductList
             function="string_to_array",
             output_field=ArrayField(TextField()),
         )
-        return qs.alias(_tokens=tokens_expr).filter(_tokens__contains=tokens)
+        # django-stubs check the alias as text; it is text[] (ArrayField), so a list is right.
+        return qs.alias(_tokens=tokens_expr).filter(_tokens__contains=tokens)  # type: ignore[misc]
     condition = Q()
     for token in tokens:
         condition &= Q(product__search_document__contains=token)
