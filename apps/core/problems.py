@@ -6,6 +6,7 @@ client can get has a stable ``code`` and a title/detail in the request's languag
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -67,7 +68,8 @@ def as_domain_error(exc: Exception, request: Any = None) -> errors.DomainError:
         return errors.UnsupportedMediaType(media_type=getattr(exc, "media_type", "?"))
     if isinstance(exc, drf.Throttled):
         seconds: float | None = exc.wait  # type: ignore[attr-defined]  # drf-stubs omit Throttled.wait
-        wait = int(seconds or 1) if seconds is not None else 1
+        # Round up (as DRF does): "Retry-After: 0" would invite an immediate retry.
+        wait = max(1, math.ceil(seconds)) if seconds is not None else 1
         err = errors.Throttled(retry_after=wait)
         err.headers["Retry-After"] = str(wait)
         return err

@@ -80,3 +80,13 @@ def test_unknown_market_header_on_api_is_a_problem(api_client):
     response = api_client.get("/api/v1/test/validate", HTTP_X_MARKET="JP", HTTP_ACCEPT_LANGUAGE="en")
     body = _problem(response, 400, "market.unknown")
     assert body["market"] == "JP"
+
+
+def test_throttle_wait_under_a_second_rounds_up():
+    from rest_framework.exceptions import Throttled
+
+    from apps.core.problems import as_domain_error
+
+    error = as_domain_error(Throttled(wait=0.2))
+    assert error.headers["Retry-After"] == "1"
+    assert as_domain_error(Throttled(wait=1.01)).headers["Retry-After"] == "2"
