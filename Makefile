@@ -38,7 +38,7 @@ run: seed ## set up, then start web + Celery worker + beat on http://127.0.0.1:$
 	@PORT=$(PORT) $(VENV)/bin/honcho start --no-colour -e /dev/null -f Procfile.dev -p $(PORT)
 
 test: messages ## run the whole test suite (SQLite by default; DATABASE_URL/REDIS_URL switch it)
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 e2e: messages ## browser tests only (headless Chromium)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)

@@ -36,8 +36,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an
+    event loop running in this thread while it is open, and a later (non-browser) test
+    on the same worker that calls ``asyncio.run`` would then fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
