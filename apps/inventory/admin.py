@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import DomainError
 from apps.inventory import services
+from apps.inventory.errors import StockChanged
 from apps.inventory.models import StockLevel, Warehouse
 
 
@@ -28,11 +29,20 @@ class WarehouseAdmin(admin.ModelAdmin):
 
 class StockLevelForm(forms.ModelForm):
     """``reserved`` is read-only here, so Django skips the CHECK that names it: the form
-    checks ``0 <= reserved <= on_hand`` itself instead of letting the database 500."""
+    checks ``0 <= reserved <= on_hand`` itself instead of letting the database 500.
+    ``expected_on_hand`` carries the quantity the editor saw, so a sale committed since
+    the form was loaded is a form error, not overwritten (the service re-checks it)."""
+
+    expected_on_hand = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = StockLevel
         fields = ("sku", "warehouse", "on_hand")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["expected_on_hand"].initial = self.instance.on_hand
 
     def clean_on_hand(self) -> int:
         on_hand = self.cleaned_data["on_hand"]
@@ -44,6 +54,13 @@ class StockLevelForm(forms.ModelForm):
                 params={"reserved": reserved},
             )
         return on_hand
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        expected = cleaned.get("expected_on_hand")
+        if self.instance.pk is not None and expected is not None and expected != self.instance.on_hand:
+            self.add_error("on_hand", StockChanged(on_hand=self.instance.on_hand, expected=expected).detail)
+        return cleaned
 
 
 @admin.register(StockLevel)
@@ -71,7 +88,11 @@ class StockLevelAdmin(admin.ModelAdmin):
             obj.pk = StockLevel.objects.get(sku_id=obj.sku_id, warehouse=obj.warehouse).pk
             return
         try:
-            services.stock_level_on_hand_set(level_id=obj.pk, on_hand=obj.on_hand)
+            services.stock_level_on_hand_set(
+                level_id=obj.pk,
+                on_hand=obj.on_hand,
+                expected_on_hand=form.cleaned_data.get("expected_on_hand"),
+            )
         except DomainError as exc:  # a reservation landed after the form was checked
             transaction.set_rollback(True)  # no log entry claiming a change
             request._stock_refused = True  # type: ignore[attr-defined]

@@ -17,3 +17,10 @@ class OnHandBelowReserved(DomainError):
     message = _(
         "On hand cannot be set to %(on_hand)s: %(reserved)s units of this SKU are reserved in this warehouse."
     )
+
+
+class StockChanged(DomainError):
+    code = "inventory.stock_changed"
+    http_status = 409
+    title = _("Stock changed meanwhile")
+    message = _("On hand is now %(on_hand)s, not %(expected)s: reload and count again.")

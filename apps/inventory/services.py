@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from apps.core import clock
-from apps.inventory.errors import OnHandBelowReserved
+from apps.inventory.errors import OnHandBelowReserved, StockChanged
 from apps.inventory.models import StockLevel, Warehouse
 from apps.markets.models import Market
 
@@ -28,20 +28,27 @@ def stock_level_set(*, sku_id: int, warehouse: Warehouse, on_hand: int, reserved
 
 
 @transaction.atomic
-def stock_level_on_hand_set(*, level_id: int, on_hand: int) -> StockLevel:
+def stock_level_on_hand_set(
+    *, level_id: int, on_hand: int, expected_on_hand: int | None = None
+) -> StockLevel:
     """Set the counted on-hand quantity of an existing stock row (the admin's correction
     until audited adjustments arrive). ``reserved`` is never written, so a reservation
     that lands meanwhile is kept, and the row never drops below what is reserved.
+    ``expected_on_hand`` (what the editor saw) makes the write compare-and-set: a sale
+    committed meanwhile (``on_hand -= qty``) is not silently put back by an absolute value.
 
-    Locks: none; one conditional ``UPDATE ... WHERE reserved <= on_hand`` (the CHECK
-    ``0 <= reserved <= on_hand`` is the backstop).
-    Raises: inventory.on_hand_below_reserved.
+    Locks: none; one conditional ``UPDATE ... WHERE reserved <= on_hand [AND on_hand =
+    expected]`` (the CHECK ``0 <= reserved <= on_hand`` is the backstop).
+    Raises: inventory.stock_changed, inventory.on_hand_below_reserved.
     """
-    updated = StockLevel.objects.filter(pk=level_id, reserved__lte=on_hand).update(
-        on_hand=on_hand, updated_at=clock.now()
-    )
+    rows = StockLevel.objects.filter(pk=level_id, reserved__lte=on_hand)
+    if expected_on_hand is not None:
+        rows = rows.filter(on_hand=expected_on_hand)
+    updated = rows.update(on_hand=on_hand, updated_at=clock.now())
     level = StockLevel.objects.get(pk=level_id)
     if not updated:
+        if expected_on_hand is not None and level.on_hand != expected_on_hand:
+            raise StockChanged(on_hand=level.on_hand, expected=expected_on_hand)
         raise OnHandBelowReserved(on_hand=on_hand, reserved=level.reserved)
     return level
 

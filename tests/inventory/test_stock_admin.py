@@ -9,7 +9,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from apps.inventory import services
-from apps.inventory.errors import OnHandBelowReserved
+from apps.inventory.errors import OnHandBelowReserved, StockChanged
 from apps.inventory.models import StockLevel
 from tests.catalog.factories import ProductFactory
 from tests.catalog.test_admin import _staff
@@ -69,3 +69,30 @@ def test_service_never_overwrites_a_reservation(level):
     services.stock_level_on_hand_set(level_id=level.pk, on_hand=12)
     level.refresh_from_db()
     assert (level.on_hand, level.reserved) == (12, 9)
+
+
+def test_a_stale_admin_form_does_not_put_back_stock_sold_meanwhile(client, level):
+    # given an inventory manager opened the form at on_hand 10 ...
+    client.force_login(_staff("inventory_manager", "im@example.com"))
+    # ... and a payment then committed 2 reserved units (on_hand 10 -> 8, reserved 4 -> 2)
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=8, reserved=2)
+    # when the form is saved with the count it was loaded with (initial on_hand 10)
+    response = client.post(
+        f"/admin/inventory/stocklevel/{level.pk}/change/", {"on_hand": 12, "expected_on_hand": 10}
+    )
+    # then it is refused instead of overwriting the sale (nothing changes, no log entry)
+    assert response.status_code == 200
+    assert "on_hand" in response.context["adminform"].form.errors
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (8, 2)
+    assert not LogEntry.objects.filter(object_id=str(level.pk)).exists()
+
+
+def test_service_refuses_an_on_hand_set_against_a_changed_count(level):
+    with pytest.raises(StockChanged):
+        services.stock_level_on_hand_set(level_id=level.pk, on_hand=12, expected_on_hand=9)
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (10, 4)
+    services.stock_level_on_hand_set(level_id=level.pk, on_hand=12, expected_on_hand=10)
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (12, 4)
