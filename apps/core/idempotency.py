@@ -13,7 +13,9 @@ Flow (API.md "Common rules"):
    error (5xx) releases the key so the client may retry.
 
 A process that dies between 2 and 3 leaves the key ``in_progress``; after
-``IDEMPOTENCY_LOCK_SECONDS`` a retry may take it over. Money- and stock-moving
+``IDEMPOTENCY_LOCK_SECONDS`` a retry may take it over. ``locked_until`` is the claim's
+fencing token: a takeover moves it, so a superseded attempt that finishes late can
+neither release nor complete the key its successor now holds. Money- and stock-moving
 use-cases therefore also carry their own unique constraints (e.g. payment token), so a
 takeover can never charge twice.
 """
@@ -30,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -143,11 +146,19 @@ def idempotency_begin(
     return existing
 
 
+def _own_claim(record: IdempotencyKey) -> QuerySet[IdempotencyKey]:
+    """The row while ``record`` still holds it: in progress, with the lock it claimed."""
+    return IdempotencyKey.objects.filter(
+        pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS, locked_until=record.locked_until
+    )
+
+
 def idempotency_complete(*, record: IdempotencyKey, response: Response) -> None:
-    """Store the response of a finished request so replays return it unchanged."""
+    """Store the response of a finished request so replays return it unchanged (a no-op
+    when the claim was taken over meanwhile: the successor's outcome is the one kept)."""
     body = json.loads(json.dumps(response.data, cls=JSONEncoder)) if response.data is not None else None
     headers = {k: v for k, v in response.items() if k.lower() not in _SKIP_HEADERS}
-    IdempotencyKey.objects.filter(pk=record.pk).update(
+    _own_claim(record).update(
         state=IdempotencyKey.State.COMPLETED,
         response_status=response.status_code,
         response_body=body,
@@ -157,8 +168,9 @@ def idempotency_complete(*, record: IdempotencyKey, response: Response) -> None:
 
 
 def idempotency_release(*, record: IdempotencyKey) -> None:
-    """Forget a claim whose request failed unexpectedly, so the client can retry."""
-    IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
+    """Forget a claim whose request failed unexpectedly, so the client can retry (a no-op
+    when the claim was taken over meanwhile)."""
+    _own_claim(record).delete()
 
 
 def idempotency_keys_purge(*, now: dt.datetime | None = None) -> int:

@@ -5,8 +5,15 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
+from rest_framework.response import Response
 
-from apps.core.idempotency import idempotency_keys_purge
+from apps.core.errors import IdempotencyInProgress
+from apps.core.idempotency import (
+    idempotency_begin,
+    idempotency_complete,
+    idempotency_keys_purge,
+    idempotency_release,
+)
 from apps.core.models import IdempotencyKey
 from tests.utils.processes import run_concurrently
 
@@ -125,6 +132,31 @@ def test_expired_keys_are_purged_and_then_usable_again(api_client):
     assert again.status_code == 201
     assert "Idempotent-Replayed" not in again
     assert _executions() == 2
+
+
+@pytest.mark.django_db
+def test_a_superseded_attempt_cannot_release_or_complete_the_key_taken_over():
+    # given a first attempt whose lock passed while it was still running ...
+    claim = {"caller": "user:1", "key": "k", "req_hash": "h", "method": "POST", "path": "/x"}
+    first = idempotency_begin(**claim)
+    stale = first.locked_until - dt.timedelta(hours=1)
+    IdempotencyKey.objects.filter(pk=first.pk).update(locked_until=stale)
+    first.locked_until = stale
+    # ... and a retry that took the key over and is running now
+    second = idempotency_begin(**claim)
+    assert second.pk == first.pk and second.locked_until > stale
+    # when the first attempt fails (or finishes) late
+    idempotency_release(record=first)
+    idempotency_complete(record=first, response=Response({"late": True}, status=201))
+    # then the retry still owns the key: a third request is told it is in progress
+    row = IdempotencyKey.objects.get()
+    assert (row.state, row.response_body) == ("in_progress", None)
+    with pytest.raises(IdempotencyInProgress):
+        idempotency_begin(**claim)
+    # and the retry's own outcome is the one stored
+    idempotency_complete(record=second, response=Response({"ok": True}, status=201))
+    row.refresh_from_db()
+    assert (row.state, row.response_status, row.response_body) == ("completed", 201, {"ok": True})
 
 
 def _concurrent_post(key: str) -> int:
