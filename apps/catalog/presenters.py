@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +14,6 @@ from modeltranslation.utils import resolution_order
 from apps.catalog.pricing import EffectivePrice
 from apps.catalog.selectors import CategoryNode, ProductDetail, category_tree, listing_price
 from apps.core import clock
-from apps.core.formatting import format_money
 from apps.core.money import Money
 
 
@@ -124,21 +122,10 @@ def ref(obj: Any) -> dict[str, Any] | None:
     return {"id": obj.id, "slug": obj.slug, "name": obj.name}
 
 
-@lru_cache(maxsize=8192)
-def _display(amount: int, currency: str, language: str) -> str:
-    return format_money(Money(amount, currency), language)
-
-
 def money_json(money: Money, language: str | None = None) -> dict[str, Any]:
-    """``Money.as_json()`` with the Babel-formatted display memoized: a page of cards
-    formats the same few amounts over and over, and Babel is the costliest step.
+    """``Money.as_json()`` (its display is memoized in ``core.formatting``);
     ``language``: the active language, when the caller already read it."""
-    language = language or translation.get_language() or "en"
-    return {
-        "amount": money.amount,
-        "currency": money.currency,
-        "display": _display(money.amount, money.currency, language),
-    }
+    return money.as_json(language or translation.get_language() or "en")
 
 
 def price_json(price: EffectivePrice, language: str | None = None) -> dict[str, Any]:

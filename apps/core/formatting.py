@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,16 @@ def cldr_locale(language: str | None = None) -> str:
 
 
 def format_money(money: Money, locale: str | None = None) -> str:
-    return babel_numbers.format_currency(money.to_major(), money.currency, locale=cldr_locale(locale))
+    return _format_currency(money.amount, money.currency, cldr_locale(locale))
+
+
+@lru_cache(maxsize=8192)
+def _format_currency(amount: int, currency: str, cldr: str) -> str:
+    """Memoized: a page of cards (API or storefront) shows the same few amounts over and
+    over, and Babel is the costliest step of a money display. Pure in its arguments."""
+    from apps.core.money import Money
+
+    return babel_numbers.format_currency(Money(amount, currency).to_major(), currency, locale=cldr)
 
 
 def format_number(value: int | Decimal, locale: str | None = None) -> str:

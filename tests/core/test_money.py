@@ -45,6 +45,27 @@ def test_money_json_shape_and_locale_display():
     assert Money(1299, "USD").as_json("ko")["display"] == "US$12.99"
 
 
+def test_money_display_is_formatted_once_per_amount_currency_and_locale(monkeypatch):
+    # given Babel's formatter counted (a page of cards shows the same amounts many times)
+    from babel import numbers
+
+    calls = []
+    real = numbers.format_currency
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numbers, "format_currency", counting)
+    # when the same price is shown three times, and once in another language
+    shown = [Money(987651, "KRW").as_json("ko")["display"] for _ in range(3)]
+    other = Money(987651, "KRW").format("en")
+    # then Babel ran once per (amount, currency, locale), and the display is unchanged
+    assert shown == ["₩987,651"] * 3
+    assert other == "₩987,651"
+    assert len(calls) == 2
+
+
 @pytest.mark.parametrize(
     ("value", "increment", "mode", "expected"),
     [
