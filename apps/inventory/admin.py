@@ -56,7 +56,7 @@ class StockLevelForm(forms.ModelForm):
         return on_hand
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         expected = cleaned.get("expected_on_hand")
         if self.instance.pk is not None and expected is not None and expected != self.instance.on_hand:
             self.add_error("on_hand", StockChanged(on_hand=self.instance.on_hand, expected=expected).detail)
