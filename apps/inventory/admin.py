@@ -84,8 +84,11 @@ class StockLevelAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: StockLevel, form: Any, change: bool) -> None:
         if not change:
-            services.stock_level_set(sku_id=obj.sku_id, warehouse=obj.warehouse, on_hand=obj.on_hand)
-            obj.pk = StockLevel.objects.get(sku_id=obj.sku_id, warehouse=obj.warehouse).pk
+            # The form's unique check catches the usual duplicate; a concurrent "add" of the
+            # same SKU and warehouse is refused by the service, never overwritten.
+            obj.pk = services.stock_level_create(
+                sku_id=obj.sku_id, warehouse=obj.warehouse, on_hand=obj.on_hand
+            ).pk
             return
         try:
             services.stock_level_on_hand_set(

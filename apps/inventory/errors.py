@@ -24,3 +24,10 @@ class StockChanged(DomainError):
     http_status = 409
     title = _("Stock changed meanwhile")
     message = _("On hand is now %(on_hand)s, not %(expected)s: reload and count again.")
+
+
+class StockLevelExists(DomainError):
+    code = "inventory.stock_level_exists"
+    http_status = 409
+    title = _("Stock row already exists")
+    message = _("This SKU already has a stock row in warehouse %(warehouse)s: change its count instead.")

@@ -3,10 +3,10 @@ admin). Reservations and audited adjustments arrive with the checkout issue."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.core import clock
-from apps.inventory.errors import OnHandBelowReserved, StockChanged
+from apps.inventory.errors import OnHandBelowReserved, StockChanged, StockLevelExists
 from apps.inventory.models import StockLevel, Warehouse
 from apps.markets.models import Market
 
@@ -16,15 +16,21 @@ def warehouse_create(*, code: str, name: str, market: Market, priority: int = 10
 
 
 @transaction.atomic
-def stock_level_set(*, sku_id: int, warehouse: Warehouse, on_hand: int, reserved: int = 0) -> StockLevel:
-    """Set absolute stock of a SKU in a warehouse (initial receipt, demo data).
+def stock_level_create(*, sku_id: int, warehouse: Warehouse, on_hand: int) -> StockLevel:
+    """Open the stock row of a SKU in a warehouse with a first count (admin, demo data).
 
-    The database CHECK keeps ``0 <= reserved <= on_hand``; a violation raises IntegrityError.
+    Create-only: an existing row is never overwritten, so a second "add" can never reset
+    reservations or put back sold units (counts change through ``stock_level_on_hand_set``).
+
+    Locks: the unique (sku, warehouse) index. Raises: inventory.stock_level_exists.
     """
-    level, _ = StockLevel.objects.update_or_create(
-        sku_id=sku_id, warehouse=warehouse, defaults={"on_hand": on_hand, "reserved": reserved}
-    )
-    return level
+    try:
+        with transaction.atomic():
+            return StockLevel.objects.create(sku_id=sku_id, warehouse=warehouse, on_hand=on_hand, reserved=0)
+    except IntegrityError as exc:
+        if StockLevel.objects.filter(sku_id=sku_id, warehouse=warehouse).exists():
+            raise StockLevelExists(warehouse=warehouse.code) from exc
+        raise
 
 
 @transaction.atomic
