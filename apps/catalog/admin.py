@@ -38,7 +38,8 @@ class CategoryAdmin(TranslationAdmin):
         # After commit: a request between the clear and the commit would re-cache the old tree.
         transaction.on_commit(services.category_cache_clear)
         if change:
-            services.products_reindex(product_ids=list(obj.products.values_list("pk", flat=True)))
+            # Switching a parent off (or on) shows or hides everything under it.
+            services.category_products_reindex(category_id=obj.pk)
 
 
 @admin.register(Brand)

@@ -100,10 +100,49 @@ def category_tree() -> CategoryTree:
                 parent.children.append(node)
             elif node.parent_id is None:
                 roots.append(node)
+        # A category is shown only when it and every ancestor are active: what hangs under
+        # a switched-off category is left out (and its products are hidden, see
+        # ``hidden_category_ids``).
+        shown = {node_id for root in roots for node_id in root.descendant_ids()}
+        by_id = {node_id: node for node_id, node in by_id.items() if node_id in shown}
         tree = CategoryTree(roots, by_id, {n.slug: n for n in by_id.values()})
         cache.set(CATEGORY_TREE_KEY, tree, settings.CATALOG_CATEGORY_CACHE_SECONDS)
     _tree_local = (now + CATEGORY_TREE_LOCAL_SECONDS, tree)
     return tree
+
+
+def hidden_category_ids() -> set[int]:
+    """Ids of categories that are off themselves or under an ancestor that is off (one
+    query over the small category table; used when listing rows are rewritten)."""
+    rows = {
+        cid: (parent_id, active)
+        for cid, parent_id, active in Category.objects.values_list("id", "parent_id", "is_active")
+    }
+    hidden: dict[int, bool] = {}
+
+    def is_hidden(cid: int) -> bool:
+        if cid not in hidden:
+            parent_id, active = rows[cid]
+            hidden[cid] = True  # a (broken) cycle counts as hidden
+            hidden[cid] = not active or (parent_id is not None and parent_id in rows and is_hidden(parent_id))
+        return hidden[cid]
+
+    return {cid for cid in rows if is_hidden(cid)}
+
+
+def category_subtree_ids(*, category_id: int) -> list[int]:
+    """The category and all its descendants, active or not (for reindexing after an edit)."""
+    children: dict[int | None, list[int]] = {}
+    for cid, parent_id in Category.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(cid)
+    ids, stack = [], [category_id]
+    while stack:
+        cid = stack.pop()
+        if cid in ids:
+            continue
+        ids.append(cid)
+        stack.extend(children.get(cid, []))
+    return ids
 
 
 def category_tree_forget_local() -> None:
@@ -366,7 +405,8 @@ def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | No
     now = now or clock.now()
     products, skus_of, prices_of = _detail_queries()
     product = next(iter(products.filter(pk=product_id)[:1]), None)
-    if product is None:
+    if product is None or product.category_id not in category_tree().by_id:
+        # (the tree leaves out categories under a switched-off parent)
         raise ProductNotFound(product_id=product_id)
     skus = list(skus_of.filter(product_id=product.pk))
     rows: dict[int, dict[str, pricing.PriceRow]] = {}

@@ -25,7 +25,14 @@ from apps.catalog.models import (
     ProductSalesDaily,
     Sku,
 )
-from apps.catalog.selectors import CATEGORY_TREE_KEY, POPULAR_KEY, category_tree_forget_local, market_today
+from apps.catalog.selectors import (
+    CATEGORY_TREE_KEY,
+    POPULAR_KEY,
+    category_subtree_ids,
+    category_tree_forget_local,
+    hidden_category_ids,
+    market_today,
+)
 from apps.core import clock
 from apps.markets.models import Market
 from apps.markets.selectors import market_get, market_list
@@ -218,6 +225,15 @@ def products_reindex(*, product_ids: Iterable[int]) -> None:
     listings_refresh(product_ids=ids)
 
 
+def category_products_reindex(*, category_id: int) -> None:
+    """After a category edit: reindex the products of the category and of every category
+    under it (a parent switched off hides its whole subtree). Caller's transaction."""
+    subtree = category_subtree_ids(category_id=category_id)
+    products_reindex(
+        product_ids=list(Product.objects.filter(category_id__in=subtree).values_list("pk", flat=True))
+    )
+
+
 # --- Listings (the denormalized rows product lists page on) --------------------------------
 
 
@@ -232,13 +248,14 @@ def listings_refresh(*, product_ids: Iterable[int], now: dt.datetime | None = No
     now = now or clock.now()
     ids = sorted(set(product_ids))
     markets = market_list()
+    hidden = hidden_category_ids()  # off, or under a parent that is off
     written = 0
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         products = {
             p["id"]: p
             for p in Product.objects.filter(pk__in=chunk).values(
-                "id", "category_id", "is_active", "created_at", "category__is_active"
+                "id", "category_id", "is_active", "created_at"
             )
         }
         rows: dict[int, dict[int, dict[str, pricing.PriceRow]]] = {}
@@ -280,7 +297,7 @@ def listings_refresh(*, product_ids: Iterable[int], now: dt.datetime | None = No
                 price, _sku_id, row, from_fx = best
                 values = {
                     "category_id": product["category_id"],
-                    "is_active": bool(product["is_active"] and product["category__is_active"]),
+                    "is_active": bool(product["is_active"] and product["category_id"] not in hidden),
                     "currency": row.currency,
                     "price": price,
                     "list_price": row.list_price,

@@ -190,3 +190,19 @@ def test_marketing_sale_price_through_the_admin_moves_the_listing(client):
     )
     assert response.status_code == 302
     assert _listing(product, "KR").price == 7000
+
+
+def test_switching_a_parent_off_in_the_admin_hides_products_under_its_children(client, api_client):
+    from tests.catalog.factories import CategoryFactory
+
+    parent = CategoryFactory(slug="fashion", name_ko="패션", name_en="Fashion")
+    child = CategoryFactory(slug="shoes", parent=parent)
+    product = ProductFactory(kr=1000, category=child)
+    client.force_login(_staff("ops_admin", "ops@example.com"))
+    response = client.post(
+        f"/admin/catalog/category/{parent.pk}/change/",
+        {"slug": "fashion", "name_ko": "패션", "name_en": "Fashion", "parent": "", "position": 0},
+    )  # "is_active" left out of the form post: unchecked
+    assert response.status_code == 302, response.content[:2000]
+    assert _listing(product, "KR").is_active is False
+    assert product.pk not in [r["id"] for r in api_client.get("/api/v1/products").json()["results"]]

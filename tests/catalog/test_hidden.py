@@ -42,3 +42,37 @@ def test_detail_of_a_product_in_a_switched_off_category_is_404(api_client, clien
     assert response.status_code == 404
     assert response.json()["code"] == "catalog.product_not_found"
     assert client.get(f"/p/{product.pk}/").status_code == 404
+
+
+def test_switching_off_a_parent_hides_its_subtree_and_switching_on_restores_it(api_client, client):
+    # given a parent category with a child holding one product
+    parent = CategoryFactory(slug="fashion")
+    child = CategoryFactory(slug="shoes", parent=parent)
+    product = ProductFactory(kr=1000, category=child)
+    assert [r["id"] for r in api_client.get("/api/v1/products?category=shoes").json()["results"]] == [
+        product.pk
+    ]
+
+    # when staff switch the parent off (the admin reindexes the whole subtree)
+    Category.objects.filter(pk=parent.pk).update(is_active=False)
+    services.category_products_reindex(category_id=parent.pk)
+    services.category_cache_clear()
+
+    # then the child, its products and its pages are gone everywhere
+    def all_slugs(nodes):
+        return {n["slug"] for n in nodes} | {s for n in nodes for s in all_slugs(n["children"])}
+
+    assert {"fashion", "shoes"}.isdisjoint(all_slugs(api_client.get("/api/v1/categories").json()))
+    assert api_client.get("/api/v1/products?category=shoes").status_code == 404
+    assert product.pk not in [r["id"] for r in api_client.get("/api/v1/products").json()["results"]]
+    assert api_client.get(f"/api/v1/products/{product.pk}").status_code == 404
+    assert client.get("/c/shoes/").status_code == 404
+
+    # and switching the parent back on restores them
+    Category.objects.filter(pk=parent.pk).update(is_active=True)
+    services.category_products_reindex(category_id=parent.pk)
+    services.category_cache_clear()
+    assert [r["id"] for r in api_client.get("/api/v1/products?category=shoes").json()["results"]] == [
+        product.pk
+    ]
+    assert api_client.get(f"/api/v1/products/{product.pk}").status_code == 200
