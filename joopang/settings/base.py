@@ -34,6 +34,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Project apps before third-party ones: an app listed earlier has the higher
+    # precedence for templates and translations, so a third-party catalog can never
+    # translate a project msgid ("Name" was "태스크 이름" from django-celery-results).
+    "apps.core",
+    "apps.markets",
+    "apps.accounts",
+    "apps.catalog",
+    "apps.inventory",
+    "apps.storefront",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -44,12 +53,6 @@ INSTALLED_APPS = [
     "django_structlog",
     "guardian",
     "rest_framework_simplejwt.token_blacklist",
-    "apps.core",
-    "apps.markets",
-    "apps.accounts",
-    "apps.catalog",
-    "apps.inventory",
-    "apps.storefront",
 ]
 
 MIDDLEWARE = [
