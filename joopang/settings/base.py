@@ -27,6 +27,17 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # --- Applications -------------------------------------------------------------------
 INSTALLED_APPS = [
     "modeltranslation",  # must precede django.contrib.admin
+    # Project apps before third-party ones (Django's contrib apps included): an app listed
+    # earlier has the higher precedence for templates and translations, so a third-party
+    # catalog can never translate a project msgid ("Name" was "태스크 이름" from
+    # django-celery-results; "users" was django.contrib.auth's "사용자(들)").
+    # tests/core/test_catalogs.py holds this.
+    "apps.core",
+    "apps.markets",
+    "apps.accounts",
+    "apps.catalog",
+    "apps.inventory",
+    "apps.storefront",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -34,15 +45,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    # Project apps before third-party ones: an app listed earlier has the higher
-    # precedence for templates and translations, so a third-party catalog can never
-    # translate a project msgid ("Name" was "태스크 이름" from django-celery-results).
-    "apps.core",
-    "apps.markets",
-    "apps.accounts",
-    "apps.catalog",
-    "apps.inventory",
-    "apps.storefront",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
