@@ -20,6 +20,10 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/admin/"):  # the back office's own page, with its way back
+        from joopang.admin_site import permission_denied as admin_permission_denied
+
+        return admin_permission_denied(request)
     return _respond(request, errors.PermissionDenied())
 
 

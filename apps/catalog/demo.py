@@ -250,26 +250,96 @@ TREE: list[tuple[str, str, str, list[tuple[str, str, str, list[tuple[str, str, i
     ),
 ]
 
-BRANDS = [
-    ("joopick", "주픽", "Joopick"),
-    ("hanbit", "한빛", "Hanbit"),
-    ("nuri", "누리", "Nuri"),
-    ("bluepeak", "블루피크", "Blue Peak"),
-    ("greenfarm", "그린팜", "Green Farm"),
-    ("urbanfit", "어반핏", "UrbanFit"),
-    ("sorak", "설악", "Sorak"),
-    ("haneul", "하늘", "Haneul"),
-]
-ADJECTIVES = [
-    ("프리미엄", "Premium"),
-    ("데일리", "Daily"),
-    ("베이직", "Basic"),
-    ("에코", "Eco"),
-    ("울트라", "Ultra"),
-    ("클래식", "Classic"),
-    ("라이트", "Light"),
-    ("프로", "Pro"),
-]
+# Brands per top category (slug, ko, en): a shop sells sneakers from fashion brands and
+# laptops from electronics makers, not the other way round. Invented names.
+BRANDS: dict[str, list[tuple[str, str, str]]] = {
+    "fashion": [
+        ("urbanfit", "어반핏", "UrbanFit"),
+        ("bluepeak", "블루피크", "Blue Peak"),
+        ("monoware", "모노웨어", "Monoware"),
+        ("stepup", "스텝업", "StepUp"),
+        ("joopick", "주픽", "Joopick"),
+    ],
+    "food": [
+        ("greenfarm", "그린팜", "Green Farm"),
+        ("jejudam", "제주담", "Jejudam"),
+        ("basak", "바삭공방", "Basak"),
+        ("hanbit", "한빛", "Hanbit"),
+    ],
+    "digital": [
+        ("nuri", "누리테크", "Nuri Tech"),
+        ("sonicwave", "소닉웨이브", "SonicWave"),
+        ("voltcell", "볼트셀", "VoltCell"),
+        ("keycraft", "키크래프트", "KeyCraft"),
+    ],
+    "home": [
+        ("sallim", "살림공방", "Sallim"),
+        ("pogeun", "포근", "Pogeun"),
+        ("cleanhaus", "클린하우스", "CleanHaus"),
+        ("cookwell", "쿡웰", "Cookwell"),
+    ],
+    "beauty": [
+        ("haneul", "하늘빛", "Haneulbit"),
+        ("aquaroom", "아쿠아룸", "Aquaroom"),
+        ("solip", "솔잎", "Solip"),
+    ],
+    "sports": [
+        ("sorak", "설악", "Sorak"),
+        ("campline", "캠프라인", "Campline"),
+        ("fitcore", "핏코어", "FitCore"),
+    ],
+}
+# Product lines per top category (ko, en): "어반핏 에센셜 운동화" / "UrbanFit Essential Sneakers".
+LINES: dict[str, list[tuple[str, str]]] = {
+    "fashion": [
+        ("에센셜", "Essential"),
+        ("클래식", "Classic"),
+        ("컴포트", "Comfort"),
+        ("스트릿", "Street"),
+        ("데일리", "Everyday"),
+        ("라이트", "Lightweight"),
+    ],
+    "food": [
+        ("유기농", "Organic"),
+        ("제주", "Jeju"),
+        ("국산", "Korean-Grown"),
+        ("프리미엄", "Premium"),
+        ("저당", "Low-Sugar"),
+        ("대용량", "Family-Size"),
+    ],
+    "digital": [
+        ("프로", "Pro"),
+        ("미니", "Mini"),
+        ("울트라", "Ultra"),
+        ("에어", "Air"),
+        ("맥스", "Max"),
+        ("라이트", "Lite"),
+    ],
+    "home": [
+        ("데일리", "Everyday"),
+        ("프리미엄", "Premium"),
+        ("에코", "Eco"),
+        ("심플", "Simple"),
+        ("모던", "Modern"),
+        ("베이직", "Basic"),
+    ],
+    "beauty": [
+        ("수분", "Hydrating"),
+        ("저자극", "Gentle"),
+        ("비건", "Vegan"),
+        ("데일리", "Daily"),
+        ("약산성", "pH-Balanced"),
+        ("프레시", "Fresh"),
+    ],
+    "sports": [
+        ("프로", "Pro"),
+        ("라이트", "Light"),
+        ("컴팩트", "Compact"),
+        ("아웃도어", "Outdoor"),
+        ("베이직", "Basic"),
+        ("투어", "Touring"),
+    ],
+}
 OPTIONS: dict[str, list[dict[str, str]]] = {
     "shoe": [{"size": "240"}, {"size": "255"}, {"size": "270"}],
     "apparel": [{"size": "S"}, {"size": "M"}, {"size": "L"}],
@@ -284,9 +354,12 @@ PACK_FACTOR = {"x20": 3, "3kg": 2, "Large": 1.4, "150ml": 2.2, "255": 1, "L": 1.
 KRW_PER_USD = 1385.5
 
 
-def ensure_categories_and_brands() -> tuple[list[tuple[Category, tuple[Any, ...]]], list[Brand]]:
-    """Create the demo tree and brands if missing; return (leaf, leaf spec) pairs and brands."""
-    leaves: list[tuple[Category, tuple[Any, ...]]] = []
+def ensure_categories_and_brands() -> tuple[
+    list[tuple[Category, tuple[Any, ...], str]], dict[str, list[Brand]]
+]:
+    """Create the demo tree and brands if missing; return (leaf, leaf spec, top slug)
+    triples and the brands of each top category."""
+    leaves: list[tuple[Category, tuple[Any, ...], str]] = []
     created = False
     for position, (slug, ko, en, children) in enumerate(TREE):
         top = Category.objects.filter(slug=slug).first()
@@ -300,13 +373,15 @@ def ensure_categories_and_brands() -> tuple[list[tuple[Category, tuple[Any, ...]
                     slug=spec[0], name_ko=spec[1], name_en=spec[2], parent=top, position=child_position
                 )
                 created = True
-            leaves.append((leaf, spec))
-    brands = []
-    for slug, ko, en in BRANDS:
-        brand = Brand.objects.filter(slug=slug).first() or Brand.objects.create(
-            slug=slug, name_ko=ko, name_en=en
-        )
-        brands.append(brand)
+            leaves.append((leaf, spec, slug))
+    existing = {
+        b.slug: b for b in Brand.objects.filter(slug__in=[b[0] for pool in BRANDS.values() for b in pool])
+    }
+    brands: dict[str, list[Brand]] = {}
+    for top_slug, pool in BRANDS.items():
+        for slug, ko, en in pool:
+            brand = existing.get(slug) or Brand.objects.create(slug=slug, name_ko=ko, name_en=en)
+            brands.setdefault(top_slug, []).append(brand)
     if created:
         transaction.on_commit(services.category_cache_clear)
     return leaves, brands
@@ -335,19 +410,21 @@ def generate_products(
         products: list[Product] = []
         plans: list[tuple[int, int, str]] = []  # (number, base price, option kind)
         for n in range(chunk_start, chunk_end):
-            leaf, spec = leaves[n % len(leaves)]
-            noun_ko, noun_en, base = spec[3][(n // len(leaves)) % len(spec[3])]
-            brand = brands[(n * 7 + n // 3) % len(brands)]
-            adj_ko, adj_en = ADJECTIVES[(n // 2) % len(ADJECTIVES)]
-            model = n + 1
-            name_ko = f"{brand.name_ko} {adj_ko} {noun_ko} {model}"
-            name_en = f"{brand.name_en} {adj_en} {noun_en} {model}"
-            desc_ko = f"{brand.name_ko}의 {adj_ko} {noun_ko}입니다. 매일 쓰기 좋은 품질과 빠른 로켓배송."
-            desc_en = (
-                f"A {adj_en.lower()} {noun_en.lower()} by {brand.name_en}. Everyday quality, fast delivery."
-            )
+            leaf, spec, top_slug = leaves[n % len(leaves)]
+            round_ = n // len(leaves)  # how many times this leaf came round before
+            noun_ko, noun_en, base = spec[3][round_ % len(spec[3])]
+            pool, lines = brands[top_slug], LINES[top_slug]
+            # the j-th time a noun comes round it gets the next brand of the pool, and after a
+            # full turn of the pool the next line too: the demo's names are all distinct
+            j, leaf_index = round_ // len(spec[3]), n % len(leaves)
+            brand = pool[(j + leaf_index) % len(pool)]
+            line_ko, line_en = lines[(j + j // len(pool) + leaf_index) % len(lines)]
+            name_ko = f"{brand.name_ko} {line_ko} {noun_ko}"
+            name_en = f"{brand.name_en} {line_en} {noun_en}"
+            desc_ko = f"{brand.name_ko}의 {line_ko} {noun_ko}입니다. 매일 쓰기 좋은 품질과 빠른 로켓배송."
+            desc_en = f"{brand.name_en} {line_en} {noun_en}: everyday quality, fast delivery."
             product = Product(
-                slug=slugify(name_en)[:150] or f"product-{model}",
+                slug=slugify(name_en)[:150] or f"product-{n + 1}",
                 name_ko=name_ko,
                 name_en=name_en,
                 description_ko=desc_ko,

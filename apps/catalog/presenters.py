@@ -50,6 +50,15 @@ def localized(order: tuple[str, ...], ko: str | None, en: str | None) -> str:
     return ""
 
 
+def image_src(product_id: int, image_url: str | None, language: str | None = None) -> str:
+    """The picture a storefront page shows: the product's own image, or the generated one
+    in the page's language (its own URL per language, so caches never mix them)."""
+    if image_url:
+        return image_url
+    language = language or translation.get_language() or "en"
+    return f"/p/{product_id}/image.{language if language in ('ko', 'en') else 'en'}.svg"
+
+
 @dataclass
 class ProductCard:
     """What a product card and the API's product summary show."""
@@ -76,6 +85,12 @@ class ProductCard:
     @property
     def url(self) -> str:
         return f"/p/{self.id}/{self.slug}/"
+
+    @property
+    def image_src(self) -> str:
+        """For pages (``image_url`` stays the API's language-neutral URL)."""
+        generated = self.image_url == f"/p/{self.id}/image.svg"
+        return image_src(self.id, None if generated else self.image_url)
 
     @property
     def sale_ends_soon(self) -> bool:

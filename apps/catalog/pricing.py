@@ -41,9 +41,17 @@ class EffectivePrice:
 
     @property
     def discount_percent(self) -> int:
-        if not self.on_sale or self.list_price.amount == 0:
+        """The sale's own percentage. A stored price shows it rounded down (never more than
+        the shopper saves). A price converted from another market's (FX) is the source
+        sale's percentage moved by the two roundings of the conversion (list and sale
+        price each to the target's increment: a 10 % sale in won is 9.98 % in dollars), so
+        it is shown to the nearest percent: "10 %", as in the source market, not "9 %"."""
+        if not self.on_sale or self.list_price.amount <= 0:
             return 0
-        return int((self.list_price.amount - self.price.amount) * 100 // self.list_price.amount)
+        saved = self.list_price.amount - self.price.amount
+        if self.from_fx:
+            return int((saved * 200 + self.list_price.amount) // (self.list_price.amount * 2))
+        return int(saved * 100 // self.list_price.amount)
 
 
 def sale_active(row: PriceRow, now: dt.datetime) -> bool:

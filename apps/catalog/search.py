@@ -66,3 +66,34 @@ def query_tokens(query: str) -> list[str]:
 def query_words(query: str) -> list[str]:
     """The query's whitespace-separated words, for ranking by name matches."""
     return [w for w in _normalize(query).split() if w][:MAX_QUERY_TOKENS]
+
+
+def spelling_suggestion(query: str, vocabulary: list[str], *, cutoff: float = 0.66) -> str | None:
+    """A near spelling of ``query`` from ``vocabulary`` (names and name words), or None.
+
+    The whole query is tried first (a brand or category name of several words), then each
+    word: a word already in the vocabulary stays, another is replaced by its closest match
+    (difflib's ratio, at least ``cutoff``: one syllable off in a three-syllable Korean word). None when nothing changes."""
+    import difflib
+
+    normalized = " ".join(_normalize(query).split())
+    if not normalized or not vocabulary:
+        return None
+    known = set(vocabulary)
+    if normalized in known:
+        return None
+    whole = difflib.get_close_matches(normalized, vocabulary, n=1, cutoff=cutoff)
+    if whole:
+        return whole[0]
+    out, changed = [], False
+    for word in normalized.split()[:MAX_QUERY_TOKENS]:
+        if word in known:
+            out.append(word)
+            continue
+        match = difflib.get_close_matches(word, vocabulary, n=1, cutoff=cutoff)
+        if match:
+            out.append(match[0])
+            changed = True
+        else:
+            out.append(word)
+    return " ".join(out) if changed else None

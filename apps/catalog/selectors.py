@@ -23,7 +23,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, Whe
 from apps.catalog import pricing, search
 from apps.catalog.errors import CategoryNotFound, ProductNotFound
 from apps.catalog.keyset import Key
-from apps.catalog.models import Category, MarketPrice, Product, ProductListing, ProductSalesDaily, Sku
+from apps.catalog.models import Brand, Category, MarketPrice, Product, ProductListing, ProductSalesDaily, Sku
 from apps.core import clock
 from apps.markets.models import Market
 
@@ -421,3 +421,99 @@ def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | No
         raise ProductNotFound(product_id=product_id)
     cheapest = min(views, key=lambda v: (v.price.price.amount, v.sku.pk))
     return ProductDetail(product, views, cheapest.price)
+
+
+# --- Home page sections --------------------------------------------------------------------
+
+HOME_KEY = "catalog:home:{market}:v1"
+HOME_SECTION_SIZE = 10  # two rows of the desktop grid
+HOME_PICKS_SIZE = 5  # one row per top category
+
+
+@dataclass(frozen=True, slots=True)
+class HomeSections:
+    """Product ids of the home page's sections (cards are built from one listing query)."""
+
+    deal_ids: list[int]
+    new_ids: list[int]
+    picks: list[tuple[int, list[int]]]  # (top category id, product ids)
+
+    def all_ids(self) -> list[int]:
+        seen: dict[int, None] = {}
+        for ids in (self.deal_ids, self.new_ids, *(ids for _, ids in self.picks)):
+            for pid in ids:
+                seen.setdefault(pid, None)
+        return list(seen)
+
+
+def home_sections(*, market: Market, now: dt.datetime | None = None) -> HomeSections:
+    """Today's deals (sales running now, the soonest to end first), new arrivals, and the
+    most popular products of each top category, for ``market``.
+
+    Cached for ``CATALOG_POPULAR_CACHE_SECONDS`` as ids only (2 + one per top category
+    queries on a miss, each an index range of the listing table): the cards' prices and
+    stock are read fresh on every request, and a deal that ended meanwhile is dropped by
+    the page (its card is no longer on sale)."""
+    key = HOME_KEY.format(market=market.code)
+    sections: HomeSections | None = cache.get(key)
+    if sections is not None:
+        return sections
+    now = now or clock.now()
+    base = _listing_base(market)
+    deal_ids = list(
+        base.filter(sale_price__isnull=False, sale_ends_at__gt=now)
+        .filter(Q(sale_starts_at__isnull=True) | Q(sale_starts_at__lte=now))
+        .order_by("sale_ends_at", "product_id")
+        .values_list("product_id", flat=True)[:HOME_SECTION_SIZE]
+    )
+    new_ids = list(
+        base.order_by("-created_at", "-product_id").values_list("product_id", flat=True)[:HOME_SECTION_SIZE]
+    )
+    picks: list[tuple[int, list[int]]] = []
+    for root in category_tree().roots:
+        ids = root.descendant_ids()
+        ids_qs = (
+            base.filter(category_id__in=ids)
+            .order_by("-popularity", "product_id")
+            .values_list("product_id", flat=True)[:HOME_PICKS_SIZE]
+        )
+        picked = list(ids_qs)
+        if picked:
+            picks.append((root.id, picked))
+    sections = HomeSections(deal_ids, new_ids, picks)
+    cache.set(key, sections, settings.CATALOG_POPULAR_CACHE_SECONDS)
+    return sections
+
+
+# --- Search help -----------------------------------------------------------------------------
+
+VOCABULARY_KEY = "catalog:vocabulary:{language}:v1"
+
+
+def search_vocabulary(*, language: str) -> list[str]:
+    """The words and names a shopper may be trying to type, in ``language``: category and
+    brand names, and the distinct words of active product names (for the spelling hint of
+    a search without results). One query over names, cached like the category tree."""
+    key = VOCABULARY_KEY.format(language=language)
+    words: list[str] | None = cache.get(key)
+    if words is not None:
+        return words
+    field_name = "name_ko" if language == "ko" else "name_en"
+    found: dict[str, None] = {}
+    for node in category_tree().by_id.values():
+        found.setdefault((node.name_ko if language == "ko" else node.name_en).lower(), None)
+    for name in Brand.objects.values_list(field_name, flat=True):
+        if name:
+            found.setdefault(name.lower(), None)
+    names = (
+        Product.objects.filter(is_active=True, category_id__in=list(category_tree().by_id))
+        .values_list(field_name, flat=True)
+        .distinct()
+    )
+    for name in names.iterator(chunk_size=2000):
+        for word in (name or "").lower().split():
+            if len(word) >= 2 and not word.isdigit():
+                found.setdefault(word, None)
+    words = [w for w in found if w]
+    cache.set(key, words, settings.CATALOG_CATEGORY_CACHE_SECONDS)
+    return words

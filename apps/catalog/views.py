@@ -5,16 +5,20 @@ stock for the page (the only read of another app, through inventory's selectors)
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from apps.catalog import presenters, selectors
+from apps.catalog import search as search_text
 from apps.catalog.api.filters import product_list_form
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
 from apps.catalog.keyset import DEFAULT_LIMIT, MAX_LIMIT, Page, keyset_page
@@ -48,6 +52,20 @@ def product_page(
     Two queries whatever the page size. Raises: request.invalid, catalog.cursor_invalid,
     catalog.category_not_found.
     """
+    page, cards, _count = _product_page(request, params, category=category, default_limit=default_limit)
+    return page, cards
+
+
+def _product_page(
+    request: Any,
+    params: QueryDict | None = None,
+    *,
+    category: selectors.CategoryNode | None = None,
+    default_limit: int | None = None,
+    count: bool = False,
+) -> tuple[Page, list[presenters.ProductCard], int | None]:
+    """``product_page``, and with ``count`` the number of matching products (one more
+    query: the storefront shows "12 products"; the API pages by cursor and does not)."""
     params = params if params is not None else request.GET
     form = product_list_form(params)
     if not form.is_valid():
@@ -72,7 +90,12 @@ def product_page(
     availability = inventory_selectors.available_by_product_ids(
         product_ids=[row.product_id for row in page.items], market_code=market.code
     )
-    return page, presenters.cards(page.items, availability)
+    total = None
+    if count:
+        # the first page of a short list counts itself; otherwise one COUNT(*)
+        short = not params.get("cursor") and page.next_cursor is None
+        total = len(page.items) if short else qs.order_by().count()
+    return page, presenters.cards(page.items, availability), total
 
 
 def page_url(request: Any, cursor: str | None, *, absolute: bool = False) -> str | None:
@@ -92,6 +115,58 @@ def popular_cards(market: Any) -> list[presenters.ProductCard]:
     listings = selectors.listings_for_products(market=market, product_ids=ids)
     availability = inventory_selectors.available_by_product_ids(product_ids=ids, market_code=market.code)
     return presenters.cards(listings, availability)
+
+
+@dataclass
+class HomeShelf:
+    """One row of product cards on the home page."""
+
+    key: str
+    title: str
+    cards: list[presenters.ProductCard]
+    more_url: str = ""
+    show_end: bool = False  # every card says when its sale ends (today's deals)
+
+
+def home_shelves(market: Any) -> list[HomeShelf]:
+    """The home page's sections: popular, today's deals (with their end time), new
+    arrivals and the picks of each top category. Ids come from cached selectors; the cards
+    of every section are built from ONE listing query and ONE stock query."""
+    popular_ids = selectors.popular_product_ids(market=market, limit=10)
+    sections = selectors.home_sections(market=market)
+    ids = list(dict.fromkeys([*popular_ids, *sections.all_ids()]))
+    if not ids:
+        return []
+    rows = selectors.listings_for_products(market=market, product_ids=ids)
+    availability = inventory_selectors.available_by_product_ids(product_ids=ids, market_code=market.code)
+    by_id = {card.id: card for card in presenters.cards(rows, availability)}
+
+    def pick(product_ids: list[int]) -> list[presenters.ProductCard]:
+        return [by_id[pid] for pid in product_ids if pid in by_id]
+
+    tree = selectors.category_tree()
+    shelves = [
+        HomeShelf("popular", _("Popular right now"), pick(popular_ids)),
+        HomeShelf(
+            "deals",
+            _("Today's deals"),
+            [card for card in pick(sections.deal_ids) if card.price.on_sale],
+            show_end=True,
+        ),
+        HomeShelf("new", _("New arrivals"), pick(sections.new_ids)),
+    ]
+    for category_id, product_ids in sections.picks:
+        node = tree.by_id.get(category_id)
+        if node is not None:
+            shelves.append(
+                HomeShelf(
+                    f"category-{node.slug}",
+                    _("Picks in %(category)s") % {"category": node.name},
+                    pick(product_ids),
+                    more_url=f"/c/{node.slug}/",
+                )
+            )
+    return [shelf for shelf in shelves if shelf.cards]
 
 
 # --- Pages ---------------------------------------------------------------------------------
@@ -130,8 +205,11 @@ def _listing(
     cards: list[presenters.ProductCard] = []
     page = Page([], None, None)
     errors: list[str] = []
+    total: int | None = None
     try:
-        page, cards = product_page(request, params, category=category, default_limit=STOREFRONT_PAGE_SIZE)
+        page, cards, total = _product_page(
+            request, params, category=category, default_limit=STOREFRONT_PAGE_SIZE, count=True
+        )
     except CursorInvalid:
         clean = request.GET.copy()
         clean.pop("cursor", None)
@@ -142,8 +220,10 @@ def _listing(
     context = {
         "title": title,
         "cards": cards,
+        "total": total,
         "next_url": page_url(request, page.next_cursor),
         "previous_url": page_url(request, page.previous_cursor),
+        "first_url": _first_page_url(request) if request.GET.get("cursor") else None,
         "form": form,
         "sort": request.GET.get("sort", ""),
         "errors": errors,
@@ -151,7 +231,30 @@ def _listing(
         "current_category": category,
         **extra,
     }
+    if extra.get("search") and not cards and not errors:
+        context.update(_no_results_help(request, extra.get("q") or ""))
     return render(request, template, context)
+
+
+def _first_page_url(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    return request.path + ("?" + params.urlencode() if params else "")
+
+
+def _no_results_help(request: HttpRequest, q: str) -> dict[str, Any]:
+    """A way on from a search that found nothing: a spelling hint when a product, brand or
+    category name is near what was typed, and the popular products (the page shows the
+    categories too)."""
+    language = translation.get_language() or "en"
+    suggestion = search_text.spelling_suggestion(q, selectors.search_vocabulary(language=language))
+    return {
+        "suggestion": suggestion,
+        "suggestion_url": "/search?" + QueryDict.fromkeys(["q"], suggestion).urlencode()
+        if suggestion
+        else None,
+        "popular": popular_cards(request.market),  # type: ignore[attr-defined]
+    }
 
 
 @require_GET
@@ -185,6 +288,7 @@ def search(request: HttpRequest) -> HttpResponse:
                 "search": True,
                 "q": q,
                 "tree": selectors.category_tree().roots,
+                "popular": popular_cards(request.market),  # type: ignore[attr-defined]
             },
         )
     return _listing(
@@ -212,9 +316,9 @@ def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> Htt
         {
             "view": v,
             "available": max(available.get(v.sku.pk, 0), 0),
-            "label": " / ".join(str(x) for x in v.sku.options.values()) or v.sku.code,
+            "label": option_label(v.sku.options, position=i),
         }
-        for v in detail.skus
+        for i, v in enumerate(detail.skus)
     ]
     total = sum(s["available"] for s in skus)
     selected = request.GET.get("sku") or next(
@@ -236,22 +340,46 @@ def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> Htt
             "product_stock_status": presenters.stock_status(total),
             "category": category,
             "parent": parent,
+            "image_src": presenters.image_src(product.pk, product.image_url),
         },
     )
+
+
+#: Option names shown to shoppers (a SKU's ``options`` keys are data: ``{"size": "240"}``).
+OPTION_NAMES = {
+    "size": gettext_lazy("Size"),
+    "color": gettext_lazy("Colour"),
+    "pack": gettext_lazy("Pack"),
+    "weight": gettext_lazy("Weight"),
+    "volume": gettext_lazy("Volume"),
+}
+
+
+def option_label(options: dict[str, Any], *, position: int) -> str:
+    """ "Size 240 · Colour Black" from a SKU's options; never the SKU code (a shopper's
+    page shows no internal codes): a SKU without options is "Option 2"."""
+    parts = [f"{OPTION_NAMES.get(k, k)} {v}" for k, v in options.items() if v not in (None, "")]
+    return " · ".join(parts) or _("Option %(n)s") % {"n": position + 1}
 
 
 _PALETTE = ["#0b57d0", "#137333", "#c5221f", "#7b1fa2", "#e37400", "#00796b", "#3949ab", "#ad1457"]
 
 
 @require_GET
-def product_image(request: HttpRequest, product_id: int) -> HttpResponse:
+def product_image(request: HttpRequest, product_id: int, lang: str | None = None) -> HttpResponse:
     """A generated, deterministic demo image (no external URLs): a tinted card with the
-    product's initial. Cached by browsers for a day."""
+    product's initial and name in the page's language. Pages link the per-language URL
+    (``/p/<id>/image.<lang>.svg``, ``presenters.image_src``), so a cache never hands an
+    English page the Korean picture; the plain URL (the API's) follows the request's
+    language. Cached by browsers for a day."""
     row = Product.objects.filter(pk=product_id).values_list("name_en", "name_ko").first()
     if row is None:
         raise Http404
-    label = (row[1] or row[0] or "?").strip()
-    initial = escape(label[:1].upper() or "?")
+    language = lang or translation.get_language() or "en"
+    name_en, name_ko = (row[0] or "").strip(), (row[1] or "").strip()
+    label = (name_ko or name_en) if language == "ko" else (name_en or name_ko)
+    label = label or "?"
+    initial = escape(label[:1].upper())
     digest = hashlib.sha256(str(product_id).encode()).digest()
     color = _PALETTE[digest[0] % len(_PALETTE)]
     shape = digest[1] % 3
@@ -262,14 +390,17 @@ def product_image(request: HttpRequest, product_id: int) -> HttpResponse:
         if shape == 1
         else '<polygon points="200,70 300,260 100,260" fill="#fff" fill-opacity=".25"/>'
     )
+    caption = label if len(label) <= 26 else label[:25].rstrip() + "…"
     svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 400" width="400" height="400" role="img">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 400" width="400" height="400" '
+        f'role="img" lang="{language}"><title>{escape(label)}</title>'
         f'<rect width="400" height="400" fill="{color}"/>{figure}'
         f'<text x="200" y="205" font-size="120" font-family="sans-serif" font-weight="700" fill="#fff" '
         f'text-anchor="middle" dominant-baseline="middle">{initial}</text>'
         f'<text x="200" y="345" font-size="22" font-family="sans-serif" fill="#fff" text-anchor="middle">'
-        f"{escape(label[:24])}</text></svg>"
+        f"{escape(caption)}</text></svg>"
     )
     response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = "public, max-age=86400"
+    response["Content-Language"] = language
     return response

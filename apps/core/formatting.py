@@ -55,9 +55,46 @@ def format_date(value: dt.date, locale: str | None = None, *, fmt: str = "medium
     return babel_dates.format_date(value, format=fmt, locale=cldr_locale(locale))
 
 
+#: Date-time patterns per language and length (CLDR symbols). Babel's own Korean patterns
+#: say "PM" (CLDR's abbreviated day period) and show seconds; a shopper reads "오후 11:56".
+#: ``aaaa`` is the wide day period (오전/오후).
+DATETIME_PATTERNS: dict[str, dict[str, str]] = {
+    "ko": {
+        "short": "M월 d일 aaaa h:mm",  # 11월 30일 오후 11:56
+        "medium": "y. M. d. aaaa h:mm",  # 2026. 11. 30. 오후 11:56
+        "long": "y년 M월 d일 EEEE aaaa h:mm",  # 2026년 11월 30일 월요일 오후 11:56
+    },
+    "en": {
+        "short": "MMM d, h:mm a",  # Nov 30, 11:56 PM
+        "medium": "MMM d, y, h:mm a",  # Nov 30, 2026, 11:56 PM
+        "long": "EEEE, MMMM d, y, h:mm a",  # Monday, November 30, 2026, 11:56 PM
+    },
+}
+
+
 def format_datetime(
-    value: dt.datetime, locale: str | None = None, *, tz: str | None = None, fmt: str = "medium"
+    value: dt.datetime,
+    locale: str | None = None,
+    *,
+    tz: str | None = None,
+    fmt: str = "medium",
+    zone: bool = False,
 ) -> str:
-    """An aware datetime shown in ``tz`` (a market's time zone), e.g. ``Asia/Seoul``."""
-    tzinfo = ZoneInfo(tz) if tz else None
-    return babel_dates.format_datetime(value, format=fmt, tzinfo=tzinfo, locale=cldr_locale(locale))
+    """An instant as a shopper or staff member reads it, in ``tz`` (a market's time zone,
+    e.g. ``Asia/Seoul``; UTC when None): ``2026. 11. 30. 오후 11:56`` (ko),
+    ``Nov 30, 2026, 11:56 PM`` (en); no seconds. ``fmt``: ``short`` (no year), ``medium``,
+    ``long``. ``zone=True`` appends the zone's abbreviation (``KST``, ``EST``), for screens
+    read across markets (the admin). A naive ``value`` is taken as UTC.
+
+    The one date-time formatter of the project: templates (``market_datetime`` filter),
+    e-mails and the admin call it.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(ZoneInfo(tz) if tz else dt.UTC)
+    cldr = cldr_locale(locale)
+    pattern = DATETIME_PATTERNS[cldr.split("_")[0]][fmt]
+    text = babel_dates.format_datetime(local, pattern, locale=cldr)
+    if zone:
+        text = f"{text} {local.tzname()}"
+    return text

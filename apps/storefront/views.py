@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -9,27 +11,37 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.services import user_preferences_set
 from apps.catalog.selectors import category_tree
-from apps.catalog.views import popular_cards
+from apps.catalog.views import home_shelves
 from apps.markets.resolution import remember_choice, supported_language
 from apps.markets.selectors import market_map
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The market's top 5 and the category entry points (catalog's selectors)."""
+    """The category entry points and the product shelves (popular, today's deals, new
+    arrivals, per-category picks): cached ids, then one listing and one stock query."""
     return render(
         request,
         "storefront/home.html",
-        {"popular": popular_cards(request.market), "categories": category_tree().roots},  # type: ignore[attr-defined]
+        {"shelves": home_shelves(request.market), "categories": category_tree().roots},  # type: ignore[attr-defined]
     )
 
 
+#: Query parameters that pick the language or market: a URL carrying them would override
+#: the switcher's fresh choice (``?lang=`` outranks the cookie), so they leave the way back.
+CHOICE_PARAMS = ("lang", "market")
+
+
 def _next_url(request: HttpRequest) -> str:
+    """Where the switcher returns to: the page it was on, without ``?lang=``/``?market=``
+    (otherwise English chosen on ``/?lang=ko`` lands on ``/?lang=ko``, in Korean)."""
     target = request.POST.get("next") or request.META.get("HTTP_REFERER") or "/"
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return "/"
-    return target
+    parts = urlsplit(target)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in CHOICE_PARAMS]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @require_POST

@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.inventory",
     "apps.storefront",
+    # The back office theme (issue 15): unfold's templates must win over the admin's.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -357,3 +360,49 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2)
+
+# --- Back office (django-unfold, issue 15) --------------------------------------------
+# Callables are dotted paths into joopang.admin_site (unfold imports and calls them with
+# the request). The admin's language and the market's time zone are activated by
+# AdminLocaleMiddleware, right after LocaleMarketMiddleware (which sets request.market).
+from django.utils.translation import gettext_lazy as _admin_  # noqa: E402
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("joopang.middleware.LocaleMarketMiddleware") + 1,
+    "joopang.admin_site.AdminLocaleMiddleware",
+)
+UNFOLD: dict[str, Any] = {
+    "SITE_TITLE": _admin_("Joopang back office"),
+    "SITE_HEADER": _admin_("Joopang back office"),
+    "SITE_SUBHEADER": "joopang.admin_site.time_zone_label",
+    "SITE_URL": "/",
+    "SITE_SYMBOL": "storefront",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "/static/img/favicon.svg"}],
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": True,
+    "SHOW_LANGUAGES": False,
+    "DASHBOARD_CALLBACK": "joopang.admin_site.dashboard_callback",
+    "BORDER_RADIUS": "6px",
+    # The storefront's accent (#0b57d0) as the primary colour.
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97% .014 254.604)",
+            "100": "oklch(93.2% .032 255.585)",
+            "200": "oklch(88.2% .059 254.128)",
+            "300": "oklch(80.9% .105 251.813)",
+            "400": "oklch(70.7% .165 254.624)",
+            "500": "oklch(62.3% .214 259.815)",
+            "600": "oklch(54.6% .245 262.881)",
+            "700": "oklch(48.8% .243 264.376)",
+            "800": "oklch(42.4% .199 265.638)",
+            "900": "oklch(37.9% .146 265.522)",
+            "950": "oklch(28.2% .091 267.935)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": False,
+        "command_search": False,
+        "show_all_applications": False,
+        "navigation": "joopang.admin_site.sidebar_navigation",
+    },
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -27,6 +28,13 @@ def test_demo_seed_builds_a_bilingual_catalog_once():
     assert set(Warehouse.objects.values_list("code", flat=True)) == {"KR-ICN1", "KR-BSN1", "US-NJ1"}
     assert ProductListing.objects.filter(market_id="US", from_fx=True).exists()  # US prices missing -> FX
     assert MarketPrice.objects.filter(sale_price__isnull=False).exists()
+    # realistic names: no trailing number ("샴푸 83"), all distinct, many brands
+    names_ko = list(Product.objects.values_list("name_ko", flat=True))
+    names_en = list(Product.objects.values_list("name_en", flat=True))
+    assert not [n for n in names_ko + names_en if re.search(r"\d$", n)]
+    assert len(set(names_ko)) == len(set(names_en)) == 240
+    assert Product.objects.values("brand").distinct().count() >= 20
+    assert "어반핏 에센셜 운동화" in names_ko and "UrbanFit Essential Sneakers" in names_en
     # when seeded again
     catalog_demo.seed(stdout=out)
     inventory_demo.seed(stdout=out)

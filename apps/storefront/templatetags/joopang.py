@@ -28,10 +28,18 @@ def localdate(value: dt.date | None) -> str:
     return "" if value is None else format_date(value)
 
 
-@register.simple_tag(takes_context=True)
-def market_datetime(context: dict[str, Any], value: dt.datetime | None) -> str:
-    """An instant shown in the current market's time zone."""
-    if value is None:
-        return ""
-    market = context.get("current_market")
-    return format_datetime(value, tz=market.time_zone if market else None)
+def _market_tz(market: Any) -> str | None:
+    return getattr(market, "time_zone", None)
+
+
+@register.filter
+def market_datetime(value: dt.datetime | None, market: Any = None) -> str:
+    """``{{ ends_at|market_datetime:current_market }}``: an instant in the market's time
+    zone and the page's language, without seconds (``2026. 11. 30. 오후 11:56``)."""
+    return "" if value is None else format_datetime(value, tz=_market_tz(market))
+
+
+@register.filter
+def market_datetime_short(value: dt.datetime | None, market: Any = None) -> str:
+    """As ``market_datetime`` without the year (``11월 30일 오후 11:56``, ``Nov 30, 11:56 PM``)."""
+    return "" if value is None else format_datetime(value, tz=_market_tz(market), fmt="short")

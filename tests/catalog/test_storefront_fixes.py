@@ -1,0 +1,149 @@
+"""Issue 15's storefront defects, server side: the home shelves, single-option products,
+the language switch from a ``?lang=`` page, per-language images, FX discounts, search
+without results, the result count and pager, and no link to a page that does not exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from apps.catalog import services
+from apps.catalog.pricing import PriceRow, effective
+from tests.catalog.factories import BrandFactory, CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop():
+    fashion = CategoryFactory(slug="fashion", name_ko="패션", name_en="Fashion")
+    shoes = CategoryFactory(slug="shoes", name_ko="신발", name_en="Shoes", parent=fashion)
+    food = CategoryFactory(slug="food", name_ko="식품", name_en="Food")
+    brand = BrandFactory(slug="bluepeak", name_ko="블루피크", name_en="Blue Peak")
+    single = ProductFactory(
+        category=food, name_ko="제주 감귤", name_en="Jeju Tangerines", kr=19900, us=1499, code="ORANGE"
+    )
+    multi = ProductFactory(
+        category=shoes,
+        brand=brand,
+        name_ko="프로 러닝화",
+        name_en="Pro Running Shoes",
+        kr=120000,
+        kr_sale=90000,
+        us=9900,
+        sale_ends_at=timezone.now() + dt.timedelta(hours=30),
+        skus=2,
+        code="RUN",
+    )
+    others = [
+        ProductFactory(category=shoes, name_ko=f"운동화 모델{c}", name_en=f"Sneaker model {c}", kr=30000 + i)
+        for i, c in enumerate("ABCDEFGH")
+    ]
+    services.product_sales_record(product_id=multi.pk, market_code="KR", units=4)
+    return {"single": single, "multi": multi, "others": others}
+
+
+def test_home_shows_deals_new_arrivals_and_category_picks(client, shop):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    for heading in (
+        "지금 인기 있는 상품",
+        "오늘의 특가",
+        "새로 나온 상품",
+        "패션 추천 상품",
+        "식품 추천 상품",
+    ):
+        assert heading in html
+    # more than five products, and the deal says when it ends (Korean: 오후/오전, no seconds)
+    assert len(set(re.findall(r'href="/p/(\d+)/', html))) == 10
+    deals = html[html.index('id="shelf-deals"') : html.index('id="shelf-new"')]
+    assert "프로 러닝화" in deals and "세일 종료" in deals
+    assert re.search(r"\d+월 \d+일 (오전|오후) \d+:\d\d<", deals)
+
+
+def test_home_query_count_does_not_grow_with_the_shelves(client, shop, django_assert_num_queries):
+    client.get("/")  # warm the caches (markets, tree, ranking, shelves)
+    # then: one listing query for every shelf, one stock query
+    with django_assert_num_queries(2):
+        client.get("/")
+
+
+def test_single_option_product_shows_no_picker_and_no_sku_code(client, shop):
+    single = shop["single"]
+    html = client.get(f"/p/{single.pk}/{single.slug}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'type="radio"' not in html
+    assert "이 옵션 보기" not in html
+    assert "ORANGE" not in html.replace('value="ORANGE-1"', "")  # only the cart's hidden field
+
+
+def test_options_are_labelled_by_their_values_not_codes(client, shop):
+    multi = shop["multi"]
+    html = client.get(f"/p/{multi.pk}/{multi.slug}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    labels = re.findall(r'<span class="sku-name">([^<]*)</span>', html)
+    assert labels == ["사이즈 1", "사이즈 2"]
+    assert 'src="/static/catalog/sku-picker.js"' in html
+
+
+def test_language_switch_from_a_lang_url_lands_in_the_chosen_language(client, shop):
+    client.get("/?lang=ko")
+    response = client.post("/preferences", {"language": "en", "market": "KR", "next": "/search?q=x&lang=ko"})
+    assert response.status_code == 302
+    assert response["Location"] == "/search?q=x"
+    page = client.get(response["Location"])
+    assert page["Content-Language"] == "en"
+
+
+def test_generated_images_follow_the_page_language(client, shop):
+    single = shop["single"]
+    html = client.get(f"/p/{single.pk}/{single.slug}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'src="/p/{single.pk}/image.en.svg"' in html
+    en = client.get(f"/p/{single.pk}/image.en.svg", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    ko = client.get(f"/p/{single.pk}/image.ko.svg", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Jeju Tangerines" in en and "감귤" not in en
+    assert "제주 감귤" in ko
+    # the API's language-neutral URL follows the request's language
+    assert "Jeju Tangerines" in client.get(f"/p/{single.pk}/image.svg?lang=en").content.decode()
+
+
+def test_a_converted_sale_shows_its_own_percentage():
+    now = timezone.now()
+    # 10 % off in won, converted to dollars: 21.65 -> 19.49 is 9.98 %
+    fx = effective(PriceRow("USD", 2165, 1949, None, None), now, from_fx=True)
+    assert fx.discount_percent == 10
+    # a stored price never shows more than the shopper saves
+    assert effective(PriceRow("USD", 2165, 1949, None, None), now).discount_percent == 9
+    assert effective(PriceRow("KRW", 30000, 27000, None, None), now).discount_percent == 10
+
+
+def test_listing_shows_the_result_count_and_a_way_back(client, shop):
+    html = client.get("/c/fashion/?limit=4", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "9 products" in html
+    next_url = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    second = client.get(next_url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "9 products" in second
+    assert 'rel="prev"' in second and "First page" in second and 'rel="next"' in second
+
+
+def test_search_without_results_offers_a_way_on(client, shop):
+    html = client.get("/search", {"q": "snaeker"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "0 products" in html
+    assert 'Did you mean <a href="/search?q=sneaker">sneaker</a>?' in html
+    assert "Browse the categories" in html and 'href="/c/fashion/"' in html
+    assert "Popular right now" in html and "Pro Running Shoes" in html
+
+
+def test_search_without_results_in_korean_suggests_a_korean_name(client, shop):
+    html = client.get("/search", {"q": "러닝하"}, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "혹시" in html and "러닝화" in html
+
+
+def test_no_header_or_footer_link_leads_nowhere(client, shop):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'href="/cart/"' not in html
+    chrome = html[: html.index("<main")] + html[html.index("</main>") :]
+    for href in set(re.findall(r'href="(/[^"]*)"', chrome)):
+        if href.startswith("/static/") or href.startswith("#"):
+            continue
+        assert client.get(href).status_code == 200, href
