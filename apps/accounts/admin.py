@@ -1,5 +1,7 @@
-"""Back office for accounts: users (ops manage, CS view, market-scoped), role-change
-audit, system clients, consents. Role changes go through ``services.user_roles_set``."""
+"""Back office for accounts: customers and staff (ops manage, CS view, market-scoped),
+role-change audit, system clients, consents, roles by their localized names. Role
+changes go through ``services.user_roles_set``. The third-party screens accounts speaks
+for (Celery, JWTs) are in ``admin_thirdparty``."""
 
 from __future__ import annotations
 
@@ -9,17 +11,27 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import BaseUserCreationForm
-from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.models import Group
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm
+from unfold.forms import UserChangeForm as UnfoldUserChangeForm
+from unfold.forms import UserCreationForm as UnfoldUserCreationForm
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
-from apps.accounts import errors, roles, services
+from apps.accounts import (
+    admin_thirdparty,  # noqa: F401  (Celery and JWT screens)
+    errors,
+    roles,
+    services,
+)
 from apps.accounts.auth import signed_in_user
 from apps.accounts.models import Consent, RoleChange, SystemClient, User
 from apps.accounts.selectors import market_scoped, staff_markets
+from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell
 from apps.core.errors import PermissionDenied
 from apps.markets.selectors import market_list
 
@@ -37,20 +49,10 @@ class MarketScopedAdminMixin:
         return market_scoped(super().get_queryset(request), request.user, field=self.market_scope_field)  # type: ignore[misc]
 
 
-class ReadOnlyAdminMixin:
-    """Viewable only: audit and evidence rows are written by services, never by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+__all__ = ["MarketScopedAdminMixin", "ReadOnlyAdminMixin"]  # reused by other apps' admins
 
 
-class UserCreationForm(BaseUserCreationForm):
+class UserCreationForm(UnfoldUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "name", "market", "locale")
@@ -60,12 +62,19 @@ def _market_choices() -> list[tuple[str, str | Promise]]:
     return [("", _("All markets")), *[(m.code, str(m)) for m in market_list()]]
 
 
-class UserChangeForm(DjangoUserChangeForm):
-    roles = forms.ModelMultipleChoiceField(
+class RoleChoiceField(forms.ModelMultipleChoiceField):
+    """Role groups by their localized names ("CS 상담원"), not their codes."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return roles.role_label(obj.name)
+
+
+class UserChangeForm(UnfoldUserChangeForm):
+    roles = RoleChoiceField(
         label=_("Roles"),
         queryset=Group.objects.filter(name__in=roles.ROLES).order_by("name"),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
     )
     market_scope = forms.ChoiceField(
         label=_("Market scope"),
@@ -109,15 +118,67 @@ class UserChangeForm(DjangoUserChangeForm):
         return data
 
 
+class AccountTypeFilter(admin.SimpleListFilter):
+    """The user list is the customer list: staff and system clients one click away."""
+
+    title = _("account type")
+    parameter_name = "account"
+    CUSTOMERS, STAFF, SYSTEM, EVERYONE = "customers", "staff", "system", "all"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            (self.CUSTOMERS, _("Customers")),
+            (self.STAFF, _("Staff")),
+            (self.SYSTEM, _("System clients")),
+            (self.EVERYONE, _("Everyone")),
+        ]
+
+    def value(self) -> str:
+        return super().value() or self.CUSTOMERS
+
+    def choices(self, changelist: Any) -> Any:
+        current = self.value()
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": current == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        value = self.value()
+        if value == self.STAFF:
+            return queryset.filter(Q(is_staff=True) | Q(is_superuser=True), is_service_account=False)
+        if value == self.SYSTEM:
+            return queryset.filter(is_service_account=True)
+        if value == self.EVERYONE:
+            return queryset
+        return queryset.filter(is_staff=False, is_superuser=False, is_service_account=False)
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(code, roles.role_label(code)) for code in roles.ROLES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        value = self.value()
+        return queryset.filter(groups__name=value) if value else queryset
+
+
 @admin.register(User)
-class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin, ModelAdmin):
     add_form = UserCreationForm
     form = UserChangeForm
+    change_password_form = AdminPasswordChangeForm
     ordering = ("email",)
-    list_display = ("email", "name", "market", "locale", "is_staff", "is_active")
-    list_filter = ("market", "locale", "is_staff", "is_active", "is_service_account", "groups")
+    list_display = ("email", "name", "market", "locale", "role_names", "is_active", "joined")
+    list_filter = (AccountTypeFilter, RoleFilter, "market", "locale", "is_active")
+    list_filter_submit = True
     search_fields = ("email", "name")
-    readonly_fields = ("last_login", "date_joined", "deleted_at", "failed_login_count", "locked_until")
+    readonly_fields = ("last_login", "date_joined", "deleted_at")
     add_fieldsets = (
         (
             None,
@@ -125,6 +186,17 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
         ),
     )
     ROLE_FIELDS = ("is_staff", "is_superuser", "roles", "market_scope", "role_change_reason")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("market").prefetch_related("groups")
+
+    @admin.display(description=_("Roles"))
+    def role_names(self, obj: User) -> str:
+        return ", ".join(sorted(roles.role_label(group.name) for group in obj.groups.all()))
+
+    @admin.display(description=_("Joined"), ordering="date_joined")
+    def joined(self, obj: User) -> str | None:
+        return datetime_cell(obj.date_joined, obj.market.time_zone if obj.market_id else None)
 
     def get_form(
         self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any
@@ -137,8 +209,10 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
         if obj is None:
             return self.add_fieldsets
+        # The password row carries a "reset password" button: only for who may use it.
+        account = ("email", "password") if self.has_change_permission(request, obj) else ("email",)
         sets: list[Any] = [
-            (None, {"fields": ("email", "password")}),
+            (None, {"fields": account}),
             (_("Profile"), {"fields": ("name", "locale", "market", "is_active")}),
         ]
         if request.user.has_perm("accounts.manage_roles"):
@@ -189,14 +263,30 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin):
         return False  # accounts are anonymized (services.user_delete), never deleted
 
 
+def _role_value(change: RoleChange, value: str) -> str:
+    return roles.role_label(value) if change.kind in ("group_added", "group_removed") else value
+
+
 @admin.register(RoleChange)
-class RoleChangeAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, admin.ModelAdmin):
+class RoleChangeAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     market_scope_field = "target__market"
-    list_display = ("created_at", "target", "kind", "old_value", "new_value", "actor", "reason")
+    list_display = ("when", "target", "kind", "before", "after", "actor", "reason")
     list_filter = ("kind",)
     search_fields = ("target__email", "actor__email")
     date_hierarchy = "created_at"
     list_select_related = ("target", "actor")
+
+    @admin.display(description=_("when"), ordering="created_at")
+    def when(self, obj: RoleChange) -> str | None:
+        return datetime_cell(obj.created_at)
+
+    @admin.display(description=_("before"))
+    def before(self, obj: RoleChange) -> str:
+        return _role_value(obj, obj.old_value)
+
+    @admin.display(description=_("after"))
+    def after(self, obj: RoleChange) -> str:
+        return _role_value(obj, obj.new_value)
 
 
 class SystemClientForm(forms.ModelForm):
@@ -206,10 +296,20 @@ class SystemClientForm(forms.ModelForm):
 
 
 @admin.register(SystemClient)
-class SystemClientAdmin(admin.ModelAdmin):
+class SystemClientAdmin(ModelAdmin):
     form = SystemClientForm
-    list_display = ("name", "client_id", "role", "is_active", "created_at", "last_used_at")
+    list_display = ("name", "client_id", "role", "is_active", "created", "last_used")
+    list_filter = ("role", "is_active")
+    search_fields = ("name", "client_id")
     readonly_fields = ("client_id", "created_at", "last_used_at")
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: SystemClient) -> str | None:
+        return datetime_cell(obj.created_at)
+
+    @admin.display(description=_("last used at"), ordering="last_used_at")
+    def last_used(self, obj: SystemClient) -> str | None:
+        return datetime_cell(obj.last_used_at)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else ()
@@ -245,17 +345,36 @@ class SystemClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, admin.ModelAdmin):
+class ConsentAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     market_scope_field = "user__market"
-    list_display = ("user", "kind", "document_version", "granted", "created_at", "source")
+    list_display = ("user", "kind", "document_version", "granted", "when", "source")
     list_filter = ("kind", "granted", "document_version")
     search_fields = ("user__email",)
-    list_select_related = ("user",)
+    list_select_related = ("user__market",)
+
+    @admin.display(description=_("when"), ordering="created_at")
+    def when(self, obj: Consent) -> str | None:
+        return datetime_cell(obj.created_at, obj.user.market.time_zone if obj.user.market_id else None)
 
 
-admin.site.unregister(Group)
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class RoleGroupAdmin(ReadOnlyAdminMixin, DjangoGroupAdmin):
+class RoleGroupAdmin(ReadOnlyAdminMixin, DjangoGroupAdmin, ModelAdmin):
     """Roles are read-only here: their permissions come from code (apps.accounts.roles)."""
+
+    list_display = ("role", "name", "permission_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).annotate(permission_total=Count("permissions"))
+
+    @admin.display(description=_("role"), ordering="name")
+    def role(self, obj: Group) -> str:
+        return roles.role_label(obj.name)
+
+    @admin.display(description=_("permissions"), ordering="permission_total")
+    def permission_count(self, obj: Group) -> int:
+        return int(getattr(obj, "permission_total", 0))

@@ -36,6 +36,8 @@ from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 MEMBER = "member"
 CS_AGENT = "cs_agent"
@@ -47,6 +49,22 @@ DATA_PLATFORM = "data_platform"
 ROLES: tuple[str, ...] = (MEMBER, CS_AGENT, INVENTORY_MANAGER, MARKETING_MANAGER, OPS_ADMIN, DATA_PLATFORM)
 #: Roles that work in the admin back office (``is_staff``).
 STAFF_ROLES: tuple[str, ...] = (CS_AGENT, INVENTORY_MANAGER, MARKETING_MANAGER, OPS_ADMIN)
+
+#: What staff read instead of the role codes (the codes stay the group names).
+ROLE_LABELS: dict[str, Promise] = {
+    MEMBER: gettext_lazy("Member"),
+    CS_AGENT: gettext_lazy("CS agent"),
+    INVENTORY_MANAGER: gettext_lazy("Inventory manager"),
+    MARKETING_MANAGER: gettext_lazy("Marketing manager"),
+    OPS_ADMIN: gettext_lazy("Operations admin"),
+    DATA_PLATFORM: gettext_lazy("Data platform (system)"),
+}
+
+
+def role_label(code: str) -> str:
+    """The localized name of a role code; an unknown group keeps its name."""
+    label = ROLE_LABELS.get(code)
+    return str(label) if label is not None else code
 
 
 def _crud(app_label: str, model: str, *actions: str) -> list[str]:

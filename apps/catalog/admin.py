@@ -1,6 +1,7 @@
-"""Catalog back office: ko/en fields side by side (modeltranslation's TranslationAdmin; the
-tabbed variant loads jQuery UI from a CDN, and deployments may be closed networks), SKU and
-price inlines. Saves go through the catalog services' re-index so the search
+"""Catalog back office on unfold: ko/en fields side by side (modeltranslation's
+TranslationAdmin; the tabbed variant loads jQuery UI from a CDN, and deployments may be
+closed networks), SKU and price inlines. Lists name the product and show money formatted
+for its currency (never raw minor units) and times in the market's zone. Saves go through the catalog services' re-index so the search
 document and listings never drift from what staff edit.
 
 Marketing managers (change_product without add_product) see every field read-only
@@ -14,22 +15,28 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 
 from apps.catalog import services
 from apps.catalog.models import Brand, Category, MarketPrice, Product, ProductSalesDaily, Sku
+from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
 
 PROMOTION_FIELDS = ("rocket_delivery", "is_featured")
 SALE_FIELDS = ("sale_price", "sale_starts_at", "sale_ends_at")
 
 
 @admin.register(Category)
-class CategoryAdmin(TranslationAdmin):
+class CategoryAdmin(ModelAdmin, TranslationAdmin):
     list_display = ("name", "slug", "parent", "position", "is_active")
-    list_filter = ("is_active", "parent")
+    list_filter = ("is_active", ("parent", RelatedDropdownFilter))
+    list_filter_submit = True
+    list_select_related = ("parent",)
     search_fields = ("slug", "name_ko", "name_en")
     prepopulated_fields = {"slug": ("name_en",)}
 
@@ -43,7 +50,7 @@ class CategoryAdmin(TranslationAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(TranslationAdmin):
+class BrandAdmin(ModelAdmin, TranslationAdmin):
     list_display = ("name", "slug")
     search_fields = ("slug", "name_ko", "name_en")
 
@@ -90,7 +97,7 @@ class MarketPriceForm(forms.ModelForm):
         return data
 
 
-class MarketPriceInline(admin.TabularInline):
+class MarketPriceInline(TabularInline):
     model = MarketPrice
     form = MarketPriceForm
     extra = 0
@@ -108,7 +115,7 @@ class MarketPriceInline(admin.TabularInline):
         return request.user.has_perm("catalog.delete_marketprice")
 
 
-class SkuInline(admin.TabularInline):
+class SkuInline(TabularInline):
     model = Sku
     extra = 0
     fields = ("code", "options", "position", "is_active")
@@ -119,23 +126,46 @@ class SkuInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(TranslationAdmin):
+class ProductAdmin(ModelAdmin, TranslationAdmin):
     list_display = (
         "id",
         "name",
-        "category",
         "brand",
+        "category",
+        "prices",
         "rocket_delivery",
         "is_featured",
         "is_active",
-        "updated_at",
+        "updated",
     )
-    list_filter = ("is_active", "rocket_delivery", "is_featured", "category")
-    search_fields = ("name_ko", "name_en", "skus__code")
+    list_display_links = ("id", "name")
+    list_filter = (
+        "is_active",
+        "rocket_delivery",
+        "is_featured",
+        ("category", RelatedDropdownFilter),
+        ("brand", RelatedDropdownFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("name_ko", "name_en", "skus__code", "brand__name_ko", "brand__name_en")
     list_select_related = ("category", "brand")
     autocomplete_fields = ("category", "brand")
     inlines = (SkuInline,)
     readonly_fields = ("created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return super().get_queryset(request).prefetch_related("listings")
+
+    @admin.display(description=_("Price"))
+    def prices(self, obj: Product) -> str:
+        """What shoppers pay now in each market (the listings), e.g. ``₩52,100 · $40.99``."""
+        listings = sorted(obj.listings.all(), key=lambda listing: listing.market_id)
+        cells = [money_cell(listing.price, listing.currency) for listing in listings]
+        return " · ".join(cell for cell in cells if cell) or "-"
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated(self, obj: Product) -> str | None:
+        return datetime_cell(obj.updated_at)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         """Without ``add_product`` (marketing) only the promotion flags stay editable."""
@@ -151,10 +181,16 @@ class ProductAdmin(TranslationAdmin):
 
 
 @admin.register(Sku)
-class SkuAdmin(admin.ModelAdmin):
-    list_display = ("code", "product", "options", "is_active")
+class SkuAdmin(ModelAdmin):
+    list_display = ("code", "product", "option_values", "is_active")
+    list_filter = ("is_active",)
     search_fields = ("code", "product__name_ko", "product__name_en")
     list_select_related = ("product",)
+
+    @admin.display(description=_("option values"))
+    def option_values(self, obj: Sku) -> str:
+        return ", ".join(f"{key}: {value}" for key, value in (obj.options or {}).items()) or "-"
+
     autocomplete_fields = ("product",)
     inlines = (MarketPriceInline,)
 
@@ -179,14 +215,69 @@ class SkuAdmin(admin.ModelAdmin):
         services.listings_refresh(product_ids=product_ids)
 
 
+class SaleFilter(admin.SimpleListFilter):
+    title = _("sale")
+    parameter_name = "sale"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("now", _("On sale now")), ("scheduled", _("Sale scheduled")), ("none", _("No sale"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[MarketPrice]) -> QuerySet[MarketPrice]:
+        now = timezone.now()
+        started = Q(sale_starts_at__isnull=True) | Q(sale_starts_at__lte=now)
+        not_ended = Q(sale_ends_at__isnull=True) | Q(sale_ends_at__gt=now)
+        if self.value() == "now":
+            return queryset.filter(started & not_ended, sale_price__isnull=False)
+        if self.value() == "scheduled":
+            return queryset.filter(sale_price__isnull=False, sale_starts_at__gt=now)
+        if self.value() == "none":
+            return queryset.filter(sale_price__isnull=True)
+        return queryset
+
+
 @admin.register(MarketPrice)
-class MarketPriceAdmin(admin.ModelAdmin):
+class MarketPriceAdmin(ModelAdmin):
     form = MarketPriceForm
-    list_display = ("sku", "market", "list_price", "sale_price", "sale_starts_at", "sale_ends_at", "currency")
-    list_filter = ("market",)
-    search_fields = ("sku__code",)
-    list_select_related = ("sku",)
+    list_display = (
+        "product",
+        "sku_code",
+        "market",
+        "list_price_display",
+        "sale_price_display",
+        "sale_window",
+    )
+    list_display_links = ("product", "sku_code")
+    list_filter = ("market", SaleFilter)
+    search_fields = ("sku__code", "sku__product__name_ko", "sku__product__name_en")
+    list_select_related = ("sku__product", "market")
     autocomplete_fields = ("sku",)
+    ordering = ("sku__product__name", "sku__code", "market")
+
+    @admin.display(description=_("product"), ordering="sku__product__name")
+    def product(self, obj: MarketPrice) -> str:
+        return obj.sku.product.name
+
+    @admin.display(description=_("SKU code"), ordering="sku__code")
+    def sku_code(self, obj: MarketPrice) -> str:
+        return obj.sku.code
+
+    @admin.display(description=_("list price"), ordering="list_price")
+    def list_price_display(self, obj: MarketPrice) -> str | None:
+        return money_cell(obj.list_price, obj.currency)
+
+    @admin.display(description=_("sale price"), ordering="sale_price")
+    def sale_price_display(self, obj: MarketPrice) -> str | None:
+        return money_cell(obj.sale_price, obj.currency)
+
+    @admin.display(description=_("sale period"), ordering="sale_starts_at")
+    def sale_window(self, obj: MarketPrice) -> str | None:
+        """In the row's own market's zone: a US sale is planned in New York time."""
+        if obj.sale_starts_at is None and obj.sale_ends_at is None:
+            return None
+        zone = obj.market.time_zone
+        start = datetime_cell(obj.sale_starts_at, zone) or ""
+        end = datetime_cell(obj.sale_ends_at, zone) or ""
+        return f"{start} – {end}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if request.user.has_perm("catalog.add_marketprice"):
@@ -209,8 +300,12 @@ class MarketPriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductSalesDaily)
-class ProductSalesDailyAdmin(admin.ModelAdmin):
+class ProductSalesDailyAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """An aggregate the popularity job writes: read-only for everyone."""
+
     list_display = ("product", "market", "date", "units")
-    list_filter = ("market", "date")
+    list_filter = ("market", ("date", RangeDateFilter))
+    list_filter_submit = True
+    search_fields = ("product__name_ko", "product__name_en")
     list_select_related = ("product",)
-    raw_id_fields = ("product",)
+    ordering = ("-date", "-units")

@@ -8,12 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RelatedDropdownFilter
 
+from apps.core.admin_display import datetime_cell
 from apps.core.errors import DomainError
 from apps.inventory import services
 from apps.inventory.errors import StockChanged
@@ -21,7 +26,7 @@ from apps.inventory.models import StockLevel, Warehouse
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(admin.ModelAdmin):
+class WarehouseAdmin(ModelAdmin):
     list_display = ("code", "name", "market", "priority", "is_active")
     list_filter = ("market", "is_active")
     search_fields = ("code", "name")
@@ -63,14 +68,53 @@ class StockLevelForm(forms.ModelForm):
         return cleaned
 
 
+class AvailabilityFilter(admin.SimpleListFilter):
+    title = _("availability")
+    parameter_name = "availability"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("out", _("Out of stock")), ("low", _("Low stock")), ("in", _("In stock"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[StockLevel]) -> QuerySet[StockLevel]:
+        available = F("on_hand") - F("reserved")
+        low = settings.CATALOG_LOW_STOCK_THRESHOLD
+        queryset = queryset.alias(free=available)
+        if self.value() == "out":
+            return queryset.filter(free__lte=0)
+        if self.value() == "low":
+            return queryset.filter(free__gt=0, free__lte=low)
+        if self.value() == "in":
+            return queryset.filter(free__gt=low)
+        return queryset
+
+
 @admin.register(StockLevel)
-class StockLevelAdmin(admin.ModelAdmin):
+class StockLevelAdmin(ModelAdmin):
     form = StockLevelForm
-    list_display = ("sku", "warehouse", "on_hand", "reserved", "available", "updated_at")
-    list_filter = ("warehouse__market", "warehouse")
-    search_fields = ("sku__code",)
-    list_select_related = ("sku", "warehouse")
+    list_display = ("product", "sku_code", "warehouse", "on_hand", "reserved", "available", "updated")
+    list_display_links = ("product", "sku_code")
+    list_filter = (
+        "warehouse__market",
+        ("warehouse", RelatedDropdownFilter),
+        AvailabilityFilter,
+    )
+    list_filter_submit = True
+    search_fields = ("sku__code", "sku__product__name_ko", "sku__product__name_en", "warehouse__code")
+    list_select_related = ("sku__product", "warehouse__market")
     autocomplete_fields = ("sku",)
+    ordering = ("sku__product__name", "sku__code", "warehouse__priority")
+
+    @admin.display(description=_("product"), ordering="sku__product__name")
+    def product(self, obj: StockLevel) -> str:
+        return str(obj.sku.product.name)
+
+    @admin.display(description=_("SKU code"), ordering="sku__code")
+    def sku_code(self, obj: StockLevel) -> str:
+        return str(obj.sku.code)
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated(self, obj: StockLevel) -> str | None:
+        return datetime_cell(obj.updated_at, obj.warehouse.market.time_zone)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # Reservations belong to checkout: nobody edits ``reserved`` by hand once a row exists.

@@ -1,12 +1,22 @@
-from django.contrib import admin
-from modeltranslation.admin import TranslationAdmin
+"""Markets and FX rates (ops): markets come from migrations and are edited, never added."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
+from unfold.admin import ModelAdmin
+
+from apps.core.admin_display import datetime_cell, money_cell
 from apps.markets.models import FxRate, Market
 from apps.markets.services import markets_cache_clear
 
 
 @admin.register(Market)
-class MarketAdmin(TranslationAdmin):
+class MarketAdmin(ModelAdmin, TranslationAdmin):
     list_display = (
         "code",
         "name",
@@ -15,15 +25,17 @@ class MarketAdmin(TranslationAdmin):
         "time_zone",
         "tax_mode",
         "tax_rate",
+        "shipping",
+        "free_shipping",
         "is_active",
     )
     readonly_fields = ("code", "currency", "updated_at")
     fieldsets = (
         (None, {"fields": ("code", "name", "currency", "default_locale", "time_zone", "is_active")}),
-        ("Money", {"fields": ("rounding_increment", "rounding_mode", "tax_mode", "tax_rate")}),
-        ("Shipping", {"fields": ("shipping_fee", "free_shipping_threshold")}),
+        (_("Money"), {"fields": ("rounding_increment", "rounding_mode", "tax_mode", "tax_rate")}),
+        (_("Shipping"), {"fields": ("shipping_fee", "free_shipping_threshold")}),
         (
-            "Policies",
+            _("Policies"),
             {
                 "fields": (
                     "reservation_ttl_minutes",
@@ -36,19 +48,31 @@ class MarketAdmin(TranslationAdmin):
         (None, {"fields": ("updated_at",)}),
     )
 
-    def has_add_permission(self, request):  # markets come from migrations, with code
+    @admin.display(description=_("shipping fee"))
+    def shipping(self, obj: Market) -> str | None:
+        return money_cell(obj.shipping_fee, obj.currency)
+
+    @admin.display(description=_("free shipping from"))
+    def free_shipping(self, obj: Market) -> str | None:
+        return money_cell(obj.free_shipping_threshold, obj.currency)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:  # markets come from migrations
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         markets_cache_clear()
 
 
 @admin.register(FxRate)
-class FxRateAdmin(admin.ModelAdmin):
-    list_display = ("base_currency", "quote_currency", "rate", "valid_from", "source")
+class FxRateAdmin(ModelAdmin):
+    list_display = ("base_currency", "quote_currency", "rate", "valid", "source")
     list_filter = ("base_currency", "quote_currency")
     date_hierarchy = "valid_from"
+
+    @admin.display(description=_("valid from"), ordering="valid_from")
+    def valid(self, obj: FxRate) -> str | None:
+        return datetime_cell(obj.valid_from)

@@ -1,0 +1,225 @@
+"""The back office's wiring (issue 15): django-unfold's settings callbacks, the admin's
+language and time zone, its sidebar per role, and its 403 page.
+
+* **Language.** A signed-in staff member works in their profile's language; before
+  signing in (the login page) the browser's ``Accept-Language`` decides (an explicit
+  ``?lang=`` still wins), then the market's default. The storefront's language cookie
+  is a shopper's choice and is not consulted here.
+* **Time zone.** Times are shown in the market's zone: a staff member scoped to one
+  market sees that market's, everyone else the request's market
+  (``LocaleMarketMiddleware``). Django's own date display and
+  :func:`apps.core.admin_display.datetime_cell` both read the active zone.
+* **Sidebar.** Groups by what each role does; an item shows only when the user may
+  view its list, a group only when one of its items shows. Groups whose apps do not
+  exist yet (orders and payments, coupons, integrations) have no items, so they never
+  appear and never link to nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.selectors import staff_markets
+from apps.markets.models import Market
+from apps.markets.resolution import accept_language, resolve_market, supported_language
+from apps.markets.selectors import market_map
+
+ADMIN_PREFIX = "/admin/"
+
+
+def is_admin_path(path: str) -> bool:
+    return path.startswith(ADMIN_PREFIX)
+
+
+# --- Language and time zone -----------------------------------------------------------
+def admin_market(request: HttpRequest) -> Market:
+    """The market whose time zone the admin shows: the staff member's only market when
+    they are scoped to one, otherwise the request's market."""
+    user = getattr(request, "user", None)
+    markets = staff_markets(user) if user is not None and user.is_authenticated else None
+    if markets and len(markets) == 1:
+        scoped = market_map().get(next(iter(markets)))
+        if scoped is not None:
+            return scoped
+    market: Market | None = getattr(request, "market", None)
+    return market if market is not None else resolve_market(request)
+
+
+def admin_language(request: HttpRequest, market: Market) -> str:
+    """Profile when signed in; otherwise ``?lang=``, the browser's, the market's."""
+    user = getattr(request, "user", None)
+    candidates: tuple[str | None, ...]
+    if user is not None and user.is_authenticated:
+        candidates = (getattr(user, "locale", None), request.GET.get("lang"), accept_language(request))
+    else:
+        candidates = (request.GET.get("lang"), accept_language(request))
+    for candidate in (*candidates, market.default_locale):
+        found = supported_language(candidate)
+        if found:
+            return found
+    return "en"
+
+
+class AdminLocaleMiddleware:
+    """Activates the admin's language and the market's time zone under ``/admin/``.
+
+    Sits right after ``LocaleMarketMiddleware`` (which sets ``request.market``), so the
+    whole view, template rendering and the 403 handler run inside it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_admin_path(request.path):
+            return self.get_response(request)
+        market = admin_market(request)
+        language = admin_language(request, market)
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        request.admin_market = market  # type: ignore[attr-defined]
+        with translation.override(language), timezone.override(ZoneInfo(market.time_zone)):
+            response = self.get_response(request)
+        response["Content-Language"] = language
+        return response
+
+
+# --- Sidebar ------------------------------------------------------------------------
+def _can_view(*models: str) -> Callable[[HttpRequest], bool]:
+    """Permission callback: the user may view (or change) one of ``app_label.model``."""
+
+    def check(request: HttpRequest) -> bool:
+        user = request.user
+        return any(
+            user.has_perm(f"{label}.view_{model}") or user.has_perm(f"{label}.change_{model}")
+            for label, model in (name.split(".") for name in models)
+        )
+
+    return check
+
+
+def _model_item(title: Any, icon: str, model: str, query: str = "") -> dict[str, Any] | None:
+    label, name = model.split(".")
+    try:
+        link = reverse(f"admin:{label}_{name}_changelist")
+    except NoReverseMatch:  # not registered (an app not installed): no dead link
+        return None
+    return {"title": title, "icon": icon, "link": link + query, "permission": _can_view(model)}
+
+
+def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
+    """(group title, [(item title, material icon, app_label.model, query)])."""
+    return [
+        (
+            _("Catalog and pricing"),
+            [
+                (_("Products"), "inventory_2", "catalog.product", ""),
+                (_("SKUs"), "barcode", "catalog.sku", ""),
+                (_("Prices"), "sell", "catalog.marketprice", ""),
+                (_("Categories"), "category", "catalog.category", ""),
+                (_("Brands"), "verified", "catalog.brand", ""),
+                (_("Daily product sales"), "bar_chart", "catalog.productsalesdaily", ""),
+            ],
+        ),
+        (
+            _("Stock"),
+            [
+                (_("Stock levels"), "warehouse", "inventory.stocklevel", ""),
+                (_("Warehouses"), "location_on", "inventory.warehouse", ""),
+            ],
+        ),
+        (
+            _("Customers"),
+            [
+                (_("Customers"), "group", "accounts.user", ""),
+                (_("Consents"), "task_alt", "accounts.consent", ""),
+            ],
+        ),
+        # Orders and payments, coupons and integrations join here with their apps.
+        (
+            _("Operations"),
+            [
+                (_("Staff accounts"), "badge", "accounts.user", "?account=staff"),
+                (_("Roles"), "admin_panel_settings", "auth.group", ""),
+                (_("Role changes"), "history", "accounts.rolechange", ""),
+                (_("System clients"), "key", "accounts.systemclient", ""),
+                (_("Markets"), "public", "markets.market", ""),
+                (_("FX rates"), "currency_exchange", "markets.fxrate", ""),
+                (_("Periodic tasks"), "schedule", "django_celery_beat.periodictask", ""),
+                (_("Task results"), "fact_check", "django_celery_results.taskresult", ""),
+                (_("Outstanding tokens"), "token", "token_blacklist.outstandingtoken", ""),
+                (_("Blacklisted tokens"), "block", "token_blacklist.blacklistedtoken", ""),
+            ],
+        ),
+    ]
+
+
+def _staff_list_permission(request: HttpRequest) -> bool:
+    return bool(request.user.has_perm("accounts.manage_roles"))
+
+
+def _user_list_active(path: str, *, staff: bool) -> Callable[[HttpRequest], bool]:
+    def active(request: HttpRequest) -> bool:
+        return request.path.startswith(path) and (request.GET.get("account") == "staff") == staff
+
+    return active
+
+
+def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    """UNFOLD["SIDEBAR"]["navigation"]: the groups this user has something to open in."""
+    groups = []
+    for title, specs in _navigation_spec():
+        items = []
+        for item_title, icon, model, query in specs:
+            item = _model_item(item_title, icon, model, query)
+            if item is None:
+                continue
+            if model == "accounts.user":  # one list, two entries: tell them apart
+                wants_staff = query == "?account=staff"
+                item["active"] = _user_list_active(item["link"].split("?")[0], staff=wants_staff)
+                if wants_staff:
+                    item["permission"] = _staff_list_permission
+            if item["permission"](request):
+                items.append(item)
+        if items:
+            groups.append({"title": title, "separator": True, "collapsible": False, "items": items})
+    if groups:
+        dashboard = {"title": _("Dashboard"), "icon": "dashboard", "link": reverse("admin:index")}
+        groups.insert(0, {"title": None, "separator": False, "items": [dashboard]})
+    return groups
+
+
+def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """UNFOLD["DASHBOARD_CALLBACK"]: the index lists the same groups as the sidebar."""
+    context["title"] = _("Joopang back office")
+    context["dashboard_groups"] = [group for group in context.get("sidebar_navigation", []) if group["title"]]
+    return context
+
+
+def time_zone_label(request: HttpRequest) -> str:
+    """UNFOLD["SITE_SUBHEADER"]: which market's clock the times are in."""
+    market: Market | None = getattr(request, "admin_market", None)
+    if market is None:
+        return ""
+    zone = timezone.localtime(timezone.now(), ZoneInfo(market.time_zone)).tzname() or market.time_zone
+    return str(_("Times in %(zone)s (%(market)s)") % {"zone": zone, "market": market.code})
+
+
+# --- 403 ----------------------------------------------------------------------------
+def permission_denied(request: HttpRequest) -> HttpResponse:
+    """A 403 inside the admin: the admin's page, with the way back to its index."""
+    context = {
+        **admin.site.each_context(request),
+        "title": _("You do not have access to this page"),
+    }
+    response = TemplateResponse(request, "admin/403.html", context, status=403)
+    response.render()
+    return response
