@@ -1,20 +1,49 @@
-"""Operator endpoints: ``/healthz`` (liveness), ``/readyz`` (readiness), ``/metrics``."""
+"""Operator endpoints: ``/healthz`` (liveness), ``/readyz`` (readiness), ``/metrics``.
+
+They serve GET and HEAD only; any other method (POST, TRACE, a made-up one) is 405
+``request.method_not_allowed`` (problem+json, ``Allow: GET, HEAD``), never a CSRF page.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import uuid
 from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django_prometheus.exports import ExportToDjangoView
 
+from apps.core.errors import MethodNotAllowed
+from apps.core.problems import problem_json_response
 
-@never_cache
+ALLOWED_METHODS = ("GET", "HEAD")
+
+
+def operator_endpoint(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET/HEAD only (405 problem+json otherwise), exempt from CSRF (no forms, no cookies
+    needed), never cached."""
+
+    @csrf_exempt
+    @never_cache
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ALLOWED_METHODS:
+            response = problem_json_response(MethodNotAllowed(method=request.method or "?"), request)
+            response["Allow"] = ", ".join(ALLOWED_METHODS)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@operator_endpoint
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the process can answer; checks nothing else on purpose."""
     return JsonResponse({"status": "ok"})
@@ -53,7 +82,7 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-@never_cache
+@operator_endpoint
 def readyz(request: HttpRequest) -> JsonResponse:
     """200 when the database, cache and broker answer; 503 naming the failing part."""
     results: dict[str, str] = {}
@@ -85,7 +114,7 @@ def _client_allowed(request: HttpRequest) -> bool:
     )
 
 
-@never_cache
+@operator_endpoint
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition, for staff or an allow-listed network only."""
     if not _client_allowed(request):

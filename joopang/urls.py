@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from joopang import errorpages, health
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("api/v1/", include("joopang.api_urls")),
+    # Anything else under /api/ is a problem+json 404, even with DEBUG on.
+    re_path(r"^api/", errorpages.api_not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.catalog.urls")),

@@ -25,6 +25,16 @@ class BearerJWTAuthentication(JWTAuthentication):
 
     www_authenticate_realm = "api"
 
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        """The token of ``Authorization: Bearer <token>``; the scheme name is
+        case-insensitive (RFC 7235 §2.1: ``bearer``, ``BEARER`` work too)."""
+        parts = header.split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None  # another scheme (Basic...) or none: not ours
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed()
+        return parts[1]
+
     # simplejwt annotates authenticate/get_user with a TypeVar bound to nothing in the
     # arguments (AuthUser), which no override can match: hence the two ignores.
     def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Token] | None:  # type: ignore[override]

@@ -14,6 +14,18 @@ from typing import Any, ClassVar
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+#: Longest string parameter an error echoes back (in its detail and problem body): a
+#: 10,000-character identifier sent by a client is never reflected whole.
+MAX_ECHO = 200
+
+
+def clip(value: Any, limit: int = MAX_ECHO) -> Any:
+    """``value`` cut to ``limit`` characters (with an ellipsis) when it is a longer string."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
 #: code -> error class, filled as subclasses are defined (see ``__init_subclass__``).
 ERROR_CATALOG: dict[str, type[DomainError]] = {}
 
@@ -50,7 +62,7 @@ class DomainError(Exception):
         if self._detail is not None:
             return self._detail
         text = str(self.message)
-        return text % self.params if self.params else text
+        return text % {k: clip(v, 64) for k, v in self.params.items()} if self.params else text
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"
@@ -71,6 +83,30 @@ class RequestMalformed(DomainError):
     http_status = 400
     title = _("Malformed request")
     message = _("The request body could not be parsed.")
+
+
+class RequestTooLarge(DomainError):
+    code = "request.too_large"
+    http_status = 413
+    title = _("Request too large")
+    message = _("The request body is larger than the limit of %(max_bytes)s bytes.")
+
+
+class RequestTooManyFields(DomainError):
+    code = "request.too_many_fields"
+    http_status = 400
+    title = _("Too many parameters")
+    message = _("The request has more than %(max_fields)s parameters or form fields.")
+
+
+class RequestInvalidCharacters(DomainError):
+    code = "request.invalid_characters"
+    http_status = 400
+    title = _("Invalid characters")
+    message = _(
+        "The request contains characters that are not allowed "
+        "(control characters such as NUL, or text that is not valid UTF-8)."
+    )
 
 
 class LoginRequired(DomainError):

@@ -9,8 +9,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,9 +28,48 @@ from rest_framework.response import Response
 from apps.core import errors
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+#: Shown next to the request id on error pages (support asks for it).
+REQUEST_ID_LABEL = _("Request ID")
 TYPE_PREFIX = "urn:joopang:problem:"
 #: Keys a domain error's parameters may not overwrite in the problem body.
 _RESERVED = {"type", "title", "status", "detail", "code", "instance", "errors", "request_id"}
+#: Longest string a problem body echoes back (a parameter, the instance, a field message):
+#: an unbounded identifier sent by a client is never reflected whole.
+MAX_ECHO = errors.MAX_ECHO
+_clip = errors.clip
+
+
+def too_many_fields_error() -> errors.DomainError:
+    return errors.RequestTooManyFields(max_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+
+
+def too_large_error() -> errors.DomainError:
+    return errors.RequestTooLarge(max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+def django_request_error(exc: Exception) -> errors.DomainError | None:
+    """The catalog error for Django's request-level exceptions, or ``None``.
+
+    ``RequestDataTooBig`` (body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``) is 413
+    ``request.too_large``; ``TooManyFieldsSent``/``TooManyFilesSent`` 400
+    ``request.too_many_fields``; any other ``SuspiciousOperation``, ``BadRequest``,
+    an unreadable or unparsable body (``UnreadablePostError``, ``MultiPartParserError``),
+    a ``RecursionError`` from parsing, or text that is not valid UTF-8 is 400
+    ``request.malformed``.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        return too_large_error()
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return too_many_fields_error()
+    if isinstance(exc, (SuspiciousOperation, BadRequest, UnreadablePostError, MultiPartParserError)):
+        return errors.RequestMalformed()
+    if isinstance(exc, (RecursionError, UnicodeDecodeError)):
+        return errors.RequestMalformed()
+    if isinstance(exc, Http404):
+        return errors.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return errors.PermissionDenied()
+    return None
 
 
 def _field_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -66,6 +115,9 @@ def as_domain_error(exc: Exception, request: Any = None) -> errors.DomainError:
         return errors.NotAcceptable()
     if isinstance(exc, drf.UnsupportedMediaType):
         return errors.UnsupportedMediaType(media_type=getattr(exc, "media_type", "?"))
+    django_error = django_request_error(exc)
+    if django_error is not None:
+        return django_error
     if isinstance(exc, drf.Throttled):
         seconds: float | None = exc.wait  # type: ignore[attr-defined]  # drf-stubs omit Throttled.wait
         # Round up (as DRF does): "Retry-After: 0" would invite an immediate retry.
@@ -83,13 +135,16 @@ def problem_body(error: errors.DomainError, *, instance: str, request_id: str | 
         "status": error.http_status,
         "detail": error.detail,
         "code": error.code,
-        "instance": instance,
+        "instance": _clip(instance),
     }
     for key, value in error.params.items():
         if key not in _RESERVED:
-            body[key] = value
+            body[key] = _clip(value)
     if "errors" in error.params:
-        body["errors"] = error.params["errors"]
+        body["errors"] = [
+            {k: _clip(v) for k, v in item.items()} if isinstance(item, dict) else item
+            for item in error.params["errors"]
+        ]
     if request_id:
         body["request_id"] = request_id
     return body

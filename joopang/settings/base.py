@@ -64,6 +64,11 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "joopang.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Input and header layers (ADR 0004): CSP and Permissions-Policy/no-store wrap every
+    # answer, the guard's refusals included; the guard runs before anything reads input.
+    "joopang.middleware.ContentSecurityPolicyMiddleware",
+    "joopang.middleware.SecurityHeadersMiddleware",
+    "joopang.middleware.InputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,7 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "joopang.middleware.PrometheusAfterMiddleware",  # bounded label values
 ]
 
 ROOT_URLCONF = "joopang.urls"
@@ -237,7 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "apps.core.parsers.BoundedJSONParser",  # depth limit: no RecursionError
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -246,6 +251,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.JoopangAutoSchema",
     "EXCEPTION_HANDLER": "joopang.exceptions.problem_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.renderers.ProblemAwareContentNegotiation",
     "DEFAULT_THROTTLE_RATES": {},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -360,6 +366,39 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2)
+
+# --- Input limits and security headers (issue 16, ADR 0004) -------------------------
+from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE  # noqa: E402
+
+# A body over this many bytes (files of a multipart upload excepted) is 413
+# request.too_large; more query parameters or form fields than this is 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000)
+API_JSON_MAX_DEPTH = 32  # deeper JSON bodies are 400 request.malformed
+CSRF_FAILURE_VIEW = "joopang.errorpages.csrf_failure"
+# One policy for every surface; scripts only from our own static files or carrying the
+# request's nonce (``<script nonce="{{ request.csp_nonce }}">``), never inline handlers.
+# Inline styles are allowed (Swagger UI and the admin theme set style attributes).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Added under /admin/ only: django-unfold's Alpine.js evaluates x-data with new Function.
+CONTENT_SECURITY_POLICY_ADMIN_UPDATE: dict[str, list[str]] = {"script-src": [UNSAFE_EVAL]}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
 
 # --- Back office (django-unfold, issue 15) --------------------------------------------
 # Callables are dotted paths into joopang.admin_site (unfold imports and calls them with
