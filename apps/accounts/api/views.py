@@ -23,6 +23,7 @@ from apps.accounts.selectors import consents_current, member_export, user_roles
 from apps.accounts.throttling import AuthScopeThrottle
 from apps.core.api.schema import problem_responses
 from apps.core.errors import AuthenticationFailed, LoginRequired, PermissionDenied, RequestInvalid, Throttled
+from apps.core.validators import validate_country_code
 from apps.markets.errors import UnknownMarket
 
 
@@ -33,7 +34,9 @@ class AddressSerializer(serializers.Serializer):
     city = serializers.CharField(max_length=100, allow_blank=True, required=False)
     region = serializers.CharField(max_length=100, allow_blank=True, required=False)
     postal_code = serializers.CharField(max_length=20, allow_blank=True, required=False)
-    country = serializers.CharField(max_length=2, allow_blank=True, required=False)
+    country = serializers.CharField(
+        max_length=2, allow_blank=True, required=False, validators=[validate_country_code]
+    )
 
 
 class ProfileOutputSerializer(serializers.Serializer):

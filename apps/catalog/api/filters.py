@@ -37,6 +37,12 @@ class StrictBooleanField(forms.Field):
         raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
+class SlugFilter(django_filters.Filter):
+    """A category slug: letters, digits, ``-`` and ``_``, at most ``Category.slug``'s 80."""
+
+    field_class = forms.SlugField
+
+
 class IntegerFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
@@ -63,7 +69,7 @@ class ProductListForm(forms.Form):
 class ProductListFilter(django_filters.FilterSet):
     """Parses and validates the filters; ``selectors.product_list`` applies them."""
 
-    category = django_filters.CharFilter(label=_("Category"), method="noop")
+    category = SlugFilter(label=_("Category"), method="noop", max_length=80)
     q = django_filters.CharFilter(label=_("Search"), method="noop", max_length=100)
     min_price = IntegerFilter(label=_("Minimum price"), method="noop", min_value=0, max_value=MAX_MINOR_UNITS)
     max_price = IntegerFilter(label=_("Maximum price"), method="noop", min_value=0, max_value=MAX_MINOR_UNITS)
@@ -79,7 +85,7 @@ class ProductListFilter(django_filters.FilterSet):
         ],
     )
     # Page size: at least 1; values above the maximum are capped (``keyset.MAX_LIMIT``).
-    limit = IntegerFilter(label=_("Page size"), method="noop", min_value=1)
+    limit = IntegerFilter(label=_("Page size"), method="noop", min_value=1, max_value=MAX_MINOR_UNITS)
 
     class Meta:
         model = ProductListing

@@ -12,8 +12,12 @@ from rest_framework.views import APIView
 
 from apps.core.api.schema import problem_responses
 from apps.core.errors import RequestInvalid
+from apps.core.validators import code_error, is_valid_code
 from apps.inventory import selectors
 from apps.inventory.errors import TooManySkus
+
+#: ``catalog.Sku.code``'s length.
+SKU_CODE_MAX_LENGTH = 64
 
 
 class AvailabilityGetApi(APIView):
@@ -32,7 +36,15 @@ class AvailabilityGetApi(APIView):
 
     @extend_schema(
         operation_id="inventory_availability",
-        parameters=[OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "sku",
+                OpenApiTypes.STR,
+                many=True,
+                required=True,
+                description="SKU codes (1-64 visible ASCII characters each, at most 100).",
+            )
+        ],
         responses={200: OutputSerializer, **problem_responses(RequestInvalid, TooManySkus)},
     )
     def get(self, request: Request) -> Response:
@@ -44,6 +56,12 @@ class AvailabilityGetApi(APIView):
         limit = settings.INVENTORY_AVAILABILITY_MAX_SKUS
         if len(codes) > limit:
             raise TooManySkus(max=limit)
+        if not all(is_valid_code(c, SKU_CODE_MAX_LENGTH) for c in codes):
+            # Neither looked up nor echoed back: a SKU code is 1-64 visible ASCII characters.
+            err = RequestInvalid()
+            message = code_error(SKU_CODE_MAX_LENGTH).messages[0]
+            err.params["errors"] = [{"field": "sku", "code": "invalid", "message": message}]
+            raise err
         market = request.market  # type: ignore[attr-defined]
         found = selectors.available_by_sku_codes(codes=codes, market_code=market.code)
         return Response(
