@@ -64,9 +64,13 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
     form = PeriodicTaskForm
     # Django's change form: beat's own template adds an inline script (CSP).
     change_form_template = None
-    list_display = ("name", "task", "enabled", "schedule", "last_run", "total_run_count")
+    list_display = ("name", "task_name", "enabled", "schedule", "last_run", "total_run_count")
     list_filter = ("enabled", "one_off")
     list_filter_submit = True
+
+    @admin.display(description=_("Task Name"), ordering="task")  # beat's label is not translatable
+    def task_name(self, obj: PeriodicTask) -> str:
+        return str(obj.task)
 
     @admin.display(description=_("Schedule"))
     def schedule(self, obj: PeriodicTask) -> str:

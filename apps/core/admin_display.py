@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -27,13 +26,11 @@ def money_cell(amount: int | None, currency: str | None) -> str | None:
 
 def datetime_cell(value: dt.datetime | None, time_zone: str | None = None) -> str | None:
     """An aware datetime in ``time_zone`` (default: the active one) with its abbreviation,
-    e.g. ``2026. 11. 30. 오전 11:56:48 KST`` or ``Nov 29, 2026, 9:56:48 PM EST``."""
+    e.g. ``2026. 11. 30. 오전 11:56 KST`` or ``Nov 29, 2026, 9:56 PM EST``."""
     if value is None:
         return None
-    zone = ZoneInfo(time_zone) if time_zone else timezone.get_current_timezone()
-    local = value.astimezone(zone)
-    key = getattr(zone, "key", None) or "UTC"
-    return f"{format_datetime(value, tz=key)} {local.tzname()}"
+    zone = time_zone or getattr(timezone.get_current_timezone(), "key", None) or "UTC"
+    return format_datetime(value, tz=zone, zone=True)
 
 
 class ReadOnlyAdminMixin:
