@@ -61,7 +61,7 @@ def test_browse_in_korean(page, live_server, shop):
     page.goto(live_server.url + "/")
     assert page.locator("html").get_attribute("lang") == "ko"
     assert page.get_by_role("heading", name="지금 인기 있는 상품").is_visible()
-    assert "프로 러닝화" in page.locator("ol.products").inner_text()
+    assert "프로 러닝화" in page.locator("section.shelf-popular ol.products").inner_text()
     # category (includes its subcategories), then sort by price with the plain form
     page.get_by_role("link", name="패션").first.click()
     page.wait_for_url("**/c/fashion/")
@@ -110,9 +110,10 @@ def test_browse_in_english_in_the_us_market(page, live_server, shop):
     assert page.get_by_role("heading", level=1).inner_text() == "Daily Sneakers"
     assert page.locator("#price").inner_text() == "$19.99"
     assert page.locator("#stock-status").inner_text().strip() == "Only 4 left"  # the US warehouse's 4 units
-    # choose the second option without JavaScript: the form reloads the page with ?sku=
+    # choose the second option: with JavaScript the page swaps the price block in place
+    # (tests/e2e/test_storefront_pages.py checks it, and the plain form without JavaScript)
     page.locator("input[type=radio][name=sku]").nth(1).check()
-    page.get_by_role("button", name="Show this option").click()
     page.wait_for_url("**sku=**")
     assert page.locator("input[type=radio][name=sku]").nth(1).is_checked()
+    page.locator(".list-price", has_text="$26.00").wait_for()  # the second option's list price
     assert page.get_by_role("button", name="Add to cart (coming soon)").is_disabled()
