@@ -8,6 +8,7 @@ by an empty one before anything renders, so an error page cannot fail in turn.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import structlog
@@ -128,6 +129,13 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its ``except`` block: an input error a middleware raised
+    # that Django does not special-case (UnreadablePostError, RecursionError) keeps its 4xx.
+    from apps.core.problems import django_request_error
+
+    mapped = django_request_error(sys.exc_info()[1]) if sys.exc_info()[1] is not None else None
+    if mapped is not None and mapped.http_status < 500:
+        return respond(request, mapped)
     error = errors.ServerError()
     _inert(request)
     if wants_problem_json(request):

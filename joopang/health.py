@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django_prometheus.exports import ExportToDjangoView
 
-from apps.core.errors import MethodNotAllowed
+from apps.core.errors import MethodNotAllowed, PermissionDenied
 from apps.core.problems import problem_json_response
 
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -118,5 +118,5 @@ def _client_allowed(request: HttpRequest) -> bool:
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition, for staff or an allow-listed network only."""
     if not _client_allowed(request):
-        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+        return problem_json_response(PermissionDenied(), request)
     return ExportToDjangoView(request)

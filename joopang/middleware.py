@@ -219,6 +219,25 @@ def _drop_bad_cookies(request: HttpRequest) -> None:
         }
 
 
+#: What a 4xx status means when only Django's technical page says why.
+_STATUS_ERRORS: dict[int, type[errors.DomainError]] = {
+    400: errors.RequestMalformed,
+    403: errors.PermissionDenied,
+    404: errors.NotFound,
+}
+
+
+def _debug_page_as_problem(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Under DEBUG, Django answers an exception raised by a *middleware* (Http404,
+    SuspiciousOperation...) with its technical HTML page; an API client gets the problem
+    body for the same status instead."""
+    content_type = response.get("Content-Type", "")
+    error_class = _STATUS_ERRORS.get(response.status_code)
+    if error_class is None or not content_type.startswith(("text/html", "text/plain")):
+        return response
+    return problem_json_response(error_class(), request)
+
+
 class InputGuardMiddleware:
     """The one place hostile input is refused, for every surface (ADR 0004).
 
@@ -241,7 +260,10 @@ class InputGuardMiddleware:
             structlog.get_logger(__name__).info("request.refused", code=error.code)
             return errorpages.respond(request, error, early=True)
         _drop_bad_cookies(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if settings.DEBUG and 400 <= response.status_code < 500 and errorpages.wants_problem_json(request):
+            response = _debug_page_as_problem(request, response)
+        return response
 
     def process_view(
         self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: dict[str, Any]
