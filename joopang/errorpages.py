@@ -133,7 +133,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     # that Django does not special-case (UnreadablePostError, RecursionError) keeps its 4xx.
     from apps.core.problems import django_request_error
 
-    mapped = django_request_error(sys.exc_info()[1]) if sys.exc_info()[1] is not None else None
+    raised = sys.exc_info()[1]
+    mapped = django_request_error(raised) if raised is not None else None
     if mapped is not None and mapped.http_status < 500:
         return respond(request, mapped)
     error = errors.ServerError()

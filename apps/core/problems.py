@@ -47,7 +47,7 @@ def too_large_error() -> errors.DomainError:
     return errors.RequestTooLarge(max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
-def django_request_error(exc: Exception) -> errors.DomainError | None:
+def django_request_error(exc: BaseException) -> errors.DomainError | None:
     """The catalog error for Django's request-level exceptions, or ``None``.
 
     ``RequestDataTooBig`` (body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``) is 413
