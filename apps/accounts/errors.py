@@ -36,11 +36,19 @@ class InvalidCredentials(DomainError):
     message = _("The email address or password is not correct.")
 
 
-class AccountLocked(DomainError):
-    code = "auth.account_locked"
+class SignInLocked(DomainError):
+    """Too many failed sign-ins for one email address from one client address.
+
+    Answered alike for every email, registered or not (it reveals nothing), and only to
+    that client address: the account still signs in from anywhere else. Replaces
+    ``auth.account_locked`` (issue 16), which locked the account everywhere and only
+    for registered emails.
+    """
+
+    code = "auth.sign_in_locked"
     http_status = 429
-    title = _("Account temporarily locked")
-    message = _("Too many failed logins. Try again in %(minutes)s minutes.")
+    title = _("Too many failed sign-ins")
+    message = _("Too many failed sign-in attempts with this email address. Try again in %(minutes)s minutes.")
 
 
 class AccountInactive(DomainError):

@@ -1,5 +1,9 @@
 """Accounts: the custom user (email login, profile, encrypted PII), system clients for
-the client-credentials grant, the role-change audit log and privacy consents."""
+the client-credentials grant, the role-change audit log, privacy consents, and the
+sliding-window logs of the sign-in rate limits (when the cache is not Redis).
+
+Failed sign-ins and lockouts live in django-axes' table (``axes.AccessAttempt``); the
+sign-in policy ADR in docs/adr/ explains both."""
 
 from __future__ import annotations
 
@@ -63,9 +67,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     # PII, encrypted at rest (apps.accounts.fields); never filter or log these.
     phone = EncryptedTextField(_("phone number"), blank=True, default="")
     default_address = EncryptedJSONField(_("default address"), blank=True, null=True)
-    # Lockout after repeated failed logins (AUTH_LOCKOUT_THRESHOLD / AUTH_LOCKOUT_MINUTES).
-    failed_login_count = models.PositiveIntegerField(_("failed logins in a row"), default=0)
-    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
     # The service account behind a SystemClient: it can never log in or shop.
     is_service_account = models.BooleanField(_("service account"), default=False)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
@@ -207,3 +208,23 @@ class Consent(models.Model):
     def __str__(self) -> str:
         state = "granted" if self.granted else "withdrawn"
         return f"{self.kind} v{self.document_version} {state}"
+
+
+class RateLimitWindow(models.Model):
+    """The recent requests of one rate-limited key (scope + client address), for the
+    sliding windows of ``apps.accounts.throttling`` when the cache is not shared (no Redis).
+
+    ``hits``: ascending request times (epoch seconds) inside the scope's longest window.
+    Read and written only under a row lock. Rows past ``expires_at`` are dead and purged.
+    """
+
+    key = models.CharField(_("key"), max_length=200, primary_key=True)
+    hits = models.JSONField(_("requests"), default=list)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("rate limit window")
+        verbose_name_plural = _("rate limit windows")
+
+    def __str__(self) -> str:
+        return self.key

@@ -4,20 +4,39 @@ Access tokens are short-lived (``JWT_ACCESS_TOKEN_SECONDS``) and carry what the 
 without a query: ``user_id``, ``roles``, ``market``, ``locale`` (and ``client_id`` for
 system clients). Refresh tokens are registered as outstanding (token_blacklist app) so a
 rotated or revoked one is refused.
+
+Every refresh token carries a family id (``fam``): a sign-in starts a family, each rotation
+passes it on. Presenting a refresh token that was already rotated or revoked is a replay
+(RFC 9700 §4.14.2, refresh token reuse detection): the grant then revokes the whole family,
+so a thief's copy and the victim's newer token stop working together.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
+import jwt
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from apps.accounts.models import User
 
-__all__ = ["TokenError", "access_claims_verify", "access_token_for", "refresh_token_for", "user_claims"]
+__all__ = [
+    "FAMILY_CLAIM",
+    "TokenError",
+    "access_claims_verify",
+    "access_token_for",
+    "refresh_payload_verify",
+    "refresh_token_for",
+    "token_family",
+    "user_claims",
+]
 
 
 def user_claims(user: User) -> dict[str, Any]:
@@ -37,9 +56,29 @@ def access_token_for(
     return token
 
 
-def refresh_token_for(user: User) -> RefreshToken:
-    """A new refresh token (stored as outstanding); its claims are re-read at refresh."""
-    return RefreshToken.for_user(user)
+FAMILY_CLAIM = "fam"
+
+
+def refresh_token_for(user: User, *, family: str | None = None) -> RefreshToken:
+    """A new refresh token (stored as outstanding) in ``family`` (a new family when
+    ``None``: a fresh sign-in); its other claims are re-read at refresh."""
+    token = RefreshToken.for_user(user)
+    token[FAMILY_CLAIM] = family or uuid.uuid4().hex
+    # for_user stored the outstanding row before the family claim was added: keep the
+    # stored copy equal to what the client gets (family revocation reads it back).
+    OutstandingToken.objects.filter(jti=token[api_settings.JTI_CLAIM]).update(token=str(token))
+    return token
+
+
+def token_family(raw: str) -> str | None:
+    """The family id of an encoded refresh token, signature NOT checked (only for tokens
+    read back from our own outstanding-token table)."""
+    try:
+        payload = jwt.decode(raw, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    family = payload.get(FAMILY_CLAIM)
+    return family if isinstance(family, str) else None
 
 
 def access_claims_verify(raw: str) -> dict[str, Any]:
@@ -49,6 +88,18 @@ def access_claims_verify(raw: str) -> dict[str, Any]:
     """
     # simplejwt annotates the constructor's token as Token, but it takes the encoded str.
     return dict(AccessToken(raw).payload)  # type: ignore[arg-type]
+
+
+def refresh_payload_verify(raw: str) -> dict[str, Any]:
+    """Verify signature, expiry and type of a refresh token, but not the blacklist (the
+    grant tells a replay from a first use itself). Raises: ``TokenError``."""
+    try:
+        payload = token_backend.decode(raw, verify=True)  # type: ignore[arg-type]  # simplejwt: str is right
+    except TokenBackendError as exc:
+        raise TokenError(str(exc)) from exc
+    if payload.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type or not payload.get("jti"):
+        raise TokenError("not a refresh token")
+    return dict(payload)
 
 
 def access_lifetime_seconds() -> int:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import errors, services
-from apps.accounts.auth import signed_in_user
+from apps.accounts.auth import mark_sign_in_handled, signed_in_user
 from apps.accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignupForm
 from apps.accounts.selectors import consents_for_display, member_export
 from apps.accounts.throttling import throttle_check
@@ -45,7 +45,7 @@ def _remember_preferences(request: HttpRequest, response: HttpResponse, user: ob
 
 
 def _error_status(exc: DomainError) -> int:
-    return 429 if isinstance(exc, (Throttled, errors.AccountLocked)) else 400
+    return 429 if isinstance(exc, (Throttled, errors.SignInLocked)) else 400
 
 
 @require_http_methods(["GET", "POST"])
@@ -94,12 +94,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
+    """Storefront sign-in. The sign-in policy (per-address rate, per (email, address)
+    lockout) runs inside ``login_authenticate``; its refusals are form errors with 429."""
     form = LoginForm(request.POST or None)
     status = 200
     response_headers: dict[str, str] = {}
     if request.method == "POST" and form.is_valid():
         try:
-            throttle_check("login", request)
             user = services.login_authenticate(
                 email=form.cleaned_data["email"], password=form.cleaned_data["password"], request=request
             )
@@ -119,6 +120,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     )
     for key, value in response_headers.items():
         response[key] = value
+    mark_sign_in_handled(response)
     return response
 
 

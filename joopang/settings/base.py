@@ -325,16 +325,50 @@ SIMPLE_JWT: dict[str, Any] = {
     "USER_ID_CLAIM": "user_id",
 }
 
-# Abuse limits: "<count>/<second|minute|hour|day>" per client IP, counted in the cache
-# (Redis in production, so they hold across processes), and the account lockout.
-AUTH_LOGIN_RATE = env_str("AUTH_LOGIN_RATE", "20/minute")
+# --- Sign-in policy (issue 16) ---------------------------------------------------------
+# One policy for every way in (API password grant, storefront login, admin login); the
+# sign-in policy ADR in docs/adr/ explains it. Two gates run inside authenticate(), in
+# front of the password check (AUTHENTICATION_BACKENDS below):
+# 1. per client address, sliding windows over ALL sign-in attempts (apps.accounts.throttling:
+#    a Lua script on Redis, a locked row in the database otherwise; never process memory).
+#    Rates: comma-separated "<count>/<second|minute|hour|day>", each a sliding window.
+AUTH_LOGIN_RATE = env_str("AUTH_LOGIN_RATE", "20/minute,200/hour")
 AUTH_REGISTER_RATE = env_str("AUTH_REGISTER_RATE", "10/hour")
-AUTH_TOKEN_RATE = env_str("AUTH_TOKEN_RATE", "60/minute")
-AUTH_LOCKOUT_THRESHOLD = env_int("AUTH_LOCKOUT_THRESHOLD", 5)  # failed logins in a row
+AUTH_TOKEN_RATE = env_str("AUTH_TOKEN_RATE", "60/minute")  # every grant of POST /auth/token
+# 2. per (email, client address) pair, django-axes: AUTH_LOCKOUT_THRESHOLD failures within
+#    AUTH_LOCKOUT_MINUTES lock that pair (and only that pair) until AUTH_LOCKOUT_MINUTES
+#    after its last counted failure. Unknown emails count and lock exactly like real ones.
+AUTH_LOCKOUT_THRESHOLD = env_int("AUTH_LOCKOUT_THRESHOLD", 5)
 AUTH_LOCKOUT_MINUTES = env_int("AUTH_LOCKOUT_MINUTES", 15)
 # Number of reverse proxies in front of the app (X-Forwarded-For hops to trust for the
-# client IP that throttles count); 0 = use REMOTE_ADDR.
+# client address both gates key on); 0 = use REMOTE_ADDR.
 AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 0)
+
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last: it sees the view's response
+AUTHENTICATION_BACKENDS[:0] = [
+    "apps.accounts.auth.SignInRateBackend",  # gate 1 (first: nothing is checked when over)
+    "axes.backends.AxesStandaloneBackend",  # gate 2
+]
+AXES_ENABLED = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every process
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "apps.accounts.auth.axes_failure_limit"  # AUTH_LOCKOUT_THRESHOLD
+AXES_COOLOFF_TIME = "apps.accounts.auth.axes_cool_off"  # AUTH_LOCKOUT_MINUTES
+AXES_RESET_ON_SUCCESS = True  # a successful sign-in clears the pair's failures
+# Attempts refused while locked (or throttled) are not failures: they neither extend the
+# lock nor count towards the next one.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_FORM_FIELD = "username"  # authenticate(username=...) everywhere
+AXES_USERNAME_CALLABLE = "apps.accounts.auth.axes_username"  # trimmed, lower-cased email
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.auth.axes_client_ip"  # trusted proxies, IPv6 /64
+AXES_LOCKOUT_CALLABLE = "apps.accounts.auth.sign_in_lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in (personal data, unbounded)
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "email", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+# No axes screens in the back office (yet): ops let a shopper in early with
+# `manage.py axes_reset_username EMAIL` (or axes_reset_ip ADDRESS).
+AXES_ENABLE_ADMIN = False
 
 # Privacy: versions of the documents a shopper consents to at sign-up.
 CONSENT_TERMS_VERSION = env_str("CONSENT_TERMS_VERSION", "2026-01")

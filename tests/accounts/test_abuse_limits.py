@@ -1,11 +1,9 @@
-"""Lockout after repeated failed logins, and cache-backed throttles (429 + Retry-After)."""
+"""Per-address rate limits (sliding windows shared by every process; 429 + Retry-After).
+The lockout is in test_lockout.py."""
 
 from __future__ import annotations
 
 import pytest
-
-from apps.accounts.models import User
-from tests.accounts.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/auth/token"
@@ -18,53 +16,6 @@ def grant(api_client, password, **extra):
         format="json",
         **extra,
     )
-
-
-def test_lockout_after_threshold_then_correct_password_refused(api_client, member, settings):
-    settings.AUTH_LOCKOUT_THRESHOLD = 3
-    settings.AUTH_LOCKOUT_MINUTES = 10
-
-    first = [grant(api_client, "wrong").json().get("code") for _ in range(2)]
-    third = grant(api_client, "wrong", HTTP_ACCEPT_LANGUAGE="en")
-    correct = grant(api_client, PASSWORD, HTTP_ACCEPT_LANGUAGE="ko")
-
-    assert first == ["auth.invalid_credentials", "auth.invalid_credentials"]
-    assert third.status_code == 429
-    assert third.json()["code"] == "auth.account_locked"
-    assert third.json()["error"] == "invalid_grant"
-    assert "10 minutes" in third.json()["error_description"]
-    assert correct.status_code == 429
-    assert correct.json()["code"] == "auth.account_locked"
-    assert "분" in correct.json()["error_description"]
-    assert int(correct["Retry-After"]) > 500
-    member.refresh_from_db()
-    assert member.locked_until is not None
-
-
-def test_success_resets_failure_count(api_client, member, settings):
-    settings.AUTH_LOCKOUT_THRESHOLD = 3
-    grant(api_client, "wrong")
-    grant(api_client, "wrong")
-
-    ok = grant(api_client, PASSWORD)
-
-    assert ok.status_code == 200
-    assert User.objects.get(pk=member.pk).failed_login_count == 0
-    assert grant(api_client, "wrong").json()["code"] == "auth.invalid_credentials"
-
-
-def test_storefront_login_lockout_message(client, member, settings):
-    settings.AUTH_LOCKOUT_THRESHOLD = 2
-
-    client.post(
-        "/accounts/login/", {"email": "minji@example.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko"
-    )
-    response = client.post(
-        "/accounts/login/", {"email": "minji@example.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko"
-    )
-
-    assert response.status_code == 429
-    assert "로그인" in response.content.decode()
 
 
 def test_token_endpoint_throttled_with_retry_after(api_client, settings):
@@ -134,3 +85,93 @@ def test_unknown_email_costs_one_password_hash_like_a_known_one(api_client, memb
     assert known.status_code == unknown.status_code == 400
     assert known_calls == 1
     assert len(calls) - known_calls == 1
+
+
+# --- Sliding windows --------------------------------------------------------------------
+
+
+def test_no_burst_across_a_minute_boundary(api_client, settings, fake_clock):
+    # given: 20/minute, the clock 0.1 s before a calendar minute ends
+    settings.AUTH_TOKEN_RATE = "20/minute"
+    fake_clock.now = fake_clock.now.replace(second=59, microsecond=900_000)
+
+    def attempt():
+        return api_client.post(URL, {"grant_type": "nope"}, format="json")
+
+    # when: 20 requests just before the boundary and 20 just after it
+    before = [attempt().status_code for _ in range(20)]
+    fake_clock.advance(0.2)
+    after = [attempt() for _ in range(20)]
+
+    # then: a fixed window would have let the second burst through; the sliding one does not
+    assert before == [400] * 20
+    assert [r.status_code for r in after] == [429] * 20
+    assert after[0]["Retry-After"] == "60"  # 59.8 s, rounded up
+    fake_clock.advance(59.8)
+    assert attempt().status_code == 400
+
+
+def test_sliding_window_never_admits_more_than_the_limit_in_any_window(settings, fake_clock):
+    # given: 5 per 10 seconds, requests at random moments over ten minutes
+    import random
+
+    from apps.accounts.throttling import Rate, sliding_window_hit
+
+    rng = random.Random(16)
+    rates = [Rate(limit=5, period=10)]
+    allowed: list[float] = []
+    start = fake_clock.now
+
+    # when
+    for _ in range(400):
+        fake_clock.advance(rng.expovariate(1 / 0.8))
+        if sliding_window_hit("test:any-window", rates) is None:
+            allowed.append((fake_clock.now - start).total_seconds())
+
+    # then: every 10-second window holds at most 5 admitted requests, and the limiter
+    # admitted as many as that allows (it is not just refusing everything)
+    for t in allowed:
+        assert sum(1 for u in allowed if t - 10 < u <= t) <= 5
+    assert len(allowed) >= 5 * (allowed[-1] - allowed[0]) / 10 * 0.7
+
+
+def test_several_windows_at_once(settings, fake_clock):
+    from apps.accounts.throttling import parse_rates, sliding_window_hit
+
+    rates = parse_rates("2/second,3/minute")
+
+    first = [sliding_window_hit("test:two", rates) for _ in range(3)]
+    fake_clock.advance(1)
+    second = sliding_window_hit("test:two", rates)
+    fake_clock.advance(1)
+    third = sliding_window_hit("test:two", rates)
+    fake_clock.advance(58)
+    fourth = sliding_window_hit("test:two", rates)
+
+    assert first == [None, None, 1]  # the per-second window is full
+    assert second is None  # 3rd request of the minute
+    assert third == 58  # the per-minute window is full until the first request leaves it
+    assert fourth is None
+
+
+def test_refused_requests_are_not_recorded(settings, fake_clock):
+    from apps.accounts.throttling import Rate, sliding_window_hit
+
+    rates = [Rate(limit=2, period=60)]
+    sliding_window_hit("test:refused", rates)
+    sliding_window_hit("test:refused", rates)
+    for _ in range(50):
+        fake_clock.advance(1)
+        assert sliding_window_hit("test:refused", rates) is not None
+
+    fake_clock.advance(10)  # 60 s after the two admitted requests
+
+    assert sliding_window_hit("test:refused", rates) is None
+
+
+def test_rate_settings_parse_and_disable():
+    from apps.accounts.throttling import Rate, parse_rates
+
+    assert parse_rates("20/minute, 200/hour") == [Rate(20, 60), Rate(200, 3600)]
+    assert parse_rates("0/minute") == []
+    assert parse_rates("") == []

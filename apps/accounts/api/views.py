@@ -7,22 +7,36 @@ import binascii
 from typing import Any
 from urllib.parse import unquote
 
+from django.http import QueryDict
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from apps.accounts import errors, services
-from apps.accounts.auth import signed_in_user
+from apps.accounts.auth import mark_sign_in_handled, signed_in_user
 from apps.accounts.models import Consent, User
 from apps.accounts.permissions import IsPerson
 from apps.accounts.selectors import consents_current, member_export, user_roles
 from apps.accounts.throttling import AuthScopeThrottle
-from apps.core.api.schema import problem_responses
-from apps.core.errors import AuthenticationFailed, LoginRequired, PermissionDenied, RequestInvalid, Throttled
+from apps.core.api.schema import PROBLEM, problem_responses
+from apps.core.errors import (
+    AuthenticationFailed,
+    DomainError,
+    LoginRequired,
+    PermissionDenied,
+    RequestInvalid,
+    Throttled,
+)
 from apps.core.validators import validate_country_code
 from apps.markets.errors import UnknownMarket
 
@@ -139,21 +153,45 @@ TOKEN_RESPONSE = inline_serializer(
 )
 OAUTH_ERROR = inline_serializer(
     name="OAuthError",
-    fields={"error": serializers.CharField(), "error_description": serializers.CharField()},
+    fields={
+        "error": serializers.CharField(),
+        "error_description": serializers.CharField(),
+        "code": serializers.CharField(
+            required=False,
+            help_text="Joopang's error code where one applies: `auth.invalid_credentials`, "
+            "`auth.sign_in_locked`.",
+        ),
+    },
 )
+
+
+#: Longest value any token-endpoint parameter may have (a refresh token is ~400 characters).
+TOKEN_PARAM_MAX_LENGTH = 4096
+TOKEN_PARAMS = ("grant_type", "username", "password", "refresh_token", "client_id", "client_secret")
+
+
+def _token_parsers() -> list[Any]:
+    """The project's JSON and form parsers (whatever hardening they carry), nothing else."""
+    wanted = {"application/json", "application/x-www-form-urlencoded"}
+    parsers: list[Any] = list(api_settings.DEFAULT_PARSER_CLASSES)
+    return [parser for parser in parsers if parser.media_type in wanted]
 
 
 class AuthTokenApi(APIView):
     """OAuth 2.0 token endpoint (RFC 6749 §4.3, §6, §4.4), form or JSON body.
 
-    Errors use RFC 6749 §5.2 bodies, not problem+json: ``invalid_request``,
-    ``invalid_grant``, ``unsupported_grant_type`` (400) and ``invalid_client`` (401).
-    Client credentials may come in the body or as HTTP Basic.
+    Errors use RFC 6749 §5.2 bodies, not problem+json: ``invalid_request`` (also for a
+    body that cannot be parsed, a parameter given twice or not a string, and client
+    credentials given both as HTTP Basic and in the body), ``invalid_grant``,
+    ``unsupported_grant_type`` (400) and ``invalid_client`` (401). A password grant refused
+    by the sign-in policy's lockout is ``invalid_grant`` with status 429, ``Retry-After`` and
+    ``code: auth.sign_in_locked``; the per-address rate limits answer problem+json 429
+    ``request.throttled``.
     """
 
     permission_classes: list = []
     authentication_classes: list = []
-    parser_classes = [FormParser, JSONParser]
+    parser_classes = _token_parsers()
     throttle_classes = [AuthScopeThrottle]
     throttle_scope = "token"
 
@@ -173,19 +211,72 @@ class AuthTokenApi(APIView):
         response = Response(body, status=exc.status, headers=exc.headers or None)
         if exc.error == "invalid_client":
             response["WWW-Authenticate"] = 'Basic realm="api"'
-        return response
+        response["Cache-Control"] = "no-store"
+        return mark_sign_in_handled(response)  # type: ignore[return-value]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """A body that cannot be read is ``invalid_request`` in the OAuth format (RFC 6749
+        §5.2), not problem+json; throttling and server errors keep the common format."""
+        body_error = isinstance(exc, (ParseError, UnsupportedMediaType)) or (
+            isinstance(exc, DomainError)
+            and exc.code.startswith("request.")
+            and exc.code not in {"request.throttled", "request.server_error"}
+        )
+        if body_error:
+            detail = (
+                exc.detail if isinstance(exc, DomainError) else _("The request body could not be parsed.")
+            )
+            return self._oauth_error(services.OAuthError("invalid_request", str(detail)))
+        response = super().handle_exception(exc)
+        return mark_sign_in_handled(response)  # type: ignore[return-value]
 
     @staticmethod
     def _basic_credentials(request: Request) -> tuple[str, str] | None:
+        """Client credentials from an HTTP Basic header; ``None`` when there is none.
+
+        Raises: OAuthError invalid_client (a Basic header that cannot be decoded).
+        """
         scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "basic" or not raw:
+        if scheme.lower() != "basic":
             return None
         try:
             decoded = base64.b64decode(raw.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return None
+            decoded = ""
         client_id, sep, secret = decoded.partition(":")
-        return (unquote(client_id), unquote(secret)) if sep else None
+        if not sep:
+            raise services.OAuthError("invalid_client", _("Client authentication failed."), status=401)
+        return unquote(client_id), unquote(secret)
+
+    @staticmethod
+    def _parameters(request: Request) -> dict[str, str]:
+        """The body's parameters, each a single string (RFC 6749 §3.2: "parameters sent
+        without a value MUST be treated as if they were omitted from the request; request
+        and response parameters MUST NOT be included more than once").
+
+        Raises: OAuthError invalid_request.
+        """
+        data = request.data
+        if not isinstance(data, dict):  # a JSON array, string or number: no parameters
+            raise services.OAuthError("invalid_request", _("The request body must be a set of parameters."))
+        params: dict[str, str] = {}
+        for name in TOKEN_PARAMS:
+            if name not in data:
+                continue
+            values = data.getlist(name) if isinstance(data, QueryDict) else [data[name]]
+            if len(values) > 1:
+                raise services.OAuthError(
+                    "invalid_request", _("The %(name)s parameter is given more than once.") % {"name": name}
+                )
+            value = values[0]
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str) or len(value) > TOKEN_PARAM_MAX_LENGTH or "\x00" in value:
+                raise services.OAuthError(
+                    "invalid_request", _("The %(name)s parameter has an invalid value.") % {"name": name}
+                )
+            params[name] = value
+        return params
 
     @extend_schema(
         operation_id="auth_token",
@@ -196,18 +287,36 @@ class AuthTokenApi(APIView):
         responses={
             200: TOKEN_RESPONSE,
             400: OpenApiResponse(
-                OAUTH_ERROR, description="`invalid_request`, `invalid_grant`, `unsupported_grant_type`"
+                OAUTH_ERROR,
+                description="`invalid_request` (also: a body that cannot be parsed, a parameter given "
+                "twice or not a string, client credentials both in an HTTP Basic header and in the body), "
+                "`invalid_grant` (`code`: `auth.invalid_credentials` for a wrong email or password), "
+                "`unsupported_grant_type`",
             ),
             401: OpenApiResponse(OAUTH_ERROR, description="`invalid_client`"),
-            **problem_responses(Throttled),
+            429: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="TokenTooManyRequests",
+                    serializers=[OAUTH_ERROR, PROBLEM],
+                    resource_type_field_name=None,
+                ),
+                description="`invalid_grant` with `code` `auth.sign_in_locked` (OAuth error: too many "
+                "failed sign-ins for this email from this address; `Retry-After`), or problem+json "
+                "`request.throttled` (too many requests from this address; `Retry-After`)",
+            ),
         },
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        # A JSON body that is not an object (e.g. ``[]``) has no parameters: invalid_request.
-        data = request.data if isinstance(request.data, dict) else {}
-        grant_type = str(data.get("grant_type") or "")
         try:
+            data = self._parameters(request)
+            grant_type = data.get("grant_type", "")
+            basic = self._basic_credentials(request)
+            if basic is not None and ("client_id" in data or "client_secret" in data):
+                raise services.OAuthError(
+                    "invalid_request",
+                    _("Client credentials must be given once: in the Authorization header or in the body."),
+                )
             if not grant_type:
                 raise services.OAuthError("invalid_request", _("The grant_type parameter is missing."))
             if grant_type == "password":
@@ -215,24 +324,21 @@ class AuthTokenApi(APIView):
                 if not username or not password:
                     raise services.OAuthError("invalid_request", _("username and password are required."))
                 result = services.token_password_grant(
-                    username=str(username), password=str(password), request=request
+                    username=username, password=password, request=request._request
                 )
             elif grant_type == "refresh_token":
                 raw = data.get("refresh_token")
                 if not raw:
                     raise services.OAuthError("invalid_request", _("The refresh_token parameter is missing."))
-                result = services.token_refresh_grant(refresh_token=str(raw))
+                result = services.token_refresh_grant(refresh_token=raw)
             elif grant_type == "client_credentials":
-                credentials = self._basic_credentials(request) or (
-                    data.get("client_id"),
-                    data.get("client_secret"),
-                )
-                if not credentials[0] or not credentials[1]:
+                client_id, client_secret = basic or (data.get("client_id"), data.get("client_secret"))
+                if not client_id or not client_secret:
                     raise services.OAuthError(
                         "invalid_client", _("Client authentication failed."), status=401
                     )
                 result = services.token_client_credentials_grant(
-                    client_id=str(credentials[0]), client_secret=str(credentials[1])
+                    client_id=client_id, client_secret=client_secret
                 )
             else:
                 raise services.OAuthError(
@@ -241,7 +347,8 @@ class AuthTokenApi(APIView):
                 )
         except services.OAuthError as exc:
             return self._oauth_error(exc)
-        return Response(result.as_json(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        response = Response(result.as_json(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return mark_sign_in_handled(response)  # type: ignore[return-value]
 
 
 class MeApi(APIView):

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -59,8 +60,8 @@ class TokenResponse:
         return body
 
 
-def _pair_for(user: User) -> TokenResponse:
-    refresh = tokens.refresh_token_for(user)
+def _pair_for(user: User, *, family: str | None = None) -> TokenResponse:
+    refresh = tokens.refresh_token_for(user, family=family)
     access = tokens.access_token_for(user)
     return TokenResponse(
         access_token=str(access),
@@ -70,11 +71,17 @@ def _pair_for(user: User) -> TokenResponse:
     )
 
 
-def token_password_grant(*, username: str, password: str, request: Any = None) -> TokenResponse:
-    """Raises: OAuthError invalid_grant (wrong credentials, locked account)."""
+def token_password_grant(*, username: str, password: str, request: HttpRequest) -> TokenResponse:
+    """Sign in with email and password (``request``: the Django request of the attempt,
+    whose client address the sign-in policy keys on). Starts a refresh-token family.
+
+    Raises: OAuthError invalid_grant (wrong credentials: 400; an (email, address) pair
+    locked by the sign-in policy: 429 with ``Retry-After``, code auth.sign_in_locked),
+    request.throttled (the per-address sign-in rate; answered as problem+json).
+    """
     try:
         user = login_authenticate(email=username, password=password, request=request)
-    except errors.AccountLocked as exc:
+    except errors.SignInLocked as exc:
         raise OAuthError(
             "invalid_grant", exc.detail, status=exc.http_status, code=exc.code, headers=exc.headers
         ) from exc
@@ -83,29 +90,55 @@ def token_password_grant(*, username: str, password: str, request: Any = None) -
     return _pair_for(user)
 
 
+def token_family_revoke(*, family: str | None, user_id: Any) -> int:
+    """Blacklist every outstanding refresh token of ``user_id`` in ``family`` (all of the
+    user's outstanding refresh tokens when the replayed token predates families).
+
+    Returns how many were revoked. Locks: none (blacklisting is idempotent per token).
+    """
+    count = 0
+    outstanding = OutstandingToken.objects.filter(
+        user_id=user_id, blacklistedtoken__isnull=True, expires_at__gt=clock.now()
+    )
+    for row in outstanding:
+        if family is None or tokens.token_family(row.token) == family:
+            _blacklisted, created = BlacklistedToken.objects.get_or_create(token=row)
+            count += int(created)
+    return count
+
+
 def token_refresh_grant(*, refresh_token: str) -> TokenResponse:
-    """Rotate a refresh token: the presented one is blacklisted, a new pair issued.
+    """Rotate a refresh token: the presented one is blacklisted, a new pair issued in the
+    same family.
 
     The blacklist row is unique per token, so of two concurrent uses of one refresh
-    token exactly one succeeds; a used, revoked or expired token is ``invalid_grant``.
+    token exactly one succeeds. A token that was already rotated or revoked is a replay:
+    every outstanding token of its family is revoked too (the legitimate holder signs in
+    again; the thief's copy is dead). An expired or forged token is just invalid.
     Raises: OAuthError invalid_grant.
     """
     invalid = OAuthError(
         "invalid_grant", _("The refresh token is invalid, expired, revoked or already used.")
     )
     try:
-        old = tokens.RefreshToken(refresh_token)  # type: ignore[arg-type]  # simplejwt: str is right
+        payload = tokens.refresh_payload_verify(refresh_token)
     except tokens.TokenError as exc:
         raise invalid from exc
-    user = User.objects.filter(pk=old.get("user_id"), is_active=True, is_service_account=False).first()
-    outstanding = OutstandingToken.objects.filter(jti=old.get("jti")).first()
+    family = payload.get(tokens.FAMILY_CLAIM)
+    family = family if isinstance(family, str) else None
+    user_id = payload.get("user_id")
+    if not isinstance(user_id, (int, str)):
+        raise invalid
+    user = User.objects.filter(pk=user_id, is_active=True, is_service_account=False).first()
+    outstanding = OutstandingToken.objects.filter(jti=payload.get("jti")).first()
     if user is None or outstanding is None:
         raise invalid
     try:
         with transaction.atomic():
-            BlacklistedToken.objects.create(token=outstanding)
-            return _pair_for(user)
+            BlacklistedToken.objects.create(token=outstanding)  # unique per token: a replay fails here
+            return _pair_for(user, family=family)
     except IntegrityError as exc:
+        token_family_revoke(family=family, user_id=user.pk)
         raise invalid from exc
 
 

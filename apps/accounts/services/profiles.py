@@ -1,12 +1,11 @@
-"""Members: registration, profile, consents, login with lockout, account deletion."""
+"""Members: registration, profile, consents, sign-in under the sign-in policy, account deletion."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import authenticate
@@ -15,11 +14,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.http import HttpRequest
 from guardian.models import UserObjectPermission
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.accounts import errors, roles
+from apps.accounts.auth import axes_client_ip, axes_username, sign_in_refusal
 from apps.accounts.models import Consent, RoleChange, User
 from apps.accounts.selectors import privacy_modules
 from apps.core import clock
@@ -187,60 +187,31 @@ def consent_record(*, user: User, kind: str, granted: bool, source: str = "web")
     )
 
 
-# --- Login and lockout -------------------------------------------------------------------
+# --- Sign-in -------------------------------------------------------------------------------
 
 
-def _locked_minutes(locked_until: Any) -> int:
-    return max(1, math.ceil((locked_until - clock.now()).total_seconds() / 60))
+def login_authenticate(*, email: str, password: str, request: HttpRequest) -> User:
+    """Check a shopper's or staff member's credentials under the sign-in policy.
 
+    ``request`` (the Django request of the attempt) is required: the policy keys on its
+    client address. Django's ``authenticate`` runs the policy's gates first (the
+    per-address rate limit, then axes' per (email, address) lockout; see
+    ``apps.accounts.auth``); an unknown email is hashed like a known one, counts like one
+    and locks like one, so no answer tells which emails exist. A success clears the
+    pair's failures.
 
-def login_authenticate(*, email: str, password: str, request: Any = None) -> User:
-    """Check a shopper's or staff member's credentials, with the lockout.
-
-    After ``AUTH_LOCKOUT_THRESHOLD`` failures in a row the account is locked for
-    ``AUTH_LOCKOUT_MINUTES``; a success resets the count. The counters move with
-    conditional UPDATEs, so concurrent attempts in several processes count exactly.
-
-    Raises: auth.invalid_credentials, auth.account_locked.
+    Raises: auth.invalid_credentials, auth.sign_in_locked (429), request.throttled (429).
     """
-    email = (email or "").strip()
-    known = User.objects.filter(email__iexact=email, is_service_account=False).first()
-    if known is not None and known.locked_until and known.locked_until > clock.now():
-        err = errors.AccountLocked(minutes=_locked_minutes(known.locked_until))
-        err.headers["Retry-After"] = str(max(1, int((known.locked_until - clock.now()).total_seconds())))
-        raise err
-    # Always authenticate, also for an unknown email: Django's backend then hashes the
-    # password once anyway, so the answer's timing does not tell which emails exist.
-    user = authenticate(request, username=email, password=password)
-    if user is None or user.is_service_account:
-        if known is not None:
-            locked_until = _login_failure_count(known)
-            if locked_until is not None:
-                err = errors.AccountLocked(minutes=_locked_minutes(locked_until))
-                err.headers["Retry-After"] = str(settings.AUTH_LOCKOUT_MINUTES * 60)
-                raise err
+    user = authenticate(request, username=(email or "").strip(), password=password)
+    refusal = sign_in_refusal(request, email)
+    if refusal is not None:
+        raise refusal
+    if not isinstance(user, User) or user.is_service_account:
         raise errors.InvalidCredentials()
-    if user.failed_login_count or user.locked_until:
-        User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
-        user.failed_login_count, user.locked_until = 0, None
+    AxesProxyHandler.reset_attempts(
+        username=axes_username(request, {"username": email}), ip_address=axes_client_ip(request)
+    )
     return user
-
-
-def _login_failure_count(user: User) -> Any:
-    """Count one failure; lock the account when the threshold is reached.
-
-    Returns the lock's end when this failure locked the account, else ``None``.
-    """
-    threshold = settings.AUTH_LOCKOUT_THRESHOLD
-    if threshold <= 0:
-        return None
-    locked_until = clock.now() + timedelta(minutes=settings.AUTH_LOCKOUT_MINUTES)
-    with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
-        locked = User.objects.filter(pk=user.pk, failed_login_count__gte=threshold).update(
-            failed_login_count=0, locked_until=locked_until
-        )
-    return locked_until if locked else None
 
 
 # --- Account deletion --------------------------------------------------------------------
