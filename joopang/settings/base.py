@@ -455,6 +455,7 @@ UNFOLD: dict[str, Any] = {
     "SHOW_VIEW_ON_SITE": True,
     "SHOW_LANGUAGES": False,
     "DASHBOARD_CALLBACK": "joopang.admin_site.dashboard_callback",
+    "STYLES": ["joopang.admin_site.stylesheet"],
     "BORDER_RADIUS": "6px",
     # The storefront's accent (#0b57d0) as the primary colour.
     "COLORS": {
