@@ -5,7 +5,9 @@ stock for the page (the only read of another app, through inventory's selectors)
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -172,6 +174,11 @@ def home_shelves(market: Any) -> list[HomeShelf]:
 # --- Pages ---------------------------------------------------------------------------------
 
 
+#: A price typed in major units: digits with an optional fraction, bounded (issue 16: an
+#: exponent such as 1e999999 made int() build a million-digit number; Infinity was a 500).
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,4})?")
+
+
 def _major_to_minor(params: QueryDict, currency: str) -> QueryDict:
     """The storefront's price boxes take major units (dollars, won); the selector minor."""
     out = params.copy()
@@ -181,12 +188,9 @@ def _major_to_minor(params: QueryDict, currency: str) -> QueryDict:
         if not raw:
             out.pop(name, None)
             continue
-        try:
-            from decimal import Decimal, InvalidOperation
-
-            out[name] = str(int(Decimal(raw).scaleb(exponent)))
-        except (InvalidOperation, ValueError):
-            pass  # left as typed: the form reports it
+        if not _PLAIN_AMOUNT.fullmatch(raw):
+            continue  # left as typed ("Infinity", "1e999999"): the form reports it, nothing is computed
+        out[name] = str(int(Decimal(raw).scaleb(exponent)))
     return out
 
 
