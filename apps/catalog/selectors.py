@@ -333,12 +333,19 @@ def market_today(market: Market, now: dt.datetime | None = None) -> dt.date:
     return (now or clock.now()).astimezone(ZoneInfo(market.time_zone)).date()
 
 
+#: How many of the ranking are cached (one entry per market, whatever the caller's limit:
+#: the API's top 5 and the home page's top 10 read the same list).
+POPULAR_CACHED = 10
+
+
 def popular_product_ids(*, market: Market, limit: int = 5) -> list[int]:
     """Top products by units sold over the last ``CATALOG_POPULAR_DAYS`` market-local days
-    (today included). Cached for ``CATALOG_POPULAR_CACHE_SECONDS``."""
+    (today included), at most ``limit`` (<= ``POPULAR_CACHED``). Cached for
+    ``CATALOG_POPULAR_CACHE_SECONDS``."""
     key = POPULAR_KEY.format(market=market.code)
     ids: list[int] | None = cache.get(key)
     if ids is None:
+        limit_cached = max(limit, POPULAR_CACHED)
         today = market_today(market)
         since = today - dt.timedelta(days=settings.CATALOG_POPULAR_DAYS - 1)
         ids = list(
@@ -355,10 +362,10 @@ def popular_product_ids(*, market: Market, limit: int = 5) -> list[int]:
             .annotate(total=Sum("units"))
             .filter(total__gt=0)
             .order_by("-total", "product_id")
-            .values_list("product_id", flat=True)[:limit]
+            .values_list("product_id", flat=True)[:limit_cached]
         )
         cache.set(key, ids, settings.CATALOG_POPULAR_CACHE_SECONDS)
-    return ids
+    return ids[:limit]
 
 
 # --- Product detail ----------------------------------------------------------------------

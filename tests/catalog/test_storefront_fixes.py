@@ -147,3 +147,12 @@ def test_no_header_or_footer_link_leads_nowhere(client, shop):
         if href.startswith("/static/") or href.startswith("#"):
             continue
         assert client.get(href).status_code == 200, href
+
+
+def test_the_home_page_and_the_api_share_the_popular_ranking_without_changing_its_size(client, shop):
+    for i, product in enumerate(shop["others"]):
+        services.product_sales_record(product_id=product.pk, market_code="KR", units=10 + i)
+    client.get("/")  # caches the ranking for the home page's longer shelf
+    body = client.get("/api/v1/products/popular", HTTP_X_MARKET="KR").json()
+    assert len(body) == 5
+    assert body[0]["id"] == shop["others"][-1].pk
