@@ -87,6 +87,12 @@ class AdminLocaleMiddleware:
         language = admin_language(request, market)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
         request.admin_market = market  # type: ignore[attr-defined]
+        if "lang" in request.GET or "market" in request.GET:
+            # Read above; a change list would take them for filters (and answer ?e=1).
+            params = request.GET.copy()
+            params.pop("lang", None)
+            params.pop("market", None)
+            request.GET = params  # type: ignore[assignment]
         with translation.override(language), timezone.override(ZoneInfo(market.time_zone)):
             response = self.get_response(request)
         response["Content-Language"] = language

@@ -20,7 +20,11 @@ from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm
 from unfold.forms import UserChangeForm as UnfoldUserChangeForm
 from unfold.forms import UserCreationForm as UnfoldUserCreationForm
-from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultipleWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from apps.accounts import (
     admin_thirdparty,  # noqa: F401  (Celery and JWT screens)
@@ -80,9 +84,15 @@ class UserChangeForm(UnfoldUserChangeForm):
         label=_("Market scope"),
         required=False,
         choices=_market_choices,
+        widget=UnfoldAdminSelectWidget,
         help_text=_("Limit this staff user to one market's customers and orders."),
     )
-    role_change_reason = forms.CharField(label=_("Reason for role change"), required=False, max_length=200)
+    role_change_reason = forms.CharField(
+        label=_("Reason for role change"),
+        required=False,
+        max_length=200,
+        widget=UnfoldAdminTextInputWidget,
+    )
 
     class Meta:
         model = User

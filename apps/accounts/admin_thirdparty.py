@@ -72,6 +72,10 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
     def task_name(self, obj: PeriodicTask) -> str:
         return str(obj.task)
 
+    @admin.display(description=_("Crontab in words"))
+    def crontab_translation(self, obj: PeriodicTask) -> str:
+        return str(obj.crontab.human_readable) if obj.crontab_id else "-"
+
     @admin.display(description=_("Schedule"))
     def schedule(self, obj: PeriodicTask) -> str:
         return str(obj.scheduler or "")

@@ -195,9 +195,12 @@ def test_request_market_decides_the_zone_for_unscoped_staff(client):
     _product_updated_at(dt.datetime(2026, 11, 30, 2, 56, tzinfo=dt.UTC))
     client.force_login(staff("ops_admin"))
 
-    html = _text(client.get("/admin/catalog/product/", HTTP_X_MARKET="US"))
+    by_header = _text(client.get("/admin/catalog/product/", HTTP_X_MARKET="US"))
+    by_query = client.get("/admin/catalog/product/?market=US&lang=en")
 
-    assert "오후 9:56 EST" in html
+    assert "오후 9:56 EST" in by_header
+    assert by_query.status_code == 200  # not taken for a filter (?e=1)
+    assert "2026. 11. 29. 오후 9:56 EST" in _text(by_query)  # the profile's language still wins
 
 
 # --- Money and names in the lists ---------------------------------------------------
