@@ -68,32 +68,41 @@ def query_words(query: str) -> list[str]:
     return [w for w in _normalize(query).split() if w][:MAX_QUERY_TOKENS]
 
 
-def spelling_suggestion(query: str, vocabulary: list[str], *, cutoff: float = 0.66) -> str | None:
+def _jamo(text: str) -> str:
+    """Hangul syllables split into their letters (NFD): "샴프" and "샴푸" differ in one of
+    six letters instead of one of two syllables, so a one-letter typo scores like one in
+    English."""
+    return unicodedata.normalize("NFD", text)
+
+
+def spelling_suggestion(query: str, vocabulary: list[str], *, cutoff: float = 0.75) -> str | None:
     """A near spelling of ``query`` from ``vocabulary`` (names and name words), or None.
 
     The whole query is tried first (a brand or category name of several words), then each
     word: a word already in the vocabulary stays, another is replaced by its closest match
-    (difflib's ratio, at least ``cutoff``: one syllable off in a three-syllable Korean word). None when nothing changes."""
+    (difflib's ratio over letters, Hangul split into jamo, at least ``cutoff``). None when
+    nothing changes."""
     import difflib
 
     normalized = " ".join(_normalize(query).split())
     if not normalized or not vocabulary:
         return None
+    by_letters = {_jamo(word): word for word in vocabulary}
+    letters = list(by_letters)
+
+    def closest(text: str) -> str | None:
+        match = difflib.get_close_matches(_jamo(text), letters, n=1, cutoff=cutoff)
+        return by_letters[match[0]] if match else None
+
     known = set(vocabulary)
     if normalized in known:
         return None
-    whole = difflib.get_close_matches(normalized, vocabulary, n=1, cutoff=cutoff)
+    whole = closest(normalized)
     if whole:
-        return whole[0]
+        return whole
     out, changed = [], False
     for word in normalized.split()[:MAX_QUERY_TOKENS]:
-        if word in known:
-            out.append(word)
-            continue
-        match = difflib.get_close_matches(word, vocabulary, n=1, cutoff=cutoff)
-        if match:
-            out.append(match[0])
-            changed = True
-        else:
-            out.append(word)
+        match = None if word in known else closest(word)
+        out.append(match or word)
+        changed = changed or match is not None
     return " ".join(out) if changed else None

@@ -498,20 +498,24 @@ VOCABULARY_KEY = "catalog:vocabulary:{language}:v1"
 
 
 def search_vocabulary(*, language: str) -> list[str]:
-    """The words and names a shopper may be trying to type, in ``language``: category and
-    brand names, and the distinct words of active product names (for the spelling hint of
-    a search without results). One query over names, cached like the category tree."""
+    """The words and names a shopper may be trying to type: category and brand names (both
+    languages) and the distinct words of active product names in ``language`` (for the
+    spelling hint of a search without results). Two queries, cached like the category tree."""
     key = VOCABULARY_KEY.format(language=language)
     words: list[str] | None = cache.get(key)
     if words is not None:
         return words
     field_name = "name_ko" if language == "ko" else "name_en"
     found: dict[str, None] = {}
+    # category and brand names in both languages (a Korean shopper types "bluepeak" too)
     for node in category_tree().by_id.values():
-        found.setdefault((node.name_ko if language == "ko" else node.name_en).lower(), None)
-    for name in Brand.objects.values_list(field_name, flat=True):
-        if name:
-            found.setdefault(name.lower(), None)
+        for name in (node.name_ko, node.name_en):
+            if name:
+                found.setdefault(name.lower(), None)
+    for name_ko, name_en in Brand.objects.values_list("name_ko", "name_en"):
+        for name in (name_ko, name_en):
+            if name:
+                found.setdefault(name.lower(), None)
     names = (
         Product.objects.filter(is_active=True, category_id__in=list(category_tree().by_id))
         .values_list(field_name, flat=True)

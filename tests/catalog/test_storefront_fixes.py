@@ -156,3 +156,14 @@ def test_the_home_page_and_the_api_share_the_popular_ranking_without_changing_it
     body = client.get("/api/v1/products/popular", HTTP_X_MARKET="KR").json()
     assert len(body) == 5
     assert body[0]["id"] == shop["others"][-1].pk
+
+
+def test_spelling_hints_compare_hangul_letter_by_letter():
+    from apps.catalog.search import spelling_suggestion
+
+    vocabulary = ["샴푸", "운동화", "blue peak", "sneakers", "headphones"]
+    assert spelling_suggestion("샴프", vocabulary) == "샴푸"  # one jamo off in two syllables
+    assert spelling_suggestion("bluepeak", vocabulary) == "blue peak"
+    assert spelling_suggestion("red snaekers", vocabulary) == "red sneakers"
+    assert spelling_suggestion("샴푸", vocabulary) is None  # found: nothing to suggest
+    assert spelling_suggestion("xqzt", vocabulary) is None
