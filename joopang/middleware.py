@@ -29,6 +29,7 @@ from django.utils.cache import add_never_cache_headers
 from django_prometheus import middleware as prometheus
 
 from apps.core import errors
+from apps.core.admin_hardening import harden_admin_widgets
 from apps.core.problems import django_request_error, problem_json_response, too_large_error
 from apps.markets.errors import UnknownMarket
 from apps.markets.resolution import remember_choice, resolve_language, resolve_market
@@ -248,11 +249,13 @@ class InputGuardMiddleware:
     exceptions a view raises (``Http404``, ``PermissionDenied``, ``SuspiciousOperation``,
     ``BadRequest``, ``RequestDataTooBig``, ``UnreadablePostError``...), which Django would
     otherwise answer with its technical pages under DEBUG. ``process_view`` answers 404 to
-    an integer URL argument beyond bigint before a view hands it to the database.
+    an integer URL argument beyond bigint before a view hands it to the database. Loading
+    it also hardens the admin's autocomplete widgets (``apps.core.admin_hardening``).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        harden_admin_widgets()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         error = input_error(request)
