@@ -391,6 +391,76 @@ def _round(amount: float, step: int) -> int:
     return max(step, round(amount / step) * step)
 
 
+def _name(
+    product: Product,
+    n: int,
+    leaves: list[tuple[Category, tuple[Any, ...], str]],
+    brands: dict[str, list[Brand]],
+) -> None:
+    """Give demo product number ``n`` its brand, names, slug, descriptions and search
+    document ("어반핏 에센셜 운동화" / "UrbanFit Essential Sneakers"; never a number)."""
+    leaf, spec, top_slug = leaves[n % len(leaves)]
+    round_ = n // len(leaves)  # how many times this leaf came round before
+    noun_ko, noun_en, _base = spec[3][round_ % len(spec[3])]
+    pool, lines = brands[top_slug], LINES[top_slug]
+    # the j-th time a noun comes round it gets the next brand of the pool, and after a
+    # full turn of the pool the next line too: the demo's names are all distinct
+    j, leaf_index = round_ // len(spec[3]), n % len(leaves)
+    brand = pool[(j + leaf_index) % len(pool)]
+    line_ko, line_en = lines[(j + j // len(pool) + leaf_index) % len(lines)]
+    product.brand = brand
+    product.name_ko = f"{brand.name_ko} {line_ko} {noun_ko}"
+    product.name_en = f"{brand.name_en} {line_en} {noun_en}"
+    product.slug = slugify(product.name_en)[:150] or f"product-{n + 1}"
+    product.description_ko = (
+        f"{brand.name_ko}의 {line_ko} {noun_ko}입니다. 매일 쓰기 좋은 품질과 빠른 로켓배송."
+    )
+    product.description_en = f"{brand.name_en} {line_en} {noun_en}: everyday quality, fast delivery."
+    product.search_document = search.build_document(
+        [
+            product.name_ko,
+            product.name_en,
+            brand.name_ko or "",
+            brand.name_en or "",
+            leaf.name_ko or "",
+            leaf.name_en or "",
+            product.description_ko,
+            product.description_en,
+        ]
+    )
+
+
+#: Names of demo products seeded before issue 15: "<brand> <adjective> <noun> <number>".
+_LEGACY_NAME = r" [0-9]+$"
+
+
+def rename_legacy_products(*, prefix: str) -> int:
+    """Give demo products seeded with the old numbered names ("샴푸 83") their current
+    names, brands and search documents. Idempotent: only names ending in a number change,
+    so a second run renames nothing. Their number comes from their SKU codes
+    (``<prefix>-000083-1``), so each gets exactly the name a fresh seed would give it."""
+    legacy = list(
+        Product.objects.filter(name_ko__regex=_LEGACY_NAME, skus__code__startswith=f"{prefix}-")
+        .distinct()
+        .order_by("pk")
+    )
+    if not legacy:
+        return 0
+    leaves, brands = ensure_categories_and_brands()
+    numbers: dict[int, int] = {}
+    for product_id, code in Sku.objects.filter(product__in=legacy).values_list("product_id", "code"):
+        parts = code.split("-")
+        if len(parts) == 3 and parts[1].isdigit():
+            numbers[product_id] = int(parts[1]) - 1
+    renamed = [p for p in legacy if p.pk in numbers]
+    for product in renamed:
+        _name(product, numbers[product.pk], leaves, brands)
+    fields = ["brand", "name_ko", "name_en", "slug", "description_ko", "description_en", "search_document"]
+    # (listings join the product's names and brand: nothing to rewrite there)
+    Product.objects.bulk_update(renamed, fields, batch_size=500)
+    return len(renamed)
+
+
 def generate_products(
     *, count: int, prefix: str, start: int = 0, seed: int = 4, batch: int = 2000
 ) -> list[int]:
@@ -410,43 +480,15 @@ def generate_products(
         products: list[Product] = []
         plans: list[tuple[int, int, str]] = []  # (number, base price, option kind)
         for n in range(chunk_start, chunk_end):
-            leaf, spec, top_slug = leaves[n % len(leaves)]
-            round_ = n // len(leaves)  # how many times this leaf came round before
-            noun_ko, noun_en, base = spec[3][round_ % len(spec[3])]
-            pool, lines = brands[top_slug], LINES[top_slug]
-            # the j-th time a noun comes round it gets the next brand of the pool, and after a
-            # full turn of the pool the next line too: the demo's names are all distinct
-            j, leaf_index = round_ // len(spec[3]), n % len(leaves)
-            brand = pool[(j + leaf_index) % len(pool)]
-            line_ko, line_en = lines[(j + j // len(pool) + leaf_index) % len(lines)]
-            name_ko = f"{brand.name_ko} {line_ko} {noun_ko}"
-            name_en = f"{brand.name_en} {line_en} {noun_en}"
-            desc_ko = f"{brand.name_ko}의 {line_ko} {noun_ko}입니다. 매일 쓰기 좋은 품질과 빠른 로켓배송."
-            desc_en = f"{brand.name_en} {line_en} {noun_en}: everyday quality, fast delivery."
+            leaf, spec, _top = leaves[n % len(leaves)]
+            base = spec[3][(n // len(leaves)) % len(spec[3])][2]
             product = Product(
-                slug=slugify(name_en)[:150] or f"product-{n + 1}",
-                name_ko=name_ko,
-                name_en=name_en,
-                description_ko=desc_ko,
-                description_en=desc_en,
                 category=leaf,
-                brand=brand,
                 max_per_order=5 if base > 500000 else 10,
                 rocket_delivery=n % 3 != 0,
                 is_active=True,
             )
-            product.search_document = search.build_document(
-                [
-                    name_ko,
-                    name_en,
-                    brand.name_ko or "",
-                    brand.name_en or "",
-                    leaf.name_ko or "",
-                    leaf.name_en or "",
-                    desc_ko,
-                    desc_en,
-                ]
-            )
+            _name(product, n, leaves, brands)
             products.append(product)
             price = _round(base * (0.8 + rng.random() * 0.5), 100)
             plans.append((n, price, spec[4]))
@@ -520,6 +562,9 @@ def seed(*, stdout: Any) -> list[str]:
     with transaction.atomic():
         ensure_categories_and_brands()
         if Sku.objects.filter(code__startswith=f"{DEMO_PREFIX}-").exists():
+            renamed = rename_legacy_products(prefix=DEMO_PREFIX)
+            if renamed:
+                stdout.write(f"catalog: {renamed} demo products renamed (no more numbered names)")
             return []
         ids = generate_products(count=DEMO_PRODUCTS, prefix=DEMO_PREFIX)
         seed_sales(product_ids=ids)

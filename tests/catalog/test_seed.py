@@ -50,3 +50,21 @@ def test_seed_catalog_command_tops_up_to_the_requested_size(client):
     assert StockLevel.objects.count() == 3 * Sku.objects.count()
     body = client.get("/api/v1/products/popular").json()
     assert len(body) == 5
+
+
+def test_reseeding_renames_products_seeded_with_numbered_names():
+    out = io.StringIO()
+    catalog_demo.seed(stdout=out)
+    fresh = {p.pk: (p.name_ko, p.name_en, p.brand_id) for p in Product.objects.all()}
+    # given a catalog seeded before issue 15 ("<brand> <adjective> <noun> <number>")
+    first = Product.objects.order_by("pk").first()
+    Product.objects.filter(pk=first.pk).update(
+        name_ko="주픽 프리미엄 운동화 1", name_en="Joopick Premium Sneakers 1"
+    )
+    # when seeded again
+    catalog_demo.seed(stdout=out)
+    # then it gets exactly the name a fresh seed gives it, and nothing else changed
+    assert {p.pk: (p.name_ko, p.name_en, p.brand_id) for p in Product.objects.all()} == fresh
+    assert "1 demo products renamed" in out.getvalue()
+    catalog_demo.seed(stdout=out)
+    assert out.getvalue().count("renamed") == 1  # idempotent
