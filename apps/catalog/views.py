@@ -359,10 +359,23 @@ OPTION_NAMES = {
 }
 
 
+#: Option values that are words (sizes and pack counts read the same in every language).
+OPTION_VALUES = {
+    "Black": gettext_lazy("Black"),
+    "White": gettext_lazy("White"),
+    "Regular": gettext_lazy("Regular"),
+    "Large": gettext_lazy("Large"),
+}
+
+
 def option_label(options: dict[str, Any], *, position: int) -> str:
     """ "Size 240 · Colour Black" from a SKU's options; never the SKU code (a shopper's
     page shows no internal codes): a SKU without options is "Option 2"."""
-    parts = [f"{OPTION_NAMES.get(k, k)} {v}" for k, v in options.items() if v not in (None, "")]
+    parts = [
+        f"{OPTION_NAMES.get(k, k)} {OPTION_VALUES.get(str(v), v)}"
+        for k, v in options.items()
+        if v not in (None, "")
+    ]
     return " · ".join(parts) or _("Option %(n)s") % {"n": position + 1}
 
 
