@@ -1,4 +1,5 @@
-"""`make run` on the embedded default: web + worker + beat serve and work, Ctrl-C stops all.
+"""`make run` on the embedded default: web + worker + beat serve and work, Ctrl-C stops all
+of them cleanly within honcho's 5 s (no SIGKILL), and no Celery superuser warning as root.
 
 This starts the real command in a fresh VAR_DIR (its own SQLite file and filesystem
 broker), with every external-service variable removed, exactly as a newcomer would.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -60,6 +62,11 @@ def _wait_for(url: str, deadline: float) -> httpx.Response:
     raise AssertionError(f"{url} did not answer 200 in time: {last}")
 
 
+def _started_pids(output: str) -> dict[str, int]:
+    """honcho's "web.1 started (pid=123)" lines -> {"web": 123, ...}."""
+    return {m[1]: int(m[2]) for m in re.finditer(r"(\w+)\.1 started \(pid=(\d+)\)", output)}
+
+
 def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
     port = _free_port()
     env = _embedded_env(tmp_path / "var", port)
@@ -99,19 +106,38 @@ def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
         assert result.stdout.strip().endswith("hello"), (
             result.stderr[-1500:] + Path(log.name).read_text()[-4000:]
         )
+        # Let beat and the worker settle into their loops, as after any real start.
+        time.sleep(2)
     finally:
+        log.flush()
+        children = _started_pids(Path(log.name).read_text())
+        stopping = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
+        stopped_after = time.monotonic() - stopping
         log.seek(0)
         output = log.read()
     assert "Storefront" in output and f"http://127.0.0.1:{port}/" in output
     for name in ("web", "worker", "beat"):
         assert f"{name}.1 " in output or f"{name}.1 |" in output, f"{name} did not start:\n{output[-3000:]}"
-    # Ctrl-C stopped every process of the stack: nothing listens on the port any more.
+    # Ctrl-C stopped every process of the stack cleanly and in time: honcho never had to
+    # SIGKILL anything (it does after 5 s), the worker finished its warm shutdown (rc 0),
+    # and none of the three processes is left.
+    assert "SIGKILL" not in output, output[-3000:]
+    assert stopped_after < 5, f"stopping took {stopped_after:.1f} s:\n{output[-3000:]}"
+    assert set(children) == {"web", "worker", "beat"}, output[-3000:]
+    assert "worker.1 stopped (rc=0)" in output, output[-3000:]
+    for name, pid in children.items():
+        assert f"{name}.1 stopped" in output, output[-3000:]
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    # Started as root (containers, CI), the dev worker does not print Celery's superuser warning.
+    assert "superuser privileges" not in output
+    # Nothing listens on the port any more.
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
