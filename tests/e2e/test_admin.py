@@ -145,6 +145,9 @@ def test_each_staff_role_sees_its_sidebar_and_readable_lists(page, live_server, 
     _seed()
     kwargs, shown, hidden, lists = ROLES[role]
     user = staff(role.removesuffix("_kr"), email=f"{role}@staff.test", **kwargs)
+    problems: list[str] = []  # script errors and Content-Security-Policy refusals
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
 
     _log_in(page, live_server.url, user.email)
 
@@ -164,6 +167,7 @@ def test_each_staff_role_sees_its_sidebar_and_readable_lists(page, live_server, 
         url, expected = LISTS[name]
         response = page.goto(live_server.url + url)
         assert response is not None and response.status == 200, (role, url)
+        assert "script-src" in response.headers.get("content-security-policy", "")  # under the CSP
         content = page.locator("#content").inner_text()
         for text in expected:
             assert text in content, (role, name, text)
@@ -171,6 +175,12 @@ def test_each_staff_role_sees_its_sidebar_and_readable_lists(page, live_server, 
             assert "us-shopper@example.test" not in content
         _assert_fits(page, f"{role} {name}")
         _shot(page, f"{role}-{name}")
+
+    # unfold's Alpine.js runs under the site's CSP: the filter sheet opens
+    page.goto(live_server.url + "/admin/catalog/product/")
+    page.locator("#content a", has_text="필터").first.click()
+    assert page.get_by_role("button", name="필터 적용").is_visible()
+    assert problems == []
 
 
 def test_product_list_rows_are_one_line_high_and_times_carry_the_zone(page, live_server):
