@@ -70,6 +70,16 @@ class MarketPriceForm(forms.ModelForm):
         model = MarketPrice
         fields = ("sku", "market", "list_price", *SALE_FIELDS)
 
+    MINOR_UNITS_HELP = _(
+        "In the market's minor units: won as they are (52100 = ₩52,100), dollars in cents (4099 = $40.99)."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("list_price", "sale_price"):
+            if name in self.fields:
+                self.fields[name].help_text = self.MINOR_UNITS_HELP
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
