@@ -24,7 +24,7 @@ class MarketAdmin(ModelAdmin, TranslationAdmin):
         "default_locale",
         "time_zone",
         "tax_mode",
-        "tax_rate",
+        "tax",
         "shipping",
         "free_shipping",
         "is_active",
@@ -47,6 +47,10 @@ class MarketAdmin(ModelAdmin, TranslationAdmin):
         ),
         (None, {"fields": ("updated_at",)}),
     )
+
+    @admin.display(description=_("tax rate"), ordering="tax_rate")
+    def tax(self, obj: Market) -> str:
+        return f"{obj.tax_rate * 100:g}%"
 
     @admin.display(description=_("shipping fee"))
     def shipping(self, obj: Market) -> str | None:
