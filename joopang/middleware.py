@@ -1,4 +1,4 @@
-"""Project middleware (DESIGN.md §5; ADR 0004 for the input and header layers).
+"""Project middleware (DESIGN.md §5; ADR 0005 for the input and header layers).
 
 - ``RequestIdMiddleware``: the request id of logs, responses and problem bodies.
 - ``InputGuardMiddleware``: refuses hostile input before any other layer reads it
@@ -240,7 +240,7 @@ def _debug_page_as_problem(request: HttpRequest, response: HttpResponse) -> Http
 
 
 class InputGuardMiddleware:
-    """The one place hostile input is refused, for every surface (ADR 0004).
+    """The one place hostile input is refused, for every surface (ADR 0005).
 
     Runs before sessions, CSRF, authentication, locale and the views, so none of them
     reads a body or a parameter this guard has not accepted. A refusal is the catalog
@@ -303,7 +303,7 @@ def _carries_personal_data(request: HttpRequest, response: HttpResponseBase) -> 
 
 class SecurityHeadersMiddleware:
     """``Permissions-Policy`` on every response, and ``Cache-Control: no-store`` on every
-    response that carries personal data (ADR 0004):
+    response that carries personal data (ADR 0005):
 
     - any response to a signed-in person (session or token) or to a request with an
       ``Authorization`` header, and any answer to an API write;

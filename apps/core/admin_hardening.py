@@ -1,4 +1,4 @@
-"""Admin widgets that a hostile form value cannot turn into a 500 (ADR 0004).
+"""Admin widgets that a hostile form value cannot turn into a 500 (ADR 0005).
 
 Django's ``AutocompleteSelect`` re-renders a refused form by looking its submitted value
 up in the database; a value that is not a key (``category=NaN`` posted to a product's add

@@ -1,4 +1,4 @@
-"""Marking what carries personal data, so it is never stored by a cache (ADR 0004).
+"""Marking what carries personal data, so it is never stored by a cache (ADR 0005).
 
 The project middleware (``joopang.middleware.SecurityHeadersMiddleware``) already answers
 ``Cache-Control: no-store`` to every signed-in person, every request with an

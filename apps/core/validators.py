@@ -1,4 +1,4 @@
-"""Validators for identifiers and codes a client sends (ADR 0004).
+"""Validators for identifiers and codes a client sends (ADR 0005).
 
 Every identifier a request carries has a length and a format, checked before it reaches
 a query or is echoed back: a 10,000-character ``sku`` or an ``XX`` country is a field

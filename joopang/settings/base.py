@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "joopang.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Input and header layers (ADR 0004): CSP and Permissions-Policy/no-store wrap every
+    # Input and header layers (ADR 0005): CSP and Permissions-Policy/no-store wrap every
     # answer, the guard's refusals included; the guard runs before anything reads input.
     "joopang.middleware.ContentSecurityPolicyMiddleware",
     "joopang.middleware.SecurityHeadersMiddleware",
@@ -401,7 +401,7 @@ IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2)
 
-# --- Input limits and security headers (issue 16, ADR 0004) -------------------------
+# --- Input limits and security headers (issue 16, ADR 0005) -------------------------
 from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE  # noqa: E402
 
 # A body over this many bytes (files of a multipart upload excepted) is 413
@@ -433,6 +433,7 @@ PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
     "magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
 )
+
 
 # --- Back office (django-unfold, issue 15) --------------------------------------------
 # Callables are dotted paths into joopang.admin_site (unfold imports and calls them with

@@ -78,7 +78,9 @@ def _html_pages(client: Any, samples: dict[str, Any]) -> list[tuple[str, Any]]:
 def _assert_policies(url: str, response: Any) -> None:
     csp = response.get("Content-Security-Policy", "")
     assert "default-src 'self'" in csp, url
-    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0], url
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0], (
+        url
+    )
     assert "object-src 'none'" in csp and "frame-ancestors 'none'" in csp, url
     policy = response.get("Permissions-Policy", "")
     assert "camera=()" in policy and "geolocation=()" in policy, url
@@ -163,12 +165,18 @@ def test_any_authenticated_api_answer_is_no_store(client, samples):
 def test_api_writes_and_token_answers_are_no_store(client):
     response = client.post(
         "/api/v1/auth/register",
-        {"email": "new@example.test", "password": "a-long-Passw0rd!", "consents": ["terms", "privacy", "cross_border_transfer"]},
+        {
+            "email": "new@example.test",
+            "password": "a-long-Passw0rd!",
+            "consents": ["terms", "privacy", "cross_border_transfer"],
+        },
         content_type="application/json",
     )
     assert response.status_code in (201, 400), response.content
     assert "no-store" in response["Cache-Control"]
-    token = client.post("/api/v1/auth/token", {"grant_type": "password", "username": "x@y.z", "password": "nope"})
+    token = client.post(
+        "/api/v1/auth/token", {"grant_type": "password", "username": "x@y.z", "password": "nope"}
+    )
     assert "no-store" in token["Cache-Control"]
 
 

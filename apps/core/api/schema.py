@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from apps.core.errors import DomainError
+from apps.core.errors import (
+    DomainError,
+    RequestInvalidCharacters,
+    RequestTooLarge,
+    RequestTooManyFields,
+)
 
 IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -55,6 +62,13 @@ def problem_responses(*error_classes: type[DomainError]) -> dict[int, OpenApiRes
     }
 
 
+#: Answers of the input guard (ADR 0005) that any operation can give, whatever its view says.
+_GUARD_ERRORS: dict[str, tuple[type[DomainError], ...]] = {
+    "any": (RequestInvalidCharacters, RequestTooManyFields),
+    "body": (RequestTooLarge,),
+}
+
+
 class JoopangAutoSchema(AutoSchema):
     """Names nested ``InputSerializer``/``OutputSerializer`` components after their view.
 
@@ -71,3 +85,23 @@ class JoopangAutoSchema(AutoSchema):
             if not name.startswith(outer):
                 name = outer + name
         return name
+
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
+        """Every operation also documents the input guard's answers (ADR 0005)."""
+        bodies: dict[str, Any] = super()._get_response_bodies(direction)
+        guard = list(_GUARD_ERRORS["any"])
+        if self.method in ("POST", "PUT", "PATCH"):
+            guard += _GUARD_ERRORS["body"]
+        by_status: dict[str, list[str]] = {}
+        for cls in guard:
+            by_status.setdefault(str(cls.http_status), []).append(f"`{cls.code}`")
+        for status, codes in by_status.items():
+            note = "Refused input (any operation): " + ", ".join(codes)
+            if status in bodies:
+                description = bodies[status].get("description", "")
+                bodies[status]["description"] = f"{description}. {note}" if description else note
+            else:
+                bodies[status] = self._get_response_for_code(
+                    OpenApiResponse(response=PROBLEM, description=note), status, direction=direction
+                )
+        return dict(sorted(bodies.items()))
