@@ -99,3 +99,15 @@ def test_a_bearer_header_with_extra_parts_is_401(client):
 def test_schema_errors_under_yaml_accept(client):
     response = client.get("/api/v1/schema/?format=xyz", HTTP_ACCEPT="application/vnd.oai.openapi")
     assert_problem(response, 404, "request.not_found")
+
+
+def test_a_csrf_failure_is_the_styled_403_page_with_the_request_id(debug):
+    from django.test import Client
+
+    from tests.security.conftest import assert_error_page
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        "/accounts/login/", {"username": "a@b.c", "password": "x"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert_error_page(response, 403, "Permission denied")
