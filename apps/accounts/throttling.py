@@ -10,7 +10,8 @@ limit gets in again as soon as its oldest recorded request leaves the window.
 The log of recent requests lives where every process sees it and is updated atomically:
 
 - with Redis as the cache (production), in a sorted set per key, pruned, checked and
-  appended by one Lua script (Redis runs scripts one at a time);
+  appended by one Lua script (Redis runs scripts one at a time); if Redis cannot be
+  reached, in the database as below (the limit holds, only slower);
 - otherwise (local-memory cache, i.e. ``make run`` and the SQLite test run), in one
   :class:`~apps.accounts.models.RateLimitWindow` row per key, read and written under a row
   lock (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` transactions
@@ -26,6 +27,7 @@ usually holds a whole /64, so per-address limits would otherwise not bind).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import random
 import uuid
@@ -37,11 +39,14 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from apps.accounts.models import RateLimitWindow
 from apps.core import clock
 from apps.core.errors import Throttled
+
+logger = logging.getLogger(__name__)
 
 PERIODS = {
     "s": 1,
@@ -208,7 +213,12 @@ def sliding_window_hit(key: str, rates: list[Rate]) -> int | None:
     now = clock.now().timestamp()
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        wait = _hit_redis(backend, key, rates, now)
+        try:
+            wait = _hit_redis(backend, key, rates, now)
+        except RedisError:
+            # Redis only accelerates: without it the limit still holds, in the database.
+            logger.warning("rate_limit_redis_unavailable", exc_info=True)
+            wait = _hit_database(key, rates, now)
     else:
         wait = _hit_database(key, rates, now)
     if wait <= 0:

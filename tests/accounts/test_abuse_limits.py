@@ -175,3 +175,21 @@ def test_rate_settings_parse_and_disable():
     assert parse_rates("20/minute, 200/hour") == [Rate(20, 60), Rate(200, 3600)]
     assert parse_rates("0/minute") == []
     assert parse_rates("") == []
+
+
+def test_limit_holds_in_the_database_when_redis_is_down(settings, fake_clock, monkeypatch):
+    # given: Redis configured but unreachable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from apps.accounts import throttling
+
+    def redis_down(*args, **kwargs):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(throttling, "RedisCache", object)  # every cache counts as Redis here
+    monkeypatch.setattr(throttling, "_hit_redis", redis_down)
+    rates = [throttling.Rate(limit=2, period=60)]
+
+    # when / then: the database keeps the window
+    results = [throttling.sliding_window_hit("test:redis-down", rates) for _ in range(3)]
+    assert results == [None, None, 60]
