@@ -19,6 +19,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from apps.catalog.errors import CursorInvalid
+from apps.core.errors import RequestMalformed
+from apps.core.parsers import json_loads_bounded
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -62,7 +64,8 @@ def _encode(keys: list[Key], row: Any, backwards: bool) -> str:
 def _decode(keys: list[Key], cursor: str) -> tuple[list[Any], bool]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        # Bounded: a client-made cursor nesting 5,000 arrays must not raise RecursionError.
+        data = json_loads_bounded(base64.urlsafe_b64decode(padded.encode()), limit=2)
         raw_values = data["k"]
         if data.get("o") != _signature(keys):
             raise ValueError("cursor of another ordering")
@@ -80,7 +83,7 @@ def _decode(keys: list[Key], cursor: str) -> tuple[list[Any], bool]:
                     raise ValueError("not a bigint")
                 values.append(value)
         return values, bool(data.get("b"))
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, binascii.Error, RequestMalformed) as exc:
         raise CursorInvalid() from exc
 
 

@@ -274,3 +274,14 @@ def test_an_int_beyond_bigint_in_a_path_is_404(client, debug):
     huge = "9" * 30
     assert_problem(client.get(f"/api/v1/products/{huge}"), 404, "request.not_found")
     assert client.get(f"/p/{huge}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 5000 + b"]" * 5000, b'{"k": [[[1]]], "o": "x"}', b"\xff\xfe", b'{"k": [' + b"9" * 5000 + b"]}"],
+)
+def test_a_forged_cursor_is_cursor_invalid(client, debug, payload):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    assert_problem(client.get("/api/v1/products", {"cursor": cursor}), 400, "catalog.cursor_invalid")
