@@ -36,6 +36,8 @@ _RESERVED = {"type", "title", "status", "detail", "code", "instance", "errors", 
 #: Longest string a problem body echoes back (a parameter, the instance, a field message):
 #: an unbounded identifier sent by a client is never reflected whole.
 MAX_ECHO = errors.MAX_ECHO
+#: At most this many field errors are listed (a list of 100,000 bad items is not echoed).
+MAX_FIELD_ERRORS = 50
 _clip = errors.clip
 
 
@@ -143,7 +145,7 @@ def problem_body(error: errors.DomainError, *, instance: str, request_id: str | 
     if "errors" in error.params:
         body["errors"] = [
             {k: _clip(v) for k, v in item.items()} if isinstance(item, dict) else item
-            for item in error.params["errors"]
+            for item in error.params["errors"][:MAX_FIELD_ERRORS]
         ]
     if request_id:
         body["request_id"] = request_id

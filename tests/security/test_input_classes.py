@@ -285,3 +285,11 @@ def test_a_forged_cursor_is_cursor_invalid(client, debug, payload):
 
     cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
     assert_problem(client.get("/api/v1/products", {"cursor": cursor}), 400, "catalog.cursor_invalid")
+
+
+def test_field_errors_are_capped(client):
+    body = json.dumps({"email": "a@b.c", "password": "x" * 20, "consents": ["nope"] * 5000})
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+    problem = assert_problem(response, 400, "request.invalid")
+    assert 1 <= len(problem["errors"]) <= 50
+    assert len(response.content) < 20_000
