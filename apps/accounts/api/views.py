@@ -287,11 +287,16 @@ class AuthTokenApi(APIView):
         responses={
             200: TOKEN_RESPONSE,
             400: OpenApiResponse(
-                OAUTH_ERROR,
-                description="`invalid_request` (also: a body that cannot be parsed, a parameter given "
-                "twice or not a string, client credentials both in an HTTP Basic header and in the body), "
-                "`invalid_grant` (`code`: `auth.invalid_credentials` for a wrong email or password), "
-                "`unsupported_grant_type`",
+                PolymorphicProxySerializer(
+                    component_name="TokenBadRequest",
+                    serializers=[OAUTH_ERROR, PROBLEM],
+                    resource_type_field_name=None,
+                ),
+                description="OAuth error (RFC 6749 §5.2): `invalid_request` (also: a body that cannot be "
+                "parsed, a parameter given twice or not a string, client credentials both in an HTTP Basic "
+                "header and in the body), `invalid_grant` (`code`: `auth.invalid_credentials` for a wrong "
+                "email or password), `unsupported_grant_type`. Problem+json only when the input guard "
+                "refuses the request before the endpoint sees it",
             ),
             401: OpenApiResponse(OAUTH_ERROR, description="`invalid_client`"),
             429: OpenApiResponse(
