@@ -328,3 +328,37 @@ def test_sidebar_links_only_to_lists_the_role_may_open(client):
     assert "/admin/inventory/stocklevel/" not in links
     for link in links:
         assert client.get(link).status_code == 200, link
+
+
+# --- unfold's user forms ------------------------------------------------------------
+def test_ops_adds_a_customer_and_sets_a_password_with_unfolds_forms(client):
+    client.force_login(staff("ops_admin"))
+
+    add_page = client.get("/admin/accounts/user/add/")
+    created = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "new.shopper@example.test",
+            "name": "새 고객",
+            "market": "KR",
+            "locale": "ko",
+            "password1": "Jeju-Island-2026",
+            "password2": "Jeju-Island-2026",
+        },
+    )
+    from apps.accounts.models import User
+
+    user = User.objects.get(email="new.shopper@example.test")
+    password_page = client.get(f"/admin/accounts/user/{user.pk}/password/")
+    changed = client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"password1": "Busan-Harbor-2026", "password2": "Busan-Harbor-2026", "usable_password": "true"},
+    )
+
+    assert add_page.status_code == 200 and created.status_code == 302
+    assert password_page.status_code == 200
+    assert type(password_page.context["form"]).__module__ == "unfold.forms"
+    assert changed.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("Busan-Harbor-2026")
+    assert (user.name, user.market_id, user.is_staff) == ("새 고객", "KR", False)
