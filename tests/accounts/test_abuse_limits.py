@@ -193,3 +193,22 @@ def test_limit_holds_in_the_database_when_redis_is_down(settings, fake_clock, mo
     # when / then: the database keeps the window
     results = [throttling.sliding_window_hit("test:redis-down", rates) for _ in range(3)]
     assert results == [None, None, 60]
+
+
+def test_windows_live_in_redis_or_the_database_never_in_process_memory(settings, fake_clock):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from apps.accounts.models import RateLimitWindow
+    from apps.accounts.throttling import Rate, sliding_window_hit
+
+    sliding_window_hit("test:where", [Rate(limit=5, period=60)])
+
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):  # the PostgreSQL + Redis run
+        client = backend._cache.get_client("test:where")
+        assert client.zcard(backend.make_key("test:where")) == 1
+        assert not RateLimitWindow.objects.exists()
+    else:  # local-memory cache: per process, so the database holds the window
+        row = RateLimitWindow.objects.get(key="test:where")
+        assert row.hits == [fake_clock.now.timestamp()]

@@ -14,7 +14,7 @@ from apps.accounts.throttling import rate_limit_hit
 from tests.accounts.factories import PASSWORD, MemberFactory
 from tests.utils.processes import run_concurrently
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 ADDRESS = "203.0.113.77"
 
 
