@@ -167,3 +167,13 @@ def test_spelling_hints_compare_hangul_letter_by_letter():
     assert spelling_suggestion("red snaekers", vocabulary) == "red sneakers"
     assert spelling_suggestion("샴푸", vocabulary) is None  # found: nothing to suggest
     assert spelling_suggestion("xqzt", vocabulary) is None
+
+
+def test_listing_pages_count_without_a_query_per_product(client, shop, django_assert_num_queries):
+    client.get("/c/fashion/")  # warm the caches (markets, tree)
+    # a short list counts itself: the page of listings and their stock
+    with django_assert_num_queries(2):
+        client.get("/c/fashion/")
+    # a list longer than a page: one COUNT(*) more, whatever the page size
+    with django_assert_num_queries(3):
+        client.get("/c/fashion/?limit=4")
