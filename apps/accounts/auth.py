@@ -41,7 +41,7 @@ def signed_in_user(request: HttpRequest | Request) -> User:
     return user
 
 
-# --- Sign-in policy (issue 16; docs/adr, "sign-in policy") ---------------------------------
+# --- Sign-in policy (issue 16; docs/adr/0004-sign-in-policy.md) ---------------------------
 #
 # Every way in (API password grant, storefront login, admin login) ends in Django's
 # ``authenticate(request, username=..., password=...)``. AUTHENTICATION_BACKENDS put two

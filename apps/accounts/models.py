@@ -2,8 +2,8 @@
 the client-credentials grant, the role-change audit log, privacy consents, and the
 sliding-window logs of the sign-in rate limits (when the cache is not Redis).
 
-Failed sign-ins and lockouts live in django-axes' table (``axes.AccessAttempt``); the
-sign-in policy ADR in docs/adr/ explains both."""
+Failed sign-ins and lockouts live in django-axes' table (``axes.AccessAttempt``);
+docs/adr/0004-sign-in-policy.md explains both."""
 
 from __future__ import annotations
 

@@ -327,7 +327,7 @@ SIMPLE_JWT: dict[str, Any] = {
 
 # --- Sign-in policy (issue 16) ---------------------------------------------------------
 # One policy for every way in (API password grant, storefront login, admin login); the
-# sign-in policy ADR in docs/adr/ explains it. Two gates run inside authenticate(), in
+# docs/adr/0004-sign-in-policy.md explains it. Two gates run inside authenticate(), in
 # front of the password check (AUTHENTICATION_BACKENDS below):
 # 1. per client address, sliding windows over ALL sign-in attempts (apps.accounts.throttling:
 #    a Lua script on Redis, a locked row in the database otherwise; never process memory).
