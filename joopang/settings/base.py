@@ -326,7 +326,7 @@ SIMPLE_JWT: dict[str, Any] = {
 }
 
 # --- Sign-in policy (issue 16) ---------------------------------------------------------
-# One policy for every way in (API password grant, storefront login, admin login); the
+# One policy for every way in (API password grant, storefront login, admin login);
 # docs/adr/0004-sign-in-policy.md explains it. Two gates run inside authenticate(), in
 # front of the password check (AUTHENTICATION_BACKENDS below):
 # 1. per client address, sliding windows over ALL sign-in attempts (apps.accounts.throttling:
