@@ -16,7 +16,10 @@
     var fresh = doc.getElementById("sku-state");
     var current = document.getElementById("sku-state");
     if (!fresh || !current) return false;
-    current.replaceWith(fresh);
+    // the live region stays in place (a new node would not be announced): swap its children
+    current.replaceChildren.apply(current, Array.prototype.slice.call(fresh.childNodes).map(function (node) {
+      return document.importNode(node, true);
+    }));
     var sku = doc.getElementById("cart-sku");
     var cart = document.getElementById("cart-sku");
     if (sku && cart) cart.value = sku.value;
