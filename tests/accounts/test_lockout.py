@@ -65,15 +65,17 @@ LOCK_KO = "이 이메일 주소로 로그인에 너무 여러 번 실패했습�
 
 def signature(response, email: str) -> tuple:
     """Everything a client sees, minus what differs by nature: the request id, the wall
-    clock, the CSRF token's per-response mask, cookie values, and the email echoed back
-    into a form."""
+    clock, the CSRF token's per-response mask, CSP nonces, cookie values, and the email
+    echoed back into a form."""
     # Expires (set by never-cache headers) is the wall-clock second of the answer.
     headers = {k: v for k, v in response.headers.items() if k.lower() not in {"x-request-id", "expires"}}
     if "Content-Security-Policy" in headers:  # same directives, in no particular order
-        headers["Content-Security-Policy"] = sorted(headers["Content-Security-Policy"].split("; "))
+        policy = re.sub(r"'nonce-[^']+'", "'nonce'", headers["Content-Security-Policy"])
+        headers["Content-Security-Policy"] = sorted(policy.split("; "))
     content = response.content.decode()
     content = content.replace(email, "EMAIL")
     content = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", content)
+    content = re.sub(r'nonce="[^"]+"', "NONCE", content)  # a per-response CSP nonce, if any
     content = re.sub(r"[0-9a-f]{32}", "REQUEST-ID", content)  # request ids shown on the page
     content = re.sub(r'"request_id": ?"[^"]*"', "", content)
     return response.status_code, headers, sorted(response.cookies), content
