@@ -177,6 +177,10 @@ def test_every_page_in_each_language_and_width(browser, live_server, shop, langu
 
         visit("login", "/accounts/login/")
         visit("signup", "/accounts/signup/")
+        # the project's "Name", not a third-party catalog's ("태스크 이름")
+        assert page.locator("label[for=id_name]").inner_text().strip() == (
+            "이름" if language == "ko" else "Name"
+        )
         context.add_cookies([_login_cookie(user, live_server)])
         visit("account", "/accounts/profile/")
         assert page.locator("label[for=id_name]").inner_text().strip() == (
