@@ -206,7 +206,7 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin, ModelAdmin):
 
     @admin.display(description=_("Joined"), ordering="date_joined")
     def joined(self, obj: User) -> str | None:
-        return datetime_cell(obj.date_joined, obj.market.time_zone if obj.market_id else None)
+        return datetime_cell(obj.date_joined)
 
     def get_form(
         self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any
@@ -360,11 +360,11 @@ class ConsentAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     list_display = ("user", "kind", "document_version", "granted", "when", "source")
     list_filter = ("kind", "granted", "document_version")
     search_fields = ("user__email",)
-    list_select_related = ("user__market",)
+    list_select_related = ("user",)
 
     @admin.display(description=_("when"), ordering="created_at")
     def when(self, obj: Consent) -> str | None:
-        return datetime_cell(obj.created_at, obj.user.market.time_zone if obj.user.market_id else None)
+        return datetime_cell(obj.created_at)
 
 
 if admin.site.is_registered(Group):

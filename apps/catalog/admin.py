@@ -281,13 +281,10 @@ class MarketPriceAdmin(ModelAdmin):
 
     @admin.display(description=_("sale period"), ordering="sale_starts_at")
     def sale_window(self, obj: MarketPrice) -> str | None:
-        """In the row's own market's zone: a US sale is planned in New York time."""
+        """In the admin's zone, named: the zone the form's date fields are typed in."""
         if obj.sale_starts_at is None and obj.sale_ends_at is None:
             return None
-        zone = obj.market.time_zone
-        start = datetime_cell(obj.sale_starts_at, zone) or ""
-        end = datetime_cell(obj.sale_ends_at, zone) or ""
-        return f"{start} – {end}"
+        return f"{datetime_cell(obj.sale_starts_at) or ''} – {datetime_cell(obj.sale_ends_at) or ''}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if request.user.has_perm("catalog.add_marketprice"):

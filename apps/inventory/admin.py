@@ -100,7 +100,7 @@ class StockLevelAdmin(ModelAdmin):
     )
     list_filter_submit = True
     search_fields = ("sku__code", "sku__product__name_ko", "sku__product__name_en", "warehouse__code")
-    list_select_related = ("sku__product", "warehouse__market")
+    list_select_related = ("sku__product", "warehouse")
     autocomplete_fields = ("sku",)
     ordering = ("sku__product__name", "sku__code", "warehouse__priority")
 
@@ -114,7 +114,7 @@ class StockLevelAdmin(ModelAdmin):
 
     @admin.display(description=_("updated at"), ordering="updated_at")
     def updated(self, obj: StockLevel) -> str | None:
-        return datetime_cell(obj.updated_at, obj.warehouse.market.time_zone)
+        return datetime_cell(obj.updated_at)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # Reservations belong to checkout: nobody edits ``reserved`` by hand once a row exists.
