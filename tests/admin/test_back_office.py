@@ -362,3 +362,43 @@ def test_ops_adds_a_customer_and_sets_a_password_with_unfolds_forms(client):
     user.refresh_from_db()
     assert user.check_password("Busan-Harbor-2026")
     assert (user.name, user.market_id, user.is_staff) == ("새 고객", "KR", False)
+
+
+# --- No N+1 in the lists ------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/catalog/product/",
+        "/admin/catalog/marketprice/",
+        "/admin/catalog/sku/",
+        "/admin/inventory/stocklevel/",
+        "/admin/accounts/user/",
+        "/admin/accounts/consent/",
+    ],
+)
+def test_list_queries_do_not_grow_with_the_rows(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.accounts.models import Consent
+
+    client.force_login(staff("ops_admin"))
+    warehouse = WarehouseFactory(code="KR-ICN")
+
+    def add_rows(count: int) -> None:
+        for _ in range(count):
+            product = ProductFactory(kr=52100, us=4099)
+            StockLevelFactory(sku=product.skus.get(), warehouse=warehouse)
+            member = MemberFactory()
+            Consent.objects.create(user=member, kind="terms", document_version="2026-01", granted=True)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    add_rows(2)
+    few = queries()
+    add_rows(6)
+
+    assert queries() == few
