@@ -125,7 +125,7 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: the styled 403 page with the request id (the reason is logged)."""
     logger.warning("request.csrf_failed", reason=reason)
-    return respond(request, errors.PermissionDenied())
+    return permission_denied(request)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -120,6 +120,27 @@ def form_body(draw: Any) -> tuple[bytes, str]:
     return body, "application/x-www-form-urlencoded"
 
 
+#: Header values as a WSGI server hands them over (raw bytes read as Latin-1), NUL included.
+header_value = st.one_of(
+    st.binary(max_size=60).map(lambda b: b.decode("latin-1")),
+    st.sampled_from(
+        ["", "KR", "US", "zz", "Bearer", "bearer x.y.z", "Basic !!", "*/*;q=", "ko-KR;q=abc", "x" * 5000]
+    ),
+)
+header_name = st.sampled_from(
+    [
+        "HTTP_X_MARKET",
+        "HTTP_ACCEPT_LANGUAGE",
+        "HTTP_ACCEPT",
+        "HTTP_AUTHORIZATION",
+        "HTTP_COOKIE",
+        "HTTP_X_REQUEST_ID",
+        "HTTP_IDEMPOTENCY_KEY",
+        "CONTENT_TYPE",
+        "HTTP_X_FORWARDED_FOR",
+    ]
+)
+
 path_segment = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
     st.binary(min_size=1, max_size=12).map(lambda b: quote_from_bytes(b, safe="")),
@@ -185,11 +206,14 @@ def test_random_queries_and_paths_never_5xx(world, surface):
         segment=path_segment,
         signed_in=st.booleans(),
         method=st.sampled_from(["GET", "HEAD", "OPTIONS", "M123"]),
+        headers=st.dictionaries(header_name, header_value, max_size=3),
     )
-    def run(path: str, query: str, segment: str, signed_in: bool, method: str) -> None:
+    def run(
+        path: str, query: str, segment: str, signed_in: bool, method: str, headers: dict[str, str]
+    ) -> None:
         client = _client(world, surface, signed_in)
         url = path.replace("{id}", segment if "id}" in path and method == "GET" else str(world["product"].pk))
-        response = client.generic(method, f"{url}?{query}")
+        response = client.generic(method, f"{url}?{query}", **headers)
         _assert_no_5xx(response, f"{method} {url}?{query[:200]}")
 
     run()

@@ -293,3 +293,10 @@ def test_field_errors_are_capped(client):
     problem = assert_problem(response, 400, "request.invalid")
     assert 1 <= len(problem["errors"]) <= 50
     assert len(response.content) < 20_000
+
+
+def test_a_host_outside_allowed_hosts_is_400_with_a_request_id(client, debug):
+    assert_problem(client.get("/api/v1/products", HTTP_HOST="evil.example"), 400, "request.malformed")
+    response = client.get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["X-Request-ID"] in response.content.decode()
