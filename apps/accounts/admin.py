@@ -274,7 +274,11 @@ class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin, ModelAdmin):
 
 
 def _role_value(change: RoleChange, value: str) -> str:
-    return roles.role_label(value) if change.kind in ("group_added", "group_removed") else value
+    if change.kind in (RoleChange.Kind.GROUP_ADDED, RoleChange.Kind.GROUP_REMOVED):
+        return roles.role_label(value)
+    if value in ("True", "False"):  # staff, superuser and active flags
+        return str(_("Yes") if value == "True" else _("No"))
+    return value
 
 
 @admin.register(RoleChange)

@@ -87,7 +87,7 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
 
 class PeriodicTaskInline(TabularInline):
     model = PeriodicTask
-    fields = ("name", "task", "args", "kwargs")
+    fields = ("name", "task_name", "args", "kwargs")
     readonly_fields = fields
     can_delete = False
     extra = 0
@@ -97,6 +97,10 @@ class PeriodicTaskInline(TabularInline):
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("Task Name"))
+    def task_name(self, obj: PeriodicTask) -> str:
+        return str(obj.task)
 
 
 class ScheduleAdmin(ModelAdmin):
@@ -110,9 +114,13 @@ class IntervalScheduleAdmin(ScheduleAdmin):
 
 @admin.register(CrontabSchedule)
 class CrontabScheduleAdmin(ScheduleAdmin):
-    list_display = ("__str__", "human_readable", "timezone")
-    fields = ("human_readable", "minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone")
-    readonly_fields = ("human_readable",)
+    list_display = ("__str__", "in_words", "timezone")
+    fields = ("in_words", "minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone")
+    readonly_fields = ("in_words",)
+
+    @admin.display(description=_("Crontab in words"))
+    def in_words(self, obj: CrontabSchedule) -> str:
+        return str(obj.human_readable) if obj.pk else "-"
 
 
 @admin.register(SolarSchedule)

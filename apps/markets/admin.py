@@ -29,7 +29,7 @@ class MarketAdmin(ModelAdmin, TranslationAdmin):
         "free_shipping",
         "is_active",
     )
-    readonly_fields = ("code", "currency", "updated_at")
+    readonly_fields = ("code", "currency", "updated")
     fieldsets = (
         (None, {"fields": ("code", "name", "currency", "default_locale", "time_zone", "is_active")}),
         (_("Money"), {"fields": ("rounding_increment", "rounding_mode", "tax_mode", "tax_rate")}),
@@ -45,8 +45,12 @@ class MarketAdmin(ModelAdmin, TranslationAdmin):
                 )
             },
         ),
-        (None, {"fields": ("updated_at",)}),
+        (None, {"fields": ("updated",)}),
     )
+
+    @admin.display(description=_("updated at"))
+    def updated(self, obj: Market) -> str | None:
+        return datetime_cell(obj.updated_at)
 
     @admin.display(description=_("tax rate"), ordering="tax_rate")
     def tax(self, obj: Market) -> str:
