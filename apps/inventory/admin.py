@@ -38,7 +38,9 @@ class StockLevelForm(forms.ModelForm):
     ``expected_on_hand`` carries the quantity the editor saw, so a sale committed since
     the form was loaded is a form error, not overwritten (the service re-checks it)."""
 
-    expected_on_hand = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_on_hand = forms.IntegerField(
+        label=_("on hand when the form was opened"), widget=forms.HiddenInput, required=False
+    )
 
     class Meta:
         model = StockLevel
