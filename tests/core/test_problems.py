@@ -90,3 +90,42 @@ def test_throttle_wait_under_a_second_rounds_up():
     error = as_domain_error(Throttled(wait=0.2))
     assert error.headers["Retry-After"] == "1"
     assert as_domain_error(Throttled(wait=1.01)).headers["Retry-After"] == "2"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 33 + "]" * 33,
+        "[" * 5000 + "]" * 5000,
+        '{"a": NaN}',
+        '{"a": "\\udc80"}',
+        b'"\xff\xfe"',
+        '{"a": 1',
+        "",
+    ],
+)
+def test_bounded_json_reader_refuses_what_json_loads_would_crash_on_or_accept(text):
+    from apps.core.errors import RequestMalformed
+    from apps.core.parsers import json_loads_bounded
+
+    with pytest.raises(RequestMalformed):
+        json_loads_bounded(text)
+
+
+def test_bounded_json_reader_reads_ordinary_json():
+    from apps.core.parsers import json_loads_bounded
+
+    assert json_loads_bounded(b'{"a": [1, {"b": "\\u00e9"}]}') == {"a": [1, {"b": "é"}]}
+    assert json_loads_bounded("[" * 32 + "]" * 32) is not None
+
+
+def test_problem_bodies_never_echo_a_long_parameter_whole():
+    from apps.core.errors import DomainError
+    from apps.core.problems import problem_body
+    from apps.markets.errors import UnknownMarket
+
+    error: DomainError = UnknownMarket(market="M" * 10_000)
+    body = problem_body(error, instance="/x?" + "q" * 10_000, request_id="r1")
+    assert len(body["market"]) == 200 and body["market"].endswith("…")
+    assert len(body["instance"]) == 200
+    assert "M" * 65 not in body["detail"]
