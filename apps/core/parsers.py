@@ -9,13 +9,14 @@ idempotency hash). Every JSON body, through DRF or not, is read with
 from __future__ import annotations
 
 import json
+import re
 from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from apps.core.errors import RequestMalformed
+from apps.core.errors import RequestInvalidCharacters, RequestMalformed
 
 #: Deepest nesting of arrays/objects a JSON body may have. No Joopang payload needs more
 #: than a handful of levels; 32 leaves room for partners' metadata objects.
@@ -47,7 +48,8 @@ def json_loads_bounded(data: str | bytes, *, limit: int | None = None) -> Any:
     """``json.loads`` that raises :class:`RequestMalformed` instead of anything else.
 
     Rejects: invalid JSON, bytes that are not UTF-8, lone surrogates (``"\\ud800"``),
-    ``NaN``/``Infinity`` (not JSON), and nesting deeper than ``limit``.
+    ``NaN``/``Infinity`` (not JSON), and nesting deeper than ``limit``; a string with a
+    control character (NUL...) is :class:`RequestInvalidCharacters`, like a query value.
     """
     limit = max_depth() if limit is None else limit
     try:
@@ -57,7 +59,29 @@ def json_loads_bounded(data: str | bytes, *, limit: int | None = None) -> Any:
         raise RequestMalformed() from exc
     if json_depth_exceeds(value, limit) or _has_lone_surrogate(value):
         raise RequestMalformed()
+    if _has_control_character(value):
+        raise RequestInvalidCharacters()
     return value
+
+
+#: Like a query value (joopang.middleware): C0 controls but tab/CR/LF, and DEL. A NUL in a
+#: JSON string cannot even be stored in PostgreSQL text or jsonb.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _has_control_character(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _CONTROL.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _reject_constant(name: str) -> Any:
