@@ -116,3 +116,16 @@ class BoundedJSONParser(parsers.JSONParser):
             return json_loads_bounded(stream.read())
         except RequestMalformed as exc:
             raise ParseError() from exc
+
+
+class CheckedFormParser(parsers.FormParser):
+    """DRF's urlencoded parser (PUT/PATCH bodies Django does not parse itself): a key or
+    value with a control character is ``request.invalid_characters``, as for a POSTed form
+    (which the input guard checks before any view)."""
+
+    def parse(self, stream: IO[Any], media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        for key, values in data.lists():
+            if _CONTROL.search(key) or any(_CONTROL.search(v) for v in values):
+                raise RequestInvalidCharacters()
+        return data

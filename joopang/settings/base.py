@@ -243,7 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.parsers.BoundedJSONParser",  # depth limit: no RecursionError
-        "rest_framework.parsers.FormParser",
+        "apps.core.parsers.CheckedFormParser",  # no control characters
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CursorPagination",

@@ -312,3 +312,14 @@ def test_a_host_outside_allowed_hosts_is_400_with_a_request_id(client, debug):
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response["X-Request-ID"] in response.content.decode()
+
+
+def test_a_form_patch_with_a_nul_is_refused(api_client, debug):
+    from tests.accounts.conftest import bearer
+    from tests.accounts.factories import MemberFactory
+
+    bearer(api_client, MemberFactory())
+    response = api_client.patch(
+        "/api/v1/me", data="name=a%00b", content_type="application/x-www-form-urlencoded"
+    )
+    assert_problem(response, 400, "request.invalid_characters")
