@@ -179,7 +179,8 @@ def input_error(request: HttpRequest) -> errors.DomainError | None:
     Path: valid UTF-8 without control characters. Query string: valid UTF-8, at most
     ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` parameters, no control characters but tab/CR/LF.
     Body: a declared length over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is refused unread
-    (multipart excepted: Django counts only its non-file part); a POSTed form is parsed
+    (multipart included: no endpoint takes file uploads; one that will gets its own limit
+    here, by path, not Django's default of streaming any size to disk); a POSTed form is parsed
     and checked like the query string. Host: one of ``ALLOWED_HOSTS``.
     """
     try:
@@ -202,7 +203,7 @@ def input_error(request: HttpRequest) -> errors.DomainError | None:
     except ValueError:
         length = 0
     content_type = request.content_type or ""
-    if limit is not None and length > limit and content_type != "multipart/form-data":
+    if limit is not None and length > limit:
         return too_large_error()
     if request.method == "POST" and content_type in _FORM_TYPES:
         return _check_form(request)

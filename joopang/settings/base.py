@@ -404,7 +404,7 @@ READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2)
 # --- Input limits and security headers (issue 16, ADR 0005) -------------------------
 from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE  # noqa: E402
 
-# A body over this many bytes (files of a multipart upload excepted) is 413
+# A body over this many bytes (multipart uploads included) is 413
 # request.too_large; more query parameters or form fields than this is 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000)

@@ -323,3 +323,14 @@ def test_a_form_patch_with_a_nul_is_refused(api_client, debug):
         "/api/v1/me", data="name=a%00b", content_type="application/x-www-form-urlencoded"
     )
     assert_problem(response, 400, "request.invalid_characters")
+
+
+def test_a_large_file_upload_is_413_too(client, debug):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("big.bin", b"\0" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    response = client.post("/accounts/login/", {"username": "a", "file": upload}, **EN)
+    assert_error_page(response, 413, "Request too large")
+    upload = SimpleUploadedFile("big.bin", b"\0" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    api = client.post("/api/v1/auth/register", {"file": upload})
+    assert_problem(api, 413, "request.too_large")
