@@ -212,3 +212,25 @@ def test_a_public_image_keeps_its_cache_header_for_a_member(client, samples):
     client.force_login(MemberFactory())
     response = client.get(f"/p/{samples['product_id']}/image.svg")
     assert response["Cache-Control"].startswith("public")
+
+
+def test_our_templates_have_no_inline_script_the_policy_would_block():
+    """Scripts come from static files or carry the request's nonce; no on* handlers, no
+    javascript: URLs (they would be blocked by script-src in the browser)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    templates = [*root.glob("templates/**/*.html"), *root.glob("apps/*/templates/**/*.html")]
+    assert len(templates) > 10
+    problems = []
+    for path in templates:
+        html = path.read_text()
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            if "src=" not in tag and "csp_nonce" not in tag and 'type="application/json"' not in tag:
+                problems.append(f"{path.relative_to(root)}: {tag}")
+        problems += [f"{path.relative_to(root)}: {m}" for m in re.findall(r"\son[a-z]+\s*=", html)]
+        if "javascript:" in html:
+            problems.append(f"{path.relative_to(root)}: javascript: URL")
+    assert problems == []
