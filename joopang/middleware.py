@@ -296,8 +296,8 @@ def _carries_personal_data(request: HttpRequest, response: HttpResponseBase) -> 
         return True
     if "HTTP_AUTHORIZATION" in request.META:
         return True  # a credentialed API call answers for one caller
-    if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
-        return True  # a write's answer (a new account, an order) is about its caller
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        return True  # a write's answer (a new account, a refused sign-in form) is about its caller
     user = getattr(request, "user", None)
     return bool(user is not None and user.is_authenticated)
 
@@ -307,7 +307,7 @@ class SecurityHeadersMiddleware:
     response that carries personal data (ADR 0005):
 
     - any response to a signed-in person (session or token) or to a request with an
-      ``Authorization`` header, and any answer to an API write;
+      ``Authorization`` header, and any answer to a write (POST, PUT, PATCH, DELETE...);
     - any view marked ``personal_data`` (``apps.core.cache_control.personal_data``:
       a decorator for functions, a class attribute for API views) or a response with
       ``response.personal_data = True``.

@@ -234,3 +234,9 @@ def test_our_templates_have_no_inline_script_the_policy_would_block():
         if "javascript:" in html:
             problems.append(f"{path.relative_to(root)}: javascript: URL")
     assert problems == []
+
+
+def test_a_refused_storefront_form_is_no_store(client):
+    response = client.post("/accounts/login/", {"username": "minji@example.test", "password": "wrong"})
+    assert response.status_code in (200, 400)  # the form again
+    assert "no-store" in response["Cache-Control"]
