@@ -24,8 +24,10 @@ from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware import common
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import escape_leading_slashes
 from django_prometheus import middleware as prometheus
 
 from apps.core import errors
@@ -286,6 +288,17 @@ class InputGuardMiddleware:
         if error.http_status == 403:
             return errorpages.permission_denied(request, exception)
         return errorpages.respond(request, error)
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, except that under DEBUG a write to a URL missing its slash is redirected as
+    in production instead of raising ``RuntimeError`` (a 500 from input, DEBUG on)."""
+
+    def get_full_path_with_slash(self, request: HttpRequest) -> str:
+        if settings.DEBUG and request.method in ("DELETE", "POST", "PUT", "PATCH"):
+            structlog.get_logger(__name__).warning("request.write_without_slash", path=request.path)
+            return escape_leading_slashes(request.get_full_path(force_append_slash=True))
+        return str(super().get_full_path_with_slash(request))
 
 
 # --- Response headers -------------------------------------------------------------------

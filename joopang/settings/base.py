@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "joopang.middleware.InputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "joopang.middleware.CommonMiddleware",  # no RuntimeError for a POST without its slash
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.accounts.middleware.TokenClaimsMiddleware",

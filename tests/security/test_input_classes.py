@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from tests.security.conftest import assert_error_page, assert_problem
 
@@ -334,3 +335,9 @@ def test_a_large_file_upload_is_413_too(client, debug):
     upload = SimpleUploadedFile("big.bin", b"\0" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
     api = client.post("/api/v1/auth/register", {"file": upload})
     assert_problem(api, 413, "request.too_large")
+
+
+def test_a_post_to_a_url_without_its_slash_is_not_a_500(client, debug):
+    response = Client(raise_request_exception=False).post("/accounts/login", {"username": "a"})
+    assert response.status_code == 301
+    assert response["Location"] == "/accounts/login/"
