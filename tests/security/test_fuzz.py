@@ -177,7 +177,7 @@ GET_PATHS = {
 }
 POST_PATHS = {
     "api": ["/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/me"],
-    "storefront": ["/accounts/login/", "/accounts/signup/", "/preferences", "/search"],
+    "storefront": ["/accounts/login/", "/accounts/signup/", "/preferences", "/search", "/accounts/login"],
     "admin": ["/admin/login/", "/admin/catalog/product/add/"],
     "operator": ["/healthz"],
 }
@@ -205,7 +205,7 @@ def _assert_no_5xx(response: Any, what: str) -> None:
 
 
 @pytest.mark.parametrize("surface", list(GET_PATHS))
-def test_random_queries_and_paths_never_5xx(world, surface):
+def test_random_queries_and_paths_never_5xx(world, surface, debug):
     @PROFILE
     @given(
         path=st.sampled_from(GET_PATHS[surface]),
@@ -227,7 +227,7 @@ def test_random_queries_and_paths_never_5xx(world, surface):
 
 
 @pytest.mark.parametrize("surface", list(POST_PATHS))
-def test_random_bodies_never_5xx(world, surface):
+def test_random_bodies_never_5xx(world, surface, debug):
     @PROFILE
     @given(
         path=st.sampled_from(POST_PATHS[surface]),
