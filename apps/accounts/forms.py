@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.services import ADDRESS_KEYS
+from apps.core.validators import validate_country_code
 from apps.markets.selectors import market_list
 
 LOCALE_CHOICES = [("ko", "한국어"), ("en", "English")]
@@ -116,6 +117,13 @@ class ProfileForm(forms.Form):
             "phone": str(user.phone or ""),
             **{key: address.get(key, "") for key in ADDRESS_KEYS},
         }
+
+    def clean_country(self) -> str:
+        """ISO 3166-1 alpha-2 (``kr`` is read as ``KR``); not any two characters."""
+        country = str(self.cleaned_data.get("country") or "").strip().upper()
+        if country:
+            validate_country_code(country)
+        return country
 
     def changes(self) -> dict[str, Any]:
         data = self.cleaned_data

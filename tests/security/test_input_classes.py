@@ -341,3 +341,25 @@ def test_a_post_to_a_url_without_its_slash_is_not_a_500(client, debug):
     response = Client(raise_request_exception=False).post("/accounts/login", {"username": "a"})
     assert response.status_code == 301
     assert response["Location"] == "/accounts/login/"
+
+
+@pytest.mark.parametrize(
+    ("typed", "status", "stored"), [("XX", 400, None), ("K", 400, None), ("kr", 302, "KR")]
+)
+def test_storefront_profile_country_is_iso_3166(client, typed, status, stored):
+    from tests.accounts.factories import MemberFactory
+
+    member = MemberFactory()
+    client.force_login(member)
+    form = {
+        "name": "민지",
+        "locale": "ko",
+        "market": "KR",
+        "phone": "",
+        "line1": "1 Main St",
+        "country": typed,
+    }
+    response = client.post("/accounts/profile/", form)
+    assert response.status_code == status
+    member.refresh_from_db()
+    assert (member.default_address or {}).get("country") == stored
