@@ -227,11 +227,19 @@ def time_zone_label(request: HttpRequest) -> str:
 
 # --- 403 ----------------------------------------------------------------------------
 def permission_denied(request: HttpRequest) -> HttpResponse:
-    """A 403 inside the admin: the admin's page, with the way back to its index."""
+    """A 403 inside the admin: the admin's page, with the way back to its index.
+
+    The sidebar (and its user menu) only for someone the admin lets in: a refusal before
+    signing in (a CSRF failure on the login form) has no user to show, and unfold's avatar
+    cannot render an anonymous one.
+    """
     context = {
         **admin.site.each_context(request),
         "title": _("You do not have access to this page"),
     }
+    if not admin.site.has_permission(request):
+        context["is_nav_sidebar_enabled"] = False
+        context["has_permission"] = False
     response = TemplateResponse(request, "admin/403.html", context, status=403)
     response.render()
     return response

@@ -128,6 +128,24 @@ def test_a_403_inside_the_admin_is_an_admin_page_with_a_way_back(client):
     assert "주팡 관리자" in html
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_csrf_failure_on_the_admin_login_is_the_admin_403_not_a_500(debug, settings):
+    # Before signing in there is no user for unfold's sidebar avatar: rendering it was a
+    # template error (500) for any POST to /admin/login/ without the CSRF cookie.
+    from django.test import Client
+
+    settings.DEBUG = debug
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+
+    response = client.post("/admin/login/", {"username": "a@b.test", "password": "x"})
+
+    html = _text(response)
+    assert response.status_code == 403
+    assert 'id="admin-403"' in html
+    assert 'id="nav-sidebar' not in html
+    assert response["X-Request-ID"]
+
+
 def test_a_403_outside_the_admin_stays_the_storefront_page(client):
     from django.core.exceptions import PermissionDenied
     from django.test import RequestFactory
