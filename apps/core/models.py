@@ -1,6 +1,8 @@
-"""Core tables: idempotency keys (API.md "Idempotency")."""
+"""Core tables: idempotency keys (API.md "Idempotency") and the outbox (DESIGN.md §5)."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.db import models
 
@@ -38,3 +40,52 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller} {self.key} ({self.state})"
+
+
+class OutboxEvent(models.Model):
+    """One domain event, written by :func:`apps.core.outbox.publish` in the same
+    transaction as the change it describes: the row exists exactly when the change
+    committed. The relay (integrations) ships ``pending`` rows later.
+
+    ``sequence`` is global and unique: PostgreSQL draws it from the sequence
+    ``core_outboxevent_sequence_seq`` (``nextval`` is not transactional, so numbers are
+    gap-tolerant and a later number may commit before an earlier one); SQLite takes
+    ``MAX + 1`` inside its IMMEDIATE (serialized) write transaction. Readers that page by
+    ``sequence`` must therefore not assume commit order (docs/events.md, ADR 0006).
+    ``aggregate_sequence`` numbers the events of one aggregate 1, 2, 3... without gaps.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERING = "delivering", "Delivering"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sequence = models.BigIntegerField(unique=True)
+    type = models.CharField(max_length=64)
+    version = models.PositiveSmallIntegerField(default=1)
+    market = models.CharField(max_length=2, blank=True, default="")
+    aggregate_type = models.CharField(max_length=40)
+    aggregate_id = models.CharField(max_length=120)
+    aggregate_sequence = models.PositiveIntegerField()
+    payload = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["aggregate_type", "aggregate_id", "aggregate_sequence"],
+                name="core_outboxevent_aggregate_seq_uniq",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "sequence"], name="core_outbox_status_seq_idx"),
+            models.Index(fields=["occurred_at"], name="core_outbox_occurred_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sequence} {self.type} {self.aggregate_type}:{self.aggregate_id}"

@@ -1,5 +1,12 @@
-"""Warehouses and stock levels. Reservations and adjustments arrive in the next issue;
-the invariant they rely on is already a database CHECK: ``0 <= reserved <= on_hand``."""
+"""Warehouses, stock levels, reservations and the stock ledger (issue 17, ADR 0006).
+
+Invariants, each held by the database where it can be:
+* ``0 <= reserved <= on_hand`` on every stock level (CHECK);
+* ``on_hand`` equals the sum of its ``StockMovement.delta`` (append-only ledger; checked by
+  ``manage.py inventory_reconcile`` and the tests); each movement's
+  ``on_hand_after = on_hand_before + delta`` (CHECK);
+* ``reserved`` equals the quantity of the level's active reservations (reconcile).
+Rows change only through ``apps.inventory.services``."""
 
 from __future__ import annotations
 
@@ -37,6 +44,12 @@ class StockLevel(models.Model):
     )
     on_hand = models.IntegerField(_("on hand"), default=0)
     reserved = models.IntegerField(_("reserved"), default=0)
+    low_stock_threshold = models.PositiveIntegerField(
+        _("low-stock threshold"),
+        null=True,
+        blank=True,
+        help_text=_("At or below this many available units the row is low on stock; empty: the default."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -56,3 +69,115 @@ class StockLevel(models.Model):
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+
+class Reservation(models.Model):
+    """Units of one SKU held in one warehouse for an owner (a cart, an order) until
+    ``expires_at``. Status moves active -> committed | released | expired, each change a
+    compare-and-set on ``status`` (a replayed task or a second worker is a no-op).
+    An active row past ``expires_at`` no longer counts as held (expiry by predicate):
+    the sweep, the countdown or the next short reserve releases it."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMMITTED = "committed", _("Committed")
+        RELEASED = "released", _("Released")
+        EXPIRED = "expired", _("Expired")
+
+    sku = models.ForeignKey(
+        "catalog.Sku", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="reservations"
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, verbose_name=_("warehouse"), on_delete=models.PROTECT, related_name="reservations"
+    )
+    market = models.ForeignKey(
+        "markets.Market", verbose_name=_("market"), on_delete=models.PROTECT, related_name="reservations"
+    )
+    owner = models.CharField(_("owner"), max_length=80, help_text=_('e.g. "order:123" or "cart:abc"'))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField(_("expires at"))
+    release_reason = models.CharField(_("release reason"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"))
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
+        indexes = [
+            models.Index(fields=["owner"], name="inventory_resv_owner_idx"),
+            models.Index(fields=["status", "expires_at"], name="inventory_resv_status_exp_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="inventory_reservation_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner}: {self.quantity} x {self.sku_id}@{self.warehouse_id} ({self.status})"
+
+
+class StockMovement(models.Model):
+    """One change of a stock level's ``on_hand``: the append-only stock ledger.
+
+    Written only by the services, in the transaction that moved the stock; never updated or
+    deleted (no service does, the admin and the API offer no way to)."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", _("Receipt")
+        CORRECTION = "correction", _("Correction")
+        DAMAGE = "damage", _("Damage")
+        RETURN = "return", _("Return")
+        TRANSFER_IN = "transfer_in", _("Transfer in")
+        TRANSFER_OUT = "transfer_out", _("Transfer out")
+        COMMIT = "commit", _("Sale (committed reservation)")
+
+    stock_level = models.ForeignKey(
+        StockLevel, verbose_name=_("stock level"), on_delete=models.PROTECT, related_name="movements"
+    )
+    sku = models.ForeignKey(
+        "catalog.Sku", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="stock_movements"
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, verbose_name=_("warehouse"), on_delete=models.PROTECT, related_name="stock_movements"
+    )
+    delta = models.IntegerField(_("change"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    on_hand_before = models.IntegerField(_("on hand before"))
+    on_hand_after = models.IntegerField(_("on hand after"))
+    reason = models.CharField(_("reason"), max_length=500)
+    reference = models.CharField(_("reference"), max_length=120, blank=True, default="")
+    actor = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="stock_movements",
+    )
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+        indexes = [
+            models.Index(fields=["sku", "-id"], name="inventory_mv_sku_idx"),
+            models.Index(fields=["warehouse", "-id"], name="inventory_mv_wh_idx"),
+            models.Index(fields=["created_at"], name="inventory_mv_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(delta=0), name="inventory_movement_delta_nonzero"),
+            models.CheckConstraint(
+                condition=Q(on_hand_after=F("on_hand_before") + F("delta")),
+                name="inventory_movement_after_is_before_plus_delta",
+            ),
+            models.CheckConstraint(
+                condition=Q(on_hand_before__gte=0) & Q(on_hand_after__gte=0),
+                name="inventory_movement_never_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.delta:+d} {self.sku_id}@{self.warehouse_id}"

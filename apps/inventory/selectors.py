@@ -10,13 +10,15 @@ queries, with the table names read from the models.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from apps.catalog.models import Product, Sku
-from apps.inventory.models import StockLevel, Warehouse
+from apps.inventory.models import Reservation, StockLevel, StockMovement, Warehouse
 
 
 def _market_levels(market_code: str) -> QuerySet[StockLevel]:
@@ -81,3 +83,96 @@ def warehouse_list(*, market_code: str | None = None) -> list[Warehouse]:
     if market_code:
         qs = qs.filter(market_id=market_code)
     return list(qs.order_by("market_id", "priority", "id"))
+
+
+def stock_movement_list(
+    *,
+    sku_code: str | None = None,
+    warehouse_code: str | None = None,
+    actor_id: int | None = None,
+    kind: str | None = None,
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+) -> QuerySet[StockMovement]:
+    """The stock ledger, newest first, with what a list shows joined in one query.
+    ``created_to`` is exclusive."""
+    qs = StockMovement.objects.select_related("sku", "warehouse", "actor")
+    if sku_code:
+        qs = qs.filter(sku__code=sku_code)
+    if warehouse_code:
+        qs = qs.filter(warehouse__code=warehouse_code)
+    if actor_id is not None:
+        qs = qs.filter(actor_id=actor_id)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if created_from is not None:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_to is not None:
+        qs = qs.filter(created_at__lt=created_to)
+    return qs.order_by("-created_at", "-id")
+
+
+def stock_levels_for_sku(*, sku_code: str) -> list[StockLevel]:
+    """Every stock row of a SKU, by market and warehouse priority, warehouses joined."""
+    return list(
+        StockLevel.objects.filter(sku__code=sku_code)
+        .select_related("warehouse", "sku")
+        .order_by("warehouse__market_id", "warehouse__priority", "warehouse_id")
+    )
+
+
+def low_stock_levels(*, threshold: int | None = None) -> QuerySet[StockLevel]:
+    """Rows of active SKUs in active warehouses whose available units are at or below their
+    own threshold, else ``threshold``, else the setting (``INVENTORY_LOW_STOCK_THRESHOLD``)."""
+    from apps.inventory.services.levels import low_stock_threshold_default
+
+    default = threshold if threshold is not None else low_stock_threshold_default()
+    return (
+        StockLevel.objects.filter(warehouse__is_active=True, sku__is_active=True)
+        .annotate(
+            available_units=F("on_hand") - F("reserved"),
+            threshold_units=Coalesce("low_stock_threshold", Value(default)),
+        )
+        .filter(available_units__lte=F("threshold_units"))
+        .select_related("sku", "warehouse")
+        .order_by("available_units", "pk")
+    )
+
+
+def stock_drift() -> list[dict[str, Any]]:
+    """Stock rows whose ``on_hand`` differs from the sum of their movements, or whose
+    ``reserved`` differs from their active reservations (``manage.py inventory_reconcile``)."""
+    moved = (
+        StockMovement.objects.filter(stock_level_id=OuterRef("pk"))
+        .values("stock_level_id")
+        .annotate(total=Sum("delta"))
+        .values("total")
+    )
+    held = (
+        Reservation.objects.filter(
+            sku_id=OuterRef("sku_id"), warehouse_id=OuterRef("warehouse_id"), status=Reservation.Status.ACTIVE
+        )
+        .values("sku_id")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    rows = (
+        StockLevel.objects.annotate(
+            moved=Coalesce(Subquery(moved), Value(0)), held=Coalesce(Subquery(held), Value(0))
+        )
+        .exclude(on_hand=F("moved"), reserved=F("held"))
+        .select_related("sku", "warehouse")
+        .order_by("pk")
+    )
+    return [
+        {
+            "stock_level_id": level.pk,
+            "sku": level.sku.code,
+            "warehouse": level.warehouse.code,
+            "on_hand": level.on_hand,
+            "movements_sum": level.moved,  # type: ignore[attr-defined]
+            "reserved": level.reserved,
+            "active_reservations": level.held,  # type: ignore[attr-defined]
+        }
+        for level in rows
+    ]

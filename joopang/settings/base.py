@@ -385,6 +385,14 @@ CATALOG_POPULAR_CACHE_SECONDS = env_int("CATALOG_POPULAR_CACHE_SECONDS", 60)
 CATALOG_CATEGORY_CACHE_SECONDS = env_int("CATALOG_CATEGORY_CACHE_SECONDS", 300)
 CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)
 INVENTORY_AVAILABILITY_MAX_SKUS = 100
+# Issue 17: reservations, the stock ledger, low-stock signals.
+INVENTORY_LOW_STOCK_THRESHOLD = env_int("INVENTORY_LOW_STOCK_THRESHOLD", CATALOG_LOW_STOCK_THRESHOLD)
+INVENTORY_EXPIRY_BATCH_SIZE = env_int("INVENTORY_EXPIRY_BATCH_SIZE", 500)
+INVENTORY_OVERDUE_GRACE_SECONDS = env_int("INVENTORY_OVERDUE_GRACE_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["inventory-reservations-expire-sweep"] = {
+    "task": "joopang.inventory.reservations_expire_sweep",
+    "schedule": 30,
+}
 CELERY_BEAT_SCHEDULE["catalog-listings-refresh"] = {
     "task": "joopang.catalog.listings_refresh_due",
     "schedule": 60,

@@ -1,0 +1,84 @@
+"""Signals to operators (issue 17 item 6): Prometheus series and their structlog events.
+
+Each helper logs one structured event and moves its series, so a dashboard and a log
+search tell the same story. Label values are bounded (kind, market codes).
+"""
+
+from __future__ import annotations
+
+import structlog
+from prometheus_client import Counter, Gauge
+
+logger = structlog.get_logger("apps.inventory")
+
+RESERVATIONS = Counter(
+    "joopang_inventory_reservations_total",
+    "Reservation attempts by outcome (reserved, insufficient).",
+    ["outcome"],
+)
+RESERVATIONS_RELEASED = Counter(
+    "joopang_inventory_reservations_released_total",
+    "Reservations that stopped holding stock, by how (committed, released, expired).",
+    ["how"],
+)
+NEGATIVE_REFUSED = Counter(
+    "joopang_inventory_negative_refused_total",
+    "Stock changes refused because on hand would go below zero or below what is reserved.",
+    ["kind"],
+)
+LOW_STOCK = Counter(
+    "joopang_inventory_low_stock_total",
+    "Times a stock level crossed into low stock (available at or below its threshold).",
+)
+LOW_STOCK_LEVELS = Gauge(
+    "joopang_inventory_low_stock_levels",
+    "Stock levels at or below their low-stock threshold (set by the expiry sweep).",
+    multiprocess_mode="mostrecent",
+)
+OVERDUE_RESERVATIONS = Gauge(
+    "joopang_inventory_reservations_overdue",
+    "Reservations still active more than the grace period past their expiry (set by the sweep).",
+    multiprocess_mode="mostrecent",
+)
+
+
+def reservation_refused(*, owner: str, items: list[dict[str, object]]) -> None:
+    RESERVATIONS.labels(outcome="insufficient").inc()
+    logger.info("inventory.reservation_refused", flow="reservation", owner=owner, items=items)
+
+
+def negative_refused(*, sku: str, warehouse: str, kind: str, delta: int, on_hand: int, reserved: int) -> None:
+    NEGATIVE_REFUSED.labels(kind=kind).inc()
+    logger.warning(
+        "inventory.negative_refused",
+        flow="stock",
+        sku=sku,
+        warehouse=warehouse,
+        kind=kind,
+        delta=delta,
+        on_hand=on_hand,
+        reserved=reserved,
+    )
+
+
+def low_stock_crossed(*, sku: str, warehouse: str, available: int, threshold: int) -> None:
+    LOW_STOCK.inc()
+    logger.warning(
+        "inventory.low_stock",
+        flow="stock",
+        sku=sku,
+        warehouse=warehouse,
+        available=available,
+        threshold=threshold,
+    )
+
+
+def overdue_observed(*, count: int, oldest_seconds: float | None) -> None:
+    OVERDUE_RESERVATIONS.set(count)
+    if count:
+        logger.warning(
+            "inventory.reservations_overdue",
+            flow="reservation",
+            count=count,
+            oldest_overdue_seconds=oldest_seconds,
+        )

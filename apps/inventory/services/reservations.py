@@ -1,0 +1,439 @@
+"""Reservations: reserve across the market's warehouses, commit after payment, release,
+extend, expire (DESIGN.md §7 "Reservation", ADR 0006).
+
+Concurrency: a reserve locks the candidate stock rows in primary-key order, then
+allocates by warehouse priority with conditional UPDATEs (``reserved + q <= on_hand``).
+Commit, release and expiry lock the owner's reservations (pk order) before the stock
+rows; every status change is a compare-and-set, so a replayed task, a second sweep or a
+countdown racing the sweep changes each reservation exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Min, Q, QuerySet
+
+from apps.accounts.models import User
+from apps.catalog.models import Sku
+from apps.core import clock
+from apps.core.outbox import publish
+from apps.inventory import locks, metrics
+from apps.inventory.errors import (
+    InsufficientStock,
+    QuantityInvalid,
+    ReservationExpired,
+    ReservationNotFound,
+    ReservationReleased,
+)
+from apps.inventory.models import Reservation, StockLevel, StockMovement
+from apps.inventory.services.levels import _move, signal_low_stock
+from apps.markets.models import Market
+
+logger = structlog.get_logger(__name__)
+Status = Reservation.Status
+#: Most units one reservation line may ask for (far above any cart; keeps sums in range).
+MAX_LINE_QUANTITY = 1_000_000
+
+
+def _sum_lines(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    wanted: dict[str, int] = defaultdict(int)
+    for code, quantity in lines:
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= MAX_LINE_QUANTITY
+        ):
+            raise QuantityInvalid()
+        wanted[str(code)] += quantity
+    if not wanted or any(q > MAX_LINE_QUANTITY for q in wanted.values()):
+        raise QuantityInvalid()
+    return dict(sorted(wanted.items()))
+
+
+def _ttl(market: Market, ttl: dt.timedelta | None) -> dt.timedelta:
+    return ttl if ttl is not None else dt.timedelta(minutes=market.reservation_ttl_minutes)
+
+
+def _allocate(
+    wanted: dict[str, int], skus: dict[str, Sku], levels: list[StockLevel]
+) -> tuple[list[tuple[StockLevel, int]], list[dict[str, Any]]]:
+    """Walk each SKU's rows by warehouse priority, splitting a line where needed.
+    Returns (plan, short items)."""
+    by_sku: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in sorted(levels, key=lambda lv: (lv.warehouse.priority, lv.warehouse_id)):
+        by_sku[level.sku_id].append(level)
+    plan: list[tuple[StockLevel, int]] = []
+    short: list[dict[str, Any]] = []
+    for code, quantity in wanted.items():
+        sku = skus.get(code)
+        rows = by_sku.get(sku.pk, []) if sku else []
+        remaining = quantity
+        for level in rows:
+            take = min(remaining, max(level.available, 0))
+            if take:
+                plan.append((level, take))
+                remaining -= take
+            if not remaining:
+                break
+        if remaining:
+            short.append({"sku": code, "requested": quantity, "available": quantity - remaining})
+    return plan, short
+
+
+def _release_rows(
+    reservations: Sequence[Reservation], *, to: str, reason: str, now: dt.datetime
+) -> list[Reservation]:
+    """Set active reservations to ``to`` (released / expired) and give their units back.
+
+    Expects the caller's transaction. Status first, compare-and-set: only the transaction
+    that moved a row out of ``active`` gives its units back (exactly once). Stock rows are
+    updated in primary-key order.
+    """
+    done: list[Reservation] = []
+    for reservation in sorted(reservations, key=lambda r: r.pk):
+        moved = Reservation.objects.filter(pk=reservation.pk, status=Status.ACTIVE).update(
+            status=to, release_reason=reason[:200], updated_at=now
+        )
+        if moved:
+            reservation.status, reservation.release_reason, reservation.updated_at = to, reason[:200], now
+            done.append(reservation)
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    for reservation in done:
+        totals[(reservation.sku_id, reservation.warehouse_id)] += reservation.quantity
+    levels = {
+        (lv.sku_id, lv.warehouse_id): lv.pk
+        for lv in StockLevel.objects.filter(
+            sku_id__in={k[0] for k in totals}, warehouse_id__in={k[1] for k in totals}
+        ).only("pk", "sku_id", "warehouse_id")
+    }
+    for key, quantity in sorted(totals.items(), key=lambda item: levels[item[0]]):
+        updated = StockLevel.objects.filter(pk=levels[key], reserved__gte=quantity).update(
+            reserved=F("reserved") - quantity, updated_at=now
+        )
+        if updated != 1:  # the CHECK would refuse it anyway; a drift for reconcile to name
+            logger.error("inventory.release_drift", stock_level_id=levels[key], quantity=quantity)
+    if done:
+        metrics.RESERVATIONS_RELEASED.labels(how=to).inc(len(done))
+    return done
+
+
+def _publish_released(owner: str, rows: list[Reservation], *, reason: str) -> None:
+    publish(
+        type="inventory.released",
+        aggregate_type="stock_owner",
+        aggregate_id=owner,
+        market=rows[0].market_id,
+        payload={
+            "owner": owner,
+            "reason": reason,
+            "status": rows[0].status,
+            "lines": [_line(r) for r in rows],
+        },
+    )
+
+
+def _line(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation.pk,
+        "sku": reservation.sku.code,
+        "warehouse": reservation.warehouse.code,
+        "quantity": reservation.quantity,
+    }
+
+
+def _reclaim_expired(level_ids: list[int], now: dt.datetime) -> int:
+    """Expire active reservations past ``expires_at`` that hold units in these rows, so a
+    reserve never fails for stock only an overdue hold keeps (expiry by predicate).
+    Rows another transaction has locked (a sweep, a commit) are skipped, never waited for."""
+    levels = StockLevel.objects.filter(pk__in=level_ids).values_list("sku_id", "warehouse_id")
+    match = Q()
+    for sku_id, warehouse_id in levels:
+        match |= Q(sku_id=sku_id, warehouse_id=warehouse_id)
+    due = Reservation.objects.filter(match, status=Status.ACTIVE, expires_at__lte=now).select_related(
+        "sku", "warehouse"
+    )
+    rows = list(locks.reservations_qs_for_update(due, skip_locked=True))
+    done = _release_rows(rows, to=Status.EXPIRED, reason="expired", now=now)
+    by_owner: dict[str, list[Reservation]] = defaultdict(list)
+    for reservation in done:
+        by_owner[reservation.owner].append(reservation)
+    for owner, owned in sorted(by_owner.items()):
+        _publish_released(owner, owned, reason="expired")
+    return len(done)
+
+
+def _schedule_countdown(reservation_ids: list[int], eta: dt.datetime) -> None:
+    """After commit: the per-owner countdown task, due at ``eta``. A broker that is down
+    is logged, not raised: the beat sweep releases the reservations anyway."""
+    from apps.inventory.tasks import reservation_expire_task
+
+    try:
+        reservation_expire_task.apply_async(kwargs={"reservation_ids": reservation_ids}, eta=eta)
+    except Exception:  # the sweep is the safety net
+        logger.warning("inventory.countdown_not_scheduled", reservation_ids=reservation_ids, exc_info=True)
+
+
+@transaction.atomic(durable=True)
+def reservation_create(
+    *,
+    owner: str,
+    lines: Sequence[tuple[str, int]],
+    market: Market,
+    ttl: dt.timedelta | None = None,
+) -> list[Reservation]:
+    """Hold stock for ``owner`` (``"order:123"``, ``"cart:abc"``) until now + ``ttl``
+    (default: the market's ``reservation_ttl_minutes``). All or nothing.
+
+    Quantities are summed per SKU; each SKU is covered from the market's active
+    warehouses by priority, split over several when needed.
+
+    Locks: the candidate stock rows, in primary-key order; then one conditional UPDATE
+    ``reserved = reserved + q WHERE reserved + q <= on_hand`` per allocation step.
+    Raises: inventory.insufficient_stock (each short SKU with what is available; nothing
+    stays reserved), inventory.quantity_invalid.
+    Emits: inventory.reserved (outbox, same transaction); after commit the countdown task.
+    """
+    wanted = _sum_lines(lines)
+    now = clock.now()
+    expires_at = now + _ttl(market, ttl)
+    skus = {
+        sku.code: sku
+        for sku in Sku.objects.filter(code__in=list(wanted), is_active=True, product__is_active=True)
+    }
+    candidate_ids = list(
+        StockLevel.objects.filter(
+            sku__in=list(skus.values()), warehouse__market=market, warehouse__is_active=True
+        ).values_list("pk", flat=True)
+    )
+    levels = list(locks.stock_levels_qs_for_update(candidate_ids))
+    plan, short = _allocate(wanted, skus, levels)
+    if short and _reclaim_expired(candidate_ids, now):
+        levels = list(locks.stock_levels_qs_for_update(candidate_ids))
+        plan, short = _allocate(wanted, skus, levels)
+    if short:
+        metrics.reservation_refused(owner=owner, items=short)
+        raise InsufficientStock(skus=", ".join(item["sku"] for item in short), items=short)
+
+    reservations: list[Reservation] = []
+    for level, quantity in sorted(plan, key=lambda step: step[0].pk):
+        available_before = level.available
+        # Invariant: reserved <= on_hand. The rows are locked, so this cannot miss; the
+        # condition (and the CHECK) still refuse rather than oversell if it ever did.
+        updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") + quantity).update(
+            reserved=F("reserved") + quantity, updated_at=now
+        )
+        if updated != 1:
+            raise InsufficientStock(
+                skus=level.sku.code,
+                items=[{"sku": level.sku.code, "requested": quantity, "available": level.available}],
+            )
+        level.reserved += quantity
+        signal_low_stock(level, available_before=available_before)
+        reservations.append(
+            Reservation(
+                sku=level.sku,
+                warehouse=level.warehouse,
+                market=market,
+                owner=owner,
+                quantity=quantity,
+                status=Status.ACTIVE,
+                expires_at=expires_at,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    reservations = Reservation.objects.bulk_create(reservations)
+    if connection_lacks_returning_ids(reservations):
+        reservations = list(
+            Reservation.objects.filter(owner=owner, created_at=now, status=Status.ACTIVE)
+            .select_related("sku", "warehouse")
+            .order_by("pk")
+        )
+    metrics.RESERVATIONS.labels(outcome="reserved").inc()
+    publish(
+        type="inventory.reserved",
+        aggregate_type="stock_owner",
+        aggregate_id=owner,
+        market=market.code,
+        payload={"owner": owner, "expires_at": expires_at, "lines": [_line(r) for r in reservations]},
+    )
+    transaction.on_commit(partial(_schedule_countdown, [r.pk for r in reservations], expires_at))
+    return reservations
+
+
+def connection_lacks_returning_ids(rows: list[Reservation]) -> bool:
+    return any(row.pk is None for row in rows)
+
+
+def _owned(owner: str, *statuses: str) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(owner=owner, status__in=statuses).select_related("sku", "warehouse")
+
+
+@transaction.atomic(durable=True)
+def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reservation]:
+    """Turn the owner's held units into a sale after payment: ``on_hand -= q, reserved -= q``
+    with a ``commit`` movement per row. Idempotent: committed rows are returned as they are.
+
+    A reservation that expired is re-reserved from its warehouse when the units are still
+    available there (never selling stock it no longer holds); otherwise nothing commits.
+
+    Locks: the owner's reservations (pk order), then their stock rows (pk order).
+    Raises: inventory.reservation_not_found, inventory.reservation_expired,
+    inventory.reservation_released.
+    Emits: inventory.committed (outbox, same transaction), when anything committed.
+    """
+    rows = list(
+        locks.reservations_qs_for_update(_owned(owner, Status.ACTIVE, Status.EXPIRED, Status.COMMITTED))
+    )
+    if not rows:
+        if Reservation.objects.filter(owner=owner, status=Status.RELEASED).exists():
+            raise ReservationReleased(owner=owner)
+        raise ReservationNotFound(owner=owner)
+    now = clock.now()
+    pending = [r for r in rows if r.status != Status.COMMITTED]
+    if not pending:
+        return rows
+    levels = {
+        (lv.sku_id, lv.warehouse_id): lv
+        for lv in locks.stock_levels_qs_for_update(
+            StockLevel.objects.filter(
+                sku_id__in={r.sku_id for r in pending}, warehouse_id__in={r.warehouse_id for r in pending}
+            ).values_list("pk", flat=True)
+        )
+    }
+    committed: list[Reservation] = []
+    for reservation in sorted(pending, key=lambda r: levels[(r.sku_id, r.warehouse_id)].pk):
+        level = levels[(reservation.sku_id, reservation.warehouse_id)]
+        held = reservation.quantity if reservation.status == Status.ACTIVE else 0
+        if not held and level.available < reservation.quantity:
+            raise ReservationExpired(owner=owner, sku=reservation.sku.code, available=max(level.available, 0))
+        moved = Reservation.objects.filter(pk=reservation.pk, status=reservation.status).update(
+            status=Status.COMMITTED, updated_at=now
+        )
+        if not moved:  # unreachable while the row is locked; never commit twice
+            continue
+        _move(
+            level,
+            delta=-reservation.quantity,
+            kind=StockMovement.Kind.COMMIT,
+            reason="Sale committed",
+            reference=owner,
+            actor=actor,
+            release_reserved=held,
+        )
+        reservation.status, reservation.updated_at = Status.COMMITTED, now
+        committed.append(reservation)
+    if committed:
+        metrics.RESERVATIONS_RELEASED.labels(how="committed").inc(len(committed))
+        publish(
+            type="inventory.committed",
+            aggregate_type="stock_owner",
+            aggregate_id=owner,
+            market=committed[0].market_id,
+            payload={"owner": owner, "lines": [_line(r) for r in committed]},
+        )
+    return sorted(rows, key=lambda r: r.pk)
+
+
+@transaction.atomic(durable=True)
+def reservation_release(*, owner: str, reason: str) -> int:
+    """Give back the units the owner still holds (cart emptied, order cancelled).
+    Idempotent: nothing active is a no-op (a release after a commit is logged).
+
+    Locks: the owner's active reservations (pk order), then their stock rows (pk order).
+    Raises: nothing.
+    Emits: inventory.released (outbox, same transaction), when anything was released.
+    """
+    rows = list(locks.reservations_qs_for_update(_owned(owner, Status.ACTIVE)))
+    done = _release_rows(rows, to=Status.RELEASED, reason=reason or "released", now=clock.now())
+    if done:
+        _publish_released(owner, done, reason=reason or "released")
+    elif Reservation.objects.filter(owner=owner, status=Status.COMMITTED).exists():
+        logger.info("inventory.release_after_commit_ignored", flow="reservation", owner=owner, reason=reason)
+    return len(done)
+
+
+@transaction.atomic(durable=True)
+def reservation_extend(*, owner: str, ttl: dt.timedelta | None = None) -> int:
+    """Push back the expiry of the owner's unexpired holds (a payment in progress) to
+    now + ``ttl`` (default: the market's TTL). An expired hold is not revived.
+
+    Locks: none; one compare-and-set UPDATE (``status = active AND expires_at > now``).
+    Emits: nothing; after commit a new countdown task.
+    """
+    now = clock.now()
+    rows = list(
+        Reservation.objects.filter(owner=owner, status=Status.ACTIVE, expires_at__gt=now).select_related(
+            "market"
+        )
+    )
+    if not rows:
+        return 0
+    expires_at = now + _ttl(rows[0].market, ttl)
+    ids = [r.pk for r in rows]
+    count = Reservation.objects.filter(pk__in=ids, status=Status.ACTIVE, expires_at__gt=now).update(
+        expires_at=expires_at, updated_at=now
+    )
+    transaction.on_commit(partial(_schedule_countdown, ids, expires_at))
+    return count
+
+
+def _expire(due: QuerySet[Reservation], *, limit: int) -> int:
+    now = clock.now()
+    rows = list(
+        locks.reservations_qs_for_update(
+            due.filter(status=Status.ACTIVE, expires_at__lte=now).select_related("sku", "warehouse"),
+            skip_locked=True,
+        )[:limit]
+    )
+    done = _release_rows(rows, to=Status.EXPIRED, reason="expired", now=now)
+    by_owner: dict[str, list[Reservation]] = defaultdict(list)
+    for reservation in done:
+        by_owner[reservation.owner].append(reservation)
+    for owner, owned in sorted(by_owner.items()):
+        _publish_released(owner, owned, reason="expired")
+    return len(done)
+
+
+@transaction.atomic(durable=True)
+def reservations_expire(*, reservation_ids: list[int]) -> int:
+    """The countdown: expire these reservations if they are still active and due.
+
+    Locks: the due rows (pk order, SKIP LOCKED on PostgreSQL: a sweep holding one expires it).
+    Emits: inventory.released (reason ``expired``) per owner.
+    """
+    return _expire(Reservation.objects.filter(pk__in=reservation_ids), limit=len(reservation_ids))
+
+
+@transaction.atomic(durable=True)
+def reservations_expire_due(*, limit: int = 500) -> int:
+    """The sweep: expire up to ``limit`` active reservations past ``expires_at``. Safe on
+    several workers at once (SKIP LOCKED on PostgreSQL; on SQLite the IMMEDIATE transaction
+    serializes) and with the countdown (status compare-and-set).
+
+    Locks: the due rows (pk order, SKIP LOCKED), then their stock rows (pk order).
+    Emits: inventory.released (reason ``expired``) per owner.
+    """
+    return _expire(Reservation.objects.all(), limit=limit)
+
+
+def reservations_overdue_observe() -> int:
+    """Count active reservations past expiry + the grace period (default one minute) and
+    publish the gauge and, when any, a warning: the sweep is not keeping up or not running."""
+    grace = dt.timedelta(seconds=int(getattr(settings, "INVENTORY_OVERDUE_GRACE_SECONDS", 60)))
+    now = clock.now()
+    stats = Reservation.objects.filter(status=Status.ACTIVE, expires_at__lt=now - grace).aggregate(
+        oldest=Min("expires_at")
+    )
+    count = Reservation.objects.filter(status=Status.ACTIVE, expires_at__lt=now - grace).count()
+    oldest = stats["oldest"]
+    metrics.overdue_observed(count=count, oldest_seconds=(now - oldest).total_seconds() if oldest else None)
+    return count

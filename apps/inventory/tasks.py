@@ -1,0 +1,44 @@
+"""Inventory Celery tasks: thin, idempotent, call services (STYLE.md "Tasks").
+
+Both expiry paths are safe to run twice and together: every reservation changes status by
+compare-and-set, and due rows are claimed with SKIP LOCKED on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import structlog
+from celery import shared_task
+from django.conf import settings
+
+from apps.inventory import selectors, services
+from apps.inventory.metrics import LOW_STOCK_LEVELS
+
+logger = structlog.get_logger(__name__)
+
+
+@shared_task(name="joopang.inventory.reservation_expire", ignore_result=True, acks_late=True)
+def reservation_expire_task(reservation_ids: list[int]) -> int:
+    """The countdown of one reserve (due at its ``expires_at``); rows extended, committed or
+    already released are left alone by the service's predicate."""
+    expired = services.reservations_expire(reservation_ids=[int(i) for i in reservation_ids])
+    if expired:
+        logger.info("inventory.reservations_expired", flow="reservation", via="countdown", count=expired)
+    return expired
+
+
+@shared_task(name="joopang.inventory.reservations_expire_sweep", ignore_result=True, acks_late=True)
+def reservations_expire_sweep_task() -> int:
+    """Beat, every 30 s: expire due reservations in batches until none is left (bounded),
+    then publish the overdue and low-stock gauges."""
+    batch = int(getattr(settings, "INVENTORY_EXPIRY_BATCH_SIZE", 500))
+    total = 0
+    for _ in range(20):  # at most 20 batches per run; the next run takes the rest
+        expired = services.reservations_expire_due(limit=batch)
+        total += expired
+        if expired < batch:
+            break
+    if total:
+        logger.info("inventory.reservations_expired", flow="reservation", via="sweep", count=total)
+    services.reservations_overdue_observe()
+    LOW_STOCK_LEVELS.set(selectors.low_stock_levels().count())
+    return total
