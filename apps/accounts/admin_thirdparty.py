@@ -168,12 +168,21 @@ class GroupResultAdmin(ReadOnlyAdminMixin, ModelAdmin):
 # --- JWTs: security records (read-only) ---------------------------------------------
 @admin.register(OutstandingToken)
 class OutstandingTokenAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ("user", "jti", "created", "expires")
+    list_display = ("owner", "token_id", "created", "expires")
     search_fields = ("user__email", "jti")
     list_select_related = ("user",)
     ordering = ("-created_at",)
     readonly_fields = ("user", "jti", "token", "created_at", "expires_at")
     actions = None
+
+    # simplejwt's fields have no translated verbose names ("User", "Jti" in a Korean list)
+    @admin.display(description=_("User"), ordering="user__email")
+    def owner(self, obj: OutstandingToken) -> Any:
+        return obj.user
+
+    @admin.display(description=_("Token ID"), ordering="jti")
+    def token_id(self, obj: OutstandingToken) -> str:
+        return obj.jti
 
     @admin.display(description=_("Issued"), ordering="created_at")
     def created(self, obj: OutstandingToken) -> str | None:

@@ -238,8 +238,15 @@ class ProductListing(models.Model):
 class ProductSalesDaily(models.Model):
     """Units of a product sold in paid orders per market-local day (fed by the order flow)."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sales_daily")
-    market = models.ForeignKey("markets.Market", on_delete=models.CASCADE, related_name="catalog_sales_daily")
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="sales_daily"
+    )
+    market = models.ForeignKey(
+        "markets.Market",
+        verbose_name=_("market"),
+        on_delete=models.CASCADE,
+        related_name="catalog_sales_daily",
+    )
     date = models.DateField(_("date (market-local)"))
     units = models.PositiveIntegerField(_("units"), default=0)
 

@@ -288,6 +288,35 @@ def test_third_party_sections_are_in_korean(client):
     assert "Interval Schedule" not in tasks and "Celery Results" not in home
 
 
+def test_list_headers_and_crontab_help_have_no_english_leftovers(client):
+    # Columns named after fields without a translated verbose name ("User", "Jti",
+    # "Product", "Market") and celery-beat's crontab help (its Korean entries are fuzzy).
+    from django.utils import timezone
+
+    member = MemberFactory()
+    OutstandingToken.objects.create(
+        user=member, jti="j-1", token="t", expires_at=timezone.now() + dt.timedelta(days=1)
+    )
+    ProductSalesDaily.objects.create(
+        product=ProductFactory(), market_id="KR", date=dt.date(2026, 11, 30), units=3
+    )
+    client.force_login(staff("ops_admin"))
+
+    tokens = _text(client.get("/admin/token_blacklist/outstandingtoken/"))
+    sales = _text(client.get("/admin/catalog/productsalesdaily/"))
+    crontab = _text(client.get("/admin/django_celery_beat/crontabschedule/add/"))
+
+    for header in ("User", "Jti"):
+        assert f">{header}<" not in tokens.replace(" ", "").replace("\n", ""), header
+    assert "사용자" in tokens and "토큰 ID" in tokens
+    for header in ("Product", "Market"):
+        assert f">{header}<" not in sales.replace(" ", "").replace("\n", ""), header
+    assert "상품" in sales and "마켓" in sales
+    for leftover in ("Of The Year to Run", "Days Of The Week", "Sunday is", "Cron 의", "Timezone to Run"):
+        assert leftover not in crontab, leftover
+    assert "일요일은 0 또는 7" in crontab
+
+
 # --- Sidebar per role ---------------------------------------------------------------
 #: role -> (groups shown, items shown, items hidden); every role reads the markets.
 SIDEBAR = {
