@@ -109,6 +109,32 @@ class LocaleMarketMiddleware:
         return response
 
 
+class MethodNotAllowedPageMiddleware:
+    """A view's bare 405 (Django's ``HttpResponseNotAllowed``: an empty body) becomes the
+    error page outside ``/api/`` (the API and the operator endpoints answer problem+json
+    themselves): a ``TRACE`` or ``PUT`` on a storefront or admin page is the styled page
+    with the request id and the ``Allow`` header, not a blank one. Inside
+    :class:`LocaleMarketMiddleware`, so the page is in the request's language.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code != 405
+            or getattr(response, "streaming", False)
+            or response.content
+            or errorpages.wants_problem_json(request)
+        ):
+            return response
+        page = errorpages.respond(request, errors.MethodNotAllowed(method=request.method or "?"))
+        if "Allow" in response:
+            page["Allow"] = response["Allow"]
+        return page
+
+
 # --- Input guard ----------------------------------------------------------------------
 
 #: Never valid in a path or an identifier: C0 controls, DEL, C1 controls, lone surrogates.

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.accounts.middleware.TokenClaimsMiddleware",
     "joopang.middleware.LocaleMarketMiddleware",
+    "joopang.middleware.MethodNotAllowedPageMiddleware",  # a view's bare 405: the error page
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_structlog.middlewares.RequestMiddleware",

@@ -111,3 +111,17 @@ def test_a_csrf_failure_is_the_styled_403_page_with_the_request_id(debug):
         "/accounts/login/", {"username": "a@b.c", "password": "x"}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert_error_page(response, 403, "Permission denied")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("trace", "/search"), ("put", "/search"), ("trace", "/accounts/login/"), ("trace", "/admin/login/")],
+)
+def test_a_method_a_page_does_not_serve_is_the_styled_405_page(client, debug, method, path):
+    # Django's HttpResponseNotAllowed has an empty body: a blank page without the request id.
+    from tests.security.conftest import assert_error_page
+
+    response = getattr(client, method)(path, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert_error_page(response, 405, "Method not allowed")
+    assert response["Allow"]
