@@ -176,3 +176,7 @@ def stock_drift() -> list[dict[str, Any]]:
         }
         for level in rows
     ]
+
+
+def sku_exists(*, code: str) -> bool:
+    return Sku.objects.filter(code=code).exists()
