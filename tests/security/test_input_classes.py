@@ -363,3 +363,36 @@ def test_storefront_profile_country_is_iso_3166(client, typed, status, stored):
     assert response.status_code == status
     member.refresh_from_db()
     assert (member.default_address or {}).get("country") == stored
+
+
+@pytest.mark.parametrize("key", ["9" * 30, "-" + "9" * 30])
+def test_an_admin_form_choice_beyond_bigint_is_a_form_error(staff_client, debug, key):
+    # SQLite cannot bind such an int (OverflowError): the choice field's lookup and the
+    # autocomplete widget re-rendering the refused form both met it.
+    response = staff_client.post(
+        "/admin/catalog/product/add/", {"name_ko": "x", "category": key, "brand": key}
+    )
+
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+
+
+@pytest.mark.parametrize("selected", [["abc"], ["9" * 30], ["1", "x"]])
+def test_an_admin_action_on_unparsable_keys_changes_nothing(staff_client, debug, product, selected):
+    from apps.catalog.models import Product
+
+    response = staff_client.post(
+        "/admin/catalog/product/", {"action": "delete_selected", "_selected_action": selected}
+    )
+
+    assert response.status_code == 302  # back to the list with the admin's warning
+    assert Product.objects.filter(pk=product.pk).exists()
+
+
+def test_an_admin_action_on_real_keys_still_runs(staff_client, product):
+    response = staff_client.post(
+        "/admin/catalog/product/", {"action": "delete_selected", "_selected_action": [str(product.pk)]}
+    )
+
+    assert response.status_code == 200  # the confirmation page
+    assert "delete_selected" in response.content.decode()
