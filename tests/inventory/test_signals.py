@@ -1,0 +1,88 @@
+"""Signals to operators: low stock, refused negative changes, overdue reservations are
+structlog events and Prometheus series."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
+
+from apps.inventory import services
+from apps.inventory.errors import NegativeStock
+from tests.inventory.factories import stocked_sku
+
+pytestmark = pytest.mark.django_db
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_crossing_into_low_stock_is_logged_and_counted_once(settings, kr):
+    settings.INVENTORY_LOW_STOCK_THRESHOLD = 2
+    code = stocked_sku({"KR-A": 5})
+    before = _sample("joopang_inventory_low_stock_total")
+
+    with capture_logs() as logs:
+        services.reservation_create(owner="order:1", lines=[(code, 3)], market=kr)  # 5 -> 2 available
+        services.reservation_create(owner="order:2", lines=[(code, 1)], market=kr)  # already low
+
+    assert _sample("joopang_inventory_low_stock_total") - before == 1
+    low = [entry for entry in logs if entry["event"] == "inventory.low_stock"]
+    assert [(e["sku"], e["warehouse"], e["available"], e["threshold"]) for e in low] == [(code, "KR-A", 2, 2)]
+
+
+def test_a_refused_negative_change_is_logged_and_counted():
+    code = stocked_sku({"KR-A": 1})
+    before = _sample("joopang_inventory_negative_refused_total", kind="damage")
+
+    with capture_logs() as logs, pytest.raises(NegativeStock):
+        services.stock_adjust(
+            sku_code=code, warehouse_code="KR-A", delta=-2, kind="damage", reason="x", actor=None
+        )
+
+    assert _sample("joopang_inventory_negative_refused_total", kind="damage") - before == 1
+    [entry] = [e for e in logs if e["event"] == "inventory.negative_refused"]
+    assert (entry["log_level"], entry["delta"], entry["on_hand"]) == ("warning", -2, 1)
+
+
+def test_overdue_reservations_are_logged_with_the_gauge(kr, clock):
+    import datetime as dt
+
+    code = stocked_sku({"KR-A": 5})
+    services.reservation_create(owner="order:3", lines=[(code, 1)], market=kr, ttl=dt.timedelta(minutes=1))
+    clock.advance(minutes=3)
+
+    with capture_logs() as logs:
+        services.reservations_overdue_observe()
+
+    assert _sample("joopang_inventory_reservations_overdue") == 1
+    [entry] = [e for e in logs if e["event"] == "inventory.reservations_overdue"]
+    assert (entry["count"], entry["oldest_overdue_seconds"]) == (1, 120.0)
+
+
+def test_opening_movements_migration_covers_rows_without_a_ledger():
+    import importlib
+
+    from django.apps import apps
+
+    from apps.inventory.models import StockLevel, StockMovement
+    from apps.inventory.selectors import stock_drift
+    from tests.catalog.factories import ProductFactory
+    from tests.inventory.factories import StockLevelFactory
+
+    legacy = StockLevelFactory(
+        sku=ProductFactory(skus=1).skus.get(), on_hand=9, reserved=0
+    )  # written before issue 17
+    assert stock_drift()[0]["stock_level_id"] == legacy.pk
+
+    migration = importlib.import_module("apps.inventory.migrations.0003_opening_movements")
+    migration.forwards(apps, None)
+    migration.forwards(apps, None)  # idempotent
+
+    assert stock_drift() == []
+    assert StockMovement.objects.filter(stock_level=legacy).values_list("kind", "delta").get() == (
+        "receipt",
+        9,
+    )
+    assert StockLevel.objects.get(pk=legacy.pk).on_hand == 9
