@@ -151,6 +151,13 @@ def test_no_header_or_footer_link_leads_nowhere(client, shop):
         assert client.get(href).status_code == 200, href
 
 
+def test_the_footer_names_the_shop_in_the_page_language(client, shop):
+    ko = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    en = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "© 주팡 ·" in ko and "© Joopang" not in ko
+    assert "© Joopang ·" in en
+
+
 def test_the_home_page_and_the_api_share_the_popular_ranking_without_changing_its_size(client, shop):
     for i, product in enumerate(shop["others"]):
         services.product_sales_record(product_id=product.pk, market_code="KR", units=10 + i)
