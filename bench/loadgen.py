@@ -3,8 +3,9 @@
     python -m bench.loadgen SPEC.json RESULT.json
     python -m bench.loadgen --serve PORT [close]    # a do-nothing server, for the floor
 
-SPEC: ``{"host", "port", "paths": [...], "headers": {...}, "concurrency", "warmup_s",
-"duration_s", "timeout_s"}``. ``concurrency`` asyncio tasks each keep one keep-alive
+SPEC: ``{"host", "port", "paths": [...], "headers": {...}, "method", "concurrency",
+"warmup_s", "duration_s", "timeout_s"}`` (``method`` defaults to GET; a POST has an empty
+body, its input in the query string). ``concurrency`` asyncio tasks each keep one keep-alive
 connection and send their next request as soon as the previous answer is read, walking
 the path list in turn (task i takes paths i, i+c, i+2c, ...). A connection the server
 closes (``Connection: close``, or an idle keep-alive dropped) is reopened.
@@ -72,9 +73,13 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]
     return status, keep_alive, body
 
 
-def build_request(host: str, port: int, path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: joopang-bench"]
+def build_request(host: str, port: int, path: str, headers: dict[str, str], method: str = "GET") -> bytes:
+    """One request without a body; a POST says so (``Content-Length: 0``), its input is
+    in the query string."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: joopang-bench"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    if method != "GET":
+        lines.append("Content-Length: 0")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -88,7 +93,8 @@ class Run:
         self.timeout_s: float = float(spec.get("timeout_s", 30))
         headers = {"Accept": "application/json", **spec.get("headers", {})}
         self.paths: list[str] = spec["paths"]
-        self.requests = [build_request(self.host, self.port, p, headers) for p in self.paths]
+        method = str(spec.get("method", "GET"))
+        self.requests = [build_request(self.host, self.port, p, headers, method) for p in self.paths]
         self.latencies_ms: list[float] = []
         self.statuses: Counter[str] = Counter()
         self.transport_errors: Counter[str] = Counter()

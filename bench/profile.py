@@ -82,8 +82,12 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
         return {}
     headers = item.headers
     client = Client()
+
+    def send(path: str, headers: dict[str, str]) -> Any:
+        return client.generic(item.method, path, headers=headers)
+
     for path in paths[:20]:  # warm caches, imports, the connection
-        client.get(path, headers=headers)
+        send(path, headers=headers)
     counts, db_ms, statuses = [], [], set()
     spent = [0.0]
 
@@ -97,7 +101,7 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
     for path in paths:
         spent[0] = 0.0
         with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(timed):
-            response = client.get(path, headers=headers)
+            response = send(path, headers=headers)
         statuses.add(response.status_code)
         counts.append(len(captured.captured_queries))
         db_ms.append(spent[0] * 1000)
@@ -105,7 +109,7 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
     for _ in range(3):
         started = time.process_time()
         for path in paths:
-            client.get(path, headers=headers)
+            send(path, headers=headers)
         rounds.append((time.process_time() - started) / len(paths) * 1000)
     result = {
         "queries_min": min(counts),
@@ -121,7 +125,7 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
     )
     if explain:
         with CaptureQueriesContext(connection) as captured:
-            client.get(paths[0], headers=headers)
+            send(paths[0], headers=headers)
         print(f"   {paths[0]}")
         for query in captured.captured_queries:
             print(f"   -- {query['sql'][:300]}")
@@ -131,7 +135,7 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         for path in paths:
-            client.get(path, headers=headers)
+            send(path, headers=headers)
         profiler.disable()
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))

@@ -313,7 +313,12 @@ class CpuMeter:
 
 
 def run_load(
-    config: Config, port: int, paths: list[str], headers: dict[str, str], meter: CpuMeter | None
+    config: Config,
+    port: int,
+    paths: list[str],
+    headers: dict[str, str],
+    meter: CpuMeter | None,
+    method: str = "GET",
 ) -> dict[str, Any]:
     """Run ``bench.loadgen`` in its own process and return its result (plus CPU use)."""
     with tempfile.TemporaryDirectory(prefix="joopang-bench-") as tmp:
@@ -323,6 +328,7 @@ def run_load(
             "port": port,
             "paths": paths,
             "headers": headers,
+            "method": method,
             "concurrency": config.concurrency,
             "warmup_s": config.warmup_s,
             "duration_s": config.duration_s,
@@ -463,19 +469,21 @@ def wait_worker(services: Services, timeout: float = 60) -> None:
     raise BenchError(f"the Celery worker did not answer a ping within {timeout:.0f} s")
 
 
-def preflight(port: int, name: str, paths: list[str], headers: dict[str, str]) -> list[str]:
+def preflight(
+    port: int, name: str, paths: list[str], headers: dict[str, str], method: str = "GET"
+) -> list[str]:
     """Ask a few distinct paths once; return problems (non-2xx) to show before the load."""
     import httpx
 
     problems = []
     for path in list(dict.fromkeys(paths))[:3]:
         try:
-            response = httpx.get(f"http://{HOST}:{port}{path}", headers=headers, timeout=30)
+            response = httpx.request(method, f"http://{HOST}:{port}{path}", headers=headers, timeout=30)
         except httpx.HTTPError as exc:
-            problems.append(f"{name}: GET {path}: {type(exc).__name__}: {exc}")
+            problems.append(f"{name}: {method} {path}: {type(exc).__name__}: {exc}")
             continue
         if not 200 <= response.status_code < 300:
-            problems.append(f"{name}: GET {path} answered {response.status_code}: {response.text[:200]}")
+            problems.append(f"{name}: {method} {path} answered {response.status_code}: {response.text[:200]}")
     return problems
 
 
@@ -625,12 +633,12 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     meter = CpuMeter(gunicorn.pid, config.database_url, config.db_name)
     summaries = []
     for item, paths in plan:
-        for problem in preflight(port, item.name, paths, item.headers):
+        for problem in preflight(port, item.name, paths, item.headers, item.method):
             log(f"preflight: {problem}")
         services.check_alive()
         log(f"{item.name}: {len(set(paths))} distinct paths, {config.concurrency} connections, "
             f"{config.warmup_s:g} + {config.duration_s:g} s")  # fmt: skip
-        result = run_load(config, port, paths, item.headers, meter)
+        result = run_load(config, port, paths, item.headers, meter, item.method)
         summary = summarize(
             name=item.name,
             title=item.title,

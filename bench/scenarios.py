@@ -77,6 +77,7 @@ class Scenario:
     p95_target_ms: float | None = None
     requires: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    method: str = "GET"
 
 
 REGISTRY: dict[str, Scenario] = {}
@@ -89,6 +90,7 @@ def scenario(
     p95_target_ms: float | None = None,
     requires: Sequence[str] = (),
     headers: dict[str, str] | None = None,
+    method: str = "GET",
 ) -> Callable[[Callable[[Context], list[str]]], Callable[[Context], list[str]]]:
     """Register a path builder as a scenario (see the module docstring)."""
 
@@ -102,6 +104,7 @@ def scenario(
             p95_target_ms=p95_target_ms,
             requires=tuple(requires),
             headers=dict(API_HEADERS if headers is None else headers),
+            method=method,
         )
         return build
 
@@ -198,3 +201,86 @@ def availability(ctx: Context) -> list[str]:
         chosen = ctx.rng.sample(codes, ctx.rng.randint(1, min(5, len(codes))))
         paths.append("/api/v1/inventory/availability?" + urlencode([("sku", c) for c in chosen]))
     return paths
+
+
+#: The bench-only write endpoint (bench/views.py): reserve the lines, then release them.
+RESERVE_RELEASE_PATH = "/bench/reserve-release"
+#: Units given to the hot SKU before the load, so that 32 clients never run it dry.
+HOT_SKU_UNITS = 1_000_000
+
+
+def _kr_skus_with_stock(ctx: Context, *, at_least: int) -> list[str]:
+    """Codes of active KR SKUs with at least ``at_least`` units available in the KR market."""
+    _product_model(ctx)
+    level = ctx.model("inventory", "StockLevel")
+    from django.db.models import F, Sum
+
+    codes = (
+        level._default_manager.filter(
+            warehouse__market_id="KR",
+            warehouse__is_active=True,
+            sku__is_active=True,
+            sku__product__is_active=True,
+        )
+        .values("sku__code")
+        .annotate(free=Sum(F("on_hand") - F("reserved")))
+        .filter(free__gte=at_least)
+        .order_by("sku__code")
+        .values_list("sku__code", flat=True)
+    )
+    return ctx.sample(codes, 5000)
+
+
+@scenario(
+    "reserve_release",
+    "POST /bench/reserve-release: reserve 1–3 random SKUs (1–2 units each), then release",
+    p95_target_ms=400,
+    requires=("catalog", "inventory"),
+    method="POST",
+)
+def reserve_release(ctx: Context) -> list[str]:
+    # SKUs with room for every client to hold the most one line asks (2 units) at once.
+    codes = _kr_skus_with_stock(ctx, at_least=10)
+    if not codes:
+        raise SkipScenario("no KR SKU with stock seeded")
+    paths = []
+    for _ in range(ctx.max_paths):
+        chosen = ctx.rng.sample(codes, ctx.rng.randint(1, min(3, len(codes))))
+        lines = [("line", f"{code}:{ctx.rng.randint(1, 2)}") for code in chosen]
+        paths.append(f"{RESERVE_RELEASE_PATH}?{urlencode(lines)}")
+    return paths
+
+
+@scenario(
+    "hot_sku",
+    "POST /bench/reserve-release: every client reserves and releases 1 unit of ONE SKU",
+    requires=("catalog", "inventory"),
+    method="POST",
+)
+def hot_sku(ctx: Context) -> list[str]:
+    """One SKU, stocked with ``HOT_SKU_UNITS`` in its first KR warehouse (a receipt through
+    the service, so the ledger holds): every request locks the same stock row."""
+    codes = _kr_skus_with_stock(ctx, at_least=1)
+    if not codes:
+        raise SkipScenario("no KR SKU with stock seeded")
+    code = codes[0]
+    level = (
+        ctx.model("inventory", "StockLevel")
+        ._default_manager.filter(sku__code=code, warehouse__market_id="KR", warehouse__is_active=True)
+        .select_related("warehouse")
+        .order_by("warehouse__priority", "warehouse_id")
+        .first()
+    )
+    if level.available < HOT_SKU_UNITS:
+        from apps.inventory.services import stock_adjust
+
+        stock_adjust(
+            sku_code=code,
+            warehouse_code=level.warehouse.code,
+            delta=HOT_SKU_UNITS,
+            kind="receipt",
+            reason="Benchmark: hot SKU",
+            actor=None,
+            reference="bench:hot_sku",
+        )
+    return [f"{RESERVE_RELEASE_PATH}?{urlencode([('line', f'{code}:1')])}"]

@@ -53,3 +53,9 @@ def test_bench_urls_still_serve_the_project():
 def test_production_urls_have_no_baseline():
     with pytest.raises(Resolver404):
         resolve("/bench/baseline/1", urlconf="joopang.urls")
+
+
+def test_production_urls_have_no_bench_write_endpoint():
+    assert resolve("/bench/reserve-release", urlconf="bench.urls").func is views.reserve_release
+    with pytest.raises(Resolver404):
+        resolve("/bench/reserve-release", urlconf="joopang.urls")

@@ -1,6 +1,6 @@
 import asyncio
 
-from bench.loadgen import Run, read_response
+from bench.loadgen import Run, build_request, read_response
 
 
 def _reader(data: bytes) -> asyncio.StreamReader:
@@ -72,3 +72,12 @@ def test_run_against_a_local_server_counts_every_answer():
     assert result["samples"][0]["path"] == "/bad"
     assert result["samples"][0]["status"] == 503
     assert set(seen) == {b"/a", b"/b", b"/bad", b"/c"}
+
+
+def test_a_post_has_an_empty_body_and_says_so():
+    get = build_request("127.0.0.1", 8000, "/a?x=1", {"X-Market": "KR"})
+    post = build_request("127.0.0.1", 8000, "/bench/reserve-release?line=A:1", {}, "POST")
+
+    assert get.startswith(b"GET /a?x=1 HTTP/1.1\r\n") and b"Content-Length" not in get
+    assert post.startswith(b"POST /bench/reserve-release?line=A:1 HTTP/1.1\r\n")
+    assert post.endswith(b"Content-Length: 0\r\n\r\n")
