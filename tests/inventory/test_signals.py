@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
 
 from apps.inventory import services
 from apps.inventory.errors import NegativeStock
@@ -14,29 +13,49 @@ from tests.inventory.factories import stocked_sku
 pytestmark = pytest.mark.django_db
 
 
+class LogRecorder:
+    """Stands in for ``apps.inventory.metrics.logger`` (structlog caches its loggers, so
+    ``structlog.testing.capture_logs`` misses them once another test configured logging)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict] = []
+
+    def _record(self, level: str):  # type: ignore[no-untyped-def]
+        return lambda event, **kw: self.entries.append({"event": event, "log_level": level, **kw})
+
+    def __getattr__(self, level: str):  # type: ignore[no-untyped-def]
+        return self._record(level)
+
+
+@pytest.fixture
+def logs(monkeypatch) -> list[dict]:
+    recorder = LogRecorder()
+    monkeypatch.setattr("apps.inventory.metrics.logger", recorder)
+    return recorder.entries
+
+
 def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_crossing_into_low_stock_is_logged_and_counted_once(settings, kr):
+def test_crossing_into_low_stock_is_logged_and_counted_once(settings, kr, logs):
     settings.INVENTORY_LOW_STOCK_THRESHOLD = 2
     code = stocked_sku({"KR-A": 5})
     before = _sample("joopang_inventory_low_stock_total")
 
-    with capture_logs() as logs:
-        services.reservation_create(owner="order:1", lines=[(code, 3)], market=kr)  # 5 -> 2 available
-        services.reservation_create(owner="order:2", lines=[(code, 1)], market=kr)  # already low
+    services.reservation_create(owner="order:1", lines=[(code, 3)], market=kr)  # 5 -> 2 available
+    services.reservation_create(owner="order:2", lines=[(code, 1)], market=kr)  # already low
 
     assert _sample("joopang_inventory_low_stock_total") - before == 1
     low = [entry for entry in logs if entry["event"] == "inventory.low_stock"]
     assert [(e["sku"], e["warehouse"], e["available"], e["threshold"]) for e in low] == [(code, "KR-A", 2, 2)]
 
 
-def test_a_refused_negative_change_is_logged_and_counted():
+def test_a_refused_negative_change_is_logged_and_counted(logs):
     code = stocked_sku({"KR-A": 1})
     before = _sample("joopang_inventory_negative_refused_total", kind="damage")
 
-    with capture_logs() as logs, pytest.raises(NegativeStock):
+    with pytest.raises(NegativeStock):
         services.stock_adjust(
             sku_code=code, warehouse_code="KR-A", delta=-2, kind="damage", reason="x", actor=None
         )
@@ -46,15 +65,14 @@ def test_a_refused_negative_change_is_logged_and_counted():
     assert (entry["log_level"], entry["delta"], entry["on_hand"]) == ("warning", -2, 1)
 
 
-def test_overdue_reservations_are_logged_with_the_gauge(kr, clock):
+def test_overdue_reservations_are_logged_with_the_gauge(kr, clock, logs):
     import datetime as dt
 
     code = stocked_sku({"KR-A": 5})
     services.reservation_create(owner="order:3", lines=[(code, 1)], market=kr, ttl=dt.timedelta(minutes=1))
     clock.advance(minutes=3)
 
-    with capture_logs() as logs:
-        services.reservations_overdue_observe()
+    services.reservations_overdue_observe()
 
     assert _sample("joopang_inventory_reservations_overdue") == 1
     [entry] = [e for e in logs if e["event"] == "inventory.reservations_overdue"]

@@ -153,6 +153,8 @@ def _reclaim_expired(level_ids: list[int], now: dt.datetime) -> int:
     """Expire active reservations past ``expires_at`` that hold units in these rows, so a
     reserve never fails for stock only an overdue hold keeps (expiry by predicate).
     Rows another transaction has locked (a sweep, a commit) are skipped, never waited for."""
+    if not level_ids:
+        return 0  # an empty Q() below would match every overdue hold of every SKU
     levels = StockLevel.objects.filter(pk__in=level_ids).values_list("sku_id", "warehouse_id")
     match = Q()
     for sku_id, warehouse_id in levels:
