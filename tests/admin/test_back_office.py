@@ -317,6 +317,25 @@ def test_list_headers_and_crontab_help_have_no_english_leftovers(client):
     assert "일요일은 0 또는 7" in crontab
 
 
+def test_admin_messages_read_as_natural_korean(client):
+    # Django's own Korean: "이메일 주소 와 비밀번호를 입력해주세요. 대소문자를 구분해서 입력해주세요."
+    # (a space before the particle, and emails are not case-sensitive here), "아래 오류들을
+    # 수정하기 바랍니다.", "<strong>x</strong> 새로운 비밀번호를 입력하세요." (no particle).
+    failed = _text(
+        client.post(
+            "/admin/login/", {"username": "nobody@joopang.test", "password": "x"}, HTTP_ACCEPT_LANGUAGE="ko"
+        )
+    )
+    assert "직원 계정의 이메일 주소와 비밀번호를 정확히 입력해 주세요." in failed
+    assert "아래 오류를 고쳐 주세요." in failed
+    assert "주소 와" not in failed and "수정하기 바랍니다" not in failed
+
+    client.force_login(staff("ops_admin"))
+    customer = MemberFactory()
+    password_page = _text(client.get(f"/admin/accounts/user/{customer.pk}/password/"))
+    assert "사용자의 새 비밀번호를 입력하세요." in password_page
+
+
 # --- Sidebar per role ---------------------------------------------------------------
 #: role -> (groups shown, items shown, items hidden); every role reads the markets.
 SIDEBAR = {
