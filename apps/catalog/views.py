@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from apps.catalog import presenters, selectors
 from apps.catalog import search as search_text
-from apps.catalog.api.filters import product_list_form
+from apps.catalog.api.filters import SEARCH_MAX_LENGTH, product_list_form
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
 from apps.catalog.keyset import DEFAULT_LIMIT, MAX_LIMIT, Page, keyset_page
 from apps.catalog.models import Product
@@ -280,6 +280,14 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()
+    if len(q) > SEARCH_MAX_LENGTH:
+        # A pasted paragraph searches its start (as the header box's maxlength would),
+        # instead of a form error naming the field "q" and echoing 10,000 characters.
+        q = q[:SEARCH_MAX_LENGTH].rstrip()
+        clipped = request.GET.copy()
+        clipped["q"] = q
+        request.GET = clipped
+        request.META["QUERY_STRING"] = clipped.urlencode()  # links built from the full path
     title = _("Results for “%(q)s”") % {"q": q} if q else _("Search")
     if not q:
         return render(

@@ -141,6 +141,13 @@ def test_search_without_results_in_korean_suggests_a_korean_name(client, shop):
     assert "(를)" not in html and "(을)" not in html
 
 
+def test_a_very_long_search_searches_its_start_and_echoes_no_more(client, shop):
+    html = client.get("/search", {"q": "sneaker " + "x" * 10_000}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "x" * 101 not in html  # bounded echo (title, heading, boxes)
+    assert "q: " not in html  # no form error naming the parameter
+    assert 'maxlength="100"' in html  # the header box says so before sending
+
+
 def test_no_header_or_footer_link_leads_nowhere(client, shop):
     html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert 'href="/cart/"' not in html

@@ -66,11 +66,15 @@ class ProductListForm(forms.Form):
         return data
 
 
+#: Longest search query: the API refuses a longer one, the storefront searches its start.
+SEARCH_MAX_LENGTH = 100
+
+
 class ProductListFilter(django_filters.FilterSet):
     """Parses and validates the filters; ``selectors.product_list`` applies them."""
 
     category = SlugFilter(label=_("Category"), method="noop", max_length=80)
-    q = django_filters.CharFilter(label=_("Search"), method="noop", max_length=100)
+    q = django_filters.CharFilter(label=_("Search"), method="noop", max_length=SEARCH_MAX_LENGTH)
     min_price = IntegerFilter(label=_("Minimum price"), method="noop", min_value=0, max_value=MAX_MINOR_UNITS)
     max_price = IntegerFilter(label=_("Maximum price"), method="noop", min_value=0, max_value=MAX_MINOR_UNITS)
     in_stock = StrictBooleanFilter(label=_("In stock only"), method="noop")
