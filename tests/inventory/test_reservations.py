@@ -242,3 +242,17 @@ def test_overdue_gauge_counts_holds_past_expiry_plus_grace(kr, clock):
     clock.advance(seconds=2)
     assert services.reservations_overdue_observe() == 1
     assert OVERDUE_RESERVATIONS._value.get() == 1
+
+
+def test_an_owner_that_reserved_again_after_an_expiry_buys_only_the_live_hold(kr, clock):
+    code = stocked_sku({"KR-A": 10})
+    services.reservation_create(owner="cart:x", lines=[(code, 2)], market=kr, ttl=dt.timedelta(minutes=1))
+    clock.advance(minutes=2)
+    services.reservations_expire_due()
+    services.reservation_create(owner="cart:x", lines=[(code, 3)], market=kr)
+
+    services.reservation_commit(owner="cart:x")
+
+    assert sorted(Reservation.objects.values_list("quantity", "status")) == [(2, "expired"), (3, "committed")]
+    assert _levels(code) == {"KR-A": (7, 0)}
+    assert stock_drift() == []

@@ -286,6 +286,8 @@ def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reserva
 
     A reservation that expired is re-reserved from its warehouse when the units are still
     available there (never selling stock it no longer holds); otherwise nothing commits.
+    Only the owner's live hold commits: its active rows, or, when none is active, the rows of
+    its latest reserve (older expired rounds of the same owner are history, not a purchase).
 
     Locks: the owner's reservations (pk order), then their stock rows (pk order).
     Raises: inventory.reservation_not_found, inventory.reservation_expired,
@@ -300,9 +302,15 @@ def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reserva
             raise ReservationReleased(owner=owner)
         raise ReservationNotFound(owner=owner)
     now = clock.now()
-    pending = [r for r in rows if r.status != Status.COMMITTED]
+    # The owner's live hold: its active rows; without any, its latest reserve that expired
+    # (an owner that reserved again after an expiry must not buy the old lines too).
+    pending = [r for r in rows if r.status == Status.ACTIVE]
     if not pending:
-        return rows
+        expired = [r for r in rows if r.status == Status.EXPIRED]
+        latest = max((r.created_at for r in expired), default=None)
+        pending = [r for r in expired if r.created_at == latest]
+    if not pending:
+        return sorted(rows, key=lambda r: r.pk)
     levels = {
         (lv.sku_id, lv.warehouse_id): lv
         for lv in locks.stock_levels_qs_for_update(
