@@ -286,7 +286,7 @@ def search(request: HttpRequest) -> HttpResponse:
         q = q[:SEARCH_MAX_LENGTH].rstrip()
         clipped = request.GET.copy()
         clipped["q"] = q
-        request.GET = clipped
+        request.GET = clipped  # type: ignore[assignment]
         request.META["QUERY_STRING"] = clipped.urlencode()  # links built from the full path
     title = _("Results for “%(q)s”") % {"q": q} if q else _("Search")
     if not q:
