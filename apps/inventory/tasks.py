@@ -9,14 +9,27 @@ from __future__ import annotations
 import structlog
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from apps.inventory import selectors, services
 from apps.inventory.metrics import LOW_STOCK_LEVELS
 
 logger = structlog.get_logger(__name__)
 
+#: Retry only a transient database error (a dropped connection, a lock timeout), with
+#: exponential backoff and jitter, at most 5 times; the state guards make a replay harmless.
+_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "soft_time_limit": 50,
+    "time_limit": 60,
+}
 
-@shared_task(name="joopang.inventory.reservation_expire", ignore_result=True, acks_late=True)
+
+@shared_task(name="joopang.inventory.reservation_expire", ignore_result=True, acks_late=True, **_RETRY)
 def reservation_expire_task(reservation_ids: list[int]) -> int:
     """The countdown of one reserve (due at its ``expires_at``); rows extended, committed or
     already released are left alone by the service's predicate."""
@@ -26,7 +39,7 @@ def reservation_expire_task(reservation_ids: list[int]) -> int:
     return expired
 
 
-@shared_task(name="joopang.inventory.reservations_expire_sweep", ignore_result=True, acks_late=True)
+@shared_task(name="joopang.inventory.reservations_expire_sweep", ignore_result=True, acks_late=True, **_RETRY)
 def reservations_expire_sweep_task() -> int:
     """Beat, every 30 s: expire due reservations in batches until none is left (bounded),
     then publish the overdue and low-stock gauges."""
