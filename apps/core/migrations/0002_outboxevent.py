@@ -4,6 +4,16 @@ import uuid
 from django.db import migrations, models
 
 
+def _create_sequence(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("CREATE SEQUENCE IF NOT EXISTS core_outboxevent_sequence_seq AS bigint")
+
+
+def _drop_sequence(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP SEQUENCE IF EXISTS core_outboxevent_sequence_seq")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -33,17 +43,6 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('aggregate_type', 'aggregate_id', 'aggregate_sequence'), name='core_outboxevent_aggregate_seq_uniq')],
             },
         ),
+        # OutboxEvent.sequence on PostgreSQL (apps.core.outbox); SQLite takes MAX + 1.
+        migrations.RunPython(_create_sequence, _drop_sequence),
     ]
-
-
-def _create_sequence(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("CREATE SEQUENCE IF NOT EXISTS core_outboxevent_sequence_seq AS bigint")
-
-
-def _drop_sequence(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP SEQUENCE IF EXISTS core_outboxevent_sequence_seq")
-
-
-Migration.operations.append(migrations.RunPython(_create_sequence, _drop_sequence))
