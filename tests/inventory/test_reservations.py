@@ -256,3 +256,20 @@ def test_an_owner_that_reserved_again_after_an_expiry_buys_only_the_live_hold(kr
     assert sorted(Reservation.objects.values_list("quantity", "status")) == [(2, "expired"), (3, "committed")]
     assert _levels(code) == {"KR-A": (7, 0)}
     assert stock_drift() == []
+
+
+def test_insufficient_stock_problem_body_lists_each_short_sku(kr):
+    from django.utils import translation
+
+    from apps.core.problems import problem_body
+
+    code = stocked_sku({"KR-A": 1})
+    with pytest.raises(InsufficientStock) as exc:
+        services.reservation_create(owner="order:17", lines=[(code, 2)], market=kr)
+
+    with translation.override("ko"):
+        body = problem_body(exc.value, instance="/api/v1/orders", request_id=None)
+
+    assert (body["status"], body["code"], body["title"]) == (409, "inventory.insufficient_stock", "재고 부족")
+    assert body["items"] == [{"sku": code, "requested": 2, "available": 1}]
+    assert code in body["detail"]
