@@ -219,7 +219,14 @@ def _listing(
         clean.pop("cursor", None)
         return redirect(request.path + ("?" + clean.urlencode() if clean else ""))
     except RequestInvalid as exc:
-        errors = [f"{e['field']}: {e['message']}" for e in exc.params.get("errors", [])]
+        # Shoppers read the box's label ("최저가"), not the parameter's name ("min_price").
+        labels = {
+            name: str(field.label or "") for name, field in product_list_form(request.GET).fields.items()
+        }
+        errors = [
+            f"{labels[e['field']]}: {e['message']}" if labels.get(e["field"]) else str(e["message"])
+            for e in exc.params.get("errors", [])
+        ]
     form = product_list_form(request.GET)
     context = {
         "title": title,

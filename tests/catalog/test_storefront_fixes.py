@@ -148,6 +148,16 @@ def test_a_very_long_search_searches_its_start_and_echoes_no_more(client, shop):
     assert 'maxlength="100"' in html  # the header box says so before sending
 
 
+@pytest.mark.parametrize(
+    ("query", "label"), [({"min_price": "abc"}, "Minimum price"), ({"sort": "zzz"}, "Sort")]
+)
+def test_a_refused_listing_filter_is_named_by_its_label_not_its_parameter(client, shop, query, label):
+    html = client.get("/search", {"q": "sneaker", **query}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    name = next(iter(query))
+    assert f"{name}: " not in html
+    assert f"{label}: " in html
+
+
 def test_no_header_or_footer_link_leads_nowhere(client, shop):
     html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert 'href="/cart/"' not in html
