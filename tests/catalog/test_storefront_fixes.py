@@ -158,6 +158,12 @@ def test_a_refused_listing_filter_is_named_by_its_label_not_its_parameter(client
     assert f"{label}: " in html
 
 
+def test_an_invalid_choice_reads_as_plain_korean(client, shop):
+    html = client.get("/search", {"q": "러닝", "sort": "zzz"}, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "정렬: 선택할 수 없는 값입니다: zzz" in html
+    assert "이/가" not in html
+
+
 def test_no_header_or_footer_link_leads_nowhere(client, shop):
     html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert 'href="/cart/"' not in html
