@@ -214,6 +214,8 @@ def _listing(
         page, cards, total = _product_page(
             request, params, category=category, default_limit=STOREFRONT_PAGE_SIZE, count=True
         )
+    except CategoryNotFound as exc:  # ?category= naming no category: as on the API, 404
+        raise Http404(exc.detail) from exc
     except CursorInvalid:
         clean = request.GET.copy()
         clean.pop("cursor", None)

@@ -164,6 +164,13 @@ def test_an_invalid_choice_reads_as_plain_korean(client, shop):
     assert "이/가" not in html
 
 
+@pytest.mark.parametrize("path", ["/search?q=a&category=no-such-thing", "/search?q=a&category=" + "9" * 30])
+def test_a_search_filtered_by_an_unknown_category_is_the_404_page_not_a_500(client, shop, path):
+    response = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404
+    assert response["X-Request-ID"] in response.content.decode()
+
+
 def test_no_header_or_footer_link_leads_nowhere(client, shop):
     html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert 'href="/cart/"' not in html
