@@ -140,6 +140,9 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
             _("Stock"),
             [
                 (_("Stock levels"), "warehouse", "inventory.stocklevel", ""),
+                (_("Low stock"), "production_quantity_limits", "inventory.stocklevel", LOW_STOCK_QUERY),
+                (_("Stock ledger"), "receipt_long", "inventory.stockmovement", ""),
+                (_("Reservations"), "shopping_cart_checkout", "inventory.reservation", ""),
                 (_("Warehouses"), "location_on", "inventory.warehouse", ""),
             ],
         ),
@@ -169,6 +172,18 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
     ]
 
 
+#: The stock list's low-stock view (``apps.inventory.admin.AvailabilityFilter``).
+LOW_STOCK_QUERY = "?availability=low"
+
+
+def _low_stock_active(path: str, *, low: bool) -> Callable[[HttpRequest], bool]:
+    def active(request: HttpRequest) -> bool:
+        shows_low = request.path == path and request.GET.get("availability") == "low"
+        return shows_low if low else request.path.startswith(path) and not shows_low
+
+    return active
+
+
 def _staff_list_permission(request: HttpRequest) -> bool:
     return bool(request.user.has_perm("accounts.manage_roles"))
 
@@ -194,6 +209,8 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
                 item["active"] = _user_list_active(item["link"].split("?")[0], staff=wants_staff)
                 if wants_staff:
                     item["permission"] = _staff_list_permission
+            if model == "inventory.stocklevel":  # the list and its low-stock view
+                item["active"] = _low_stock_active(item["link"].split("?")[0], low=query == LOW_STOCK_QUERY)
             if item["permission"](request):
                 items.append(item)
         if items:

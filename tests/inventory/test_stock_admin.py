@@ -1,7 +1,8 @@
-"""Stock levels in the admin (until audited adjustments arrive): on_hand edits go through
-``services.stock_level_on_hand_set`` (never below what is reserved, never overwriting a
-reservation), are refused with a form error instead of a 500, and the admin log keeps
-the old and new quantity."""
+"""Stock levels in the admin: the count edit goes through
+``services.stock_level_on_hand_set`` (a ``correction`` movement naming the editor and the
+reason it requires; never below what is reserved, never overwriting a reservation), is
+refused with a form error instead of a 500, and the admin log keeps the old and new
+quantity. Receive, correct and transfer: tests/admin/test_inventory_admin.py."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def test_inventory_manager_sets_on_hand_and_the_log_keeps_old_and_new(client, le
     user = _staff("inventory_manager", "im@example.com")
     client.force_login(user)
     # when
-    response = client.post(f"/admin/inventory/stocklevel/{level.pk}/change/", {"on_hand": 7})
+    response = client.post(
+        f"/admin/inventory/stocklevel/{level.pk}/change/", {"on_hand": 7, "reason": "Recount"}
+    )
     # then
     assert response.status_code == 302
     level.refresh_from_db()
@@ -39,7 +42,9 @@ def test_inventory_manager_sets_on_hand_and_the_log_keeps_old_and_new(client, le
 
 def test_on_hand_below_reserved_is_a_form_error_not_a_500(client, level):
     client.force_login(_staff("inventory_manager", "im@example.com"))
-    response = client.post(f"/admin/inventory/stocklevel/{level.pk}/change/", {"on_hand": 3})
+    response = client.post(
+        f"/admin/inventory/stocklevel/{level.pk}/change/", {"on_hand": 3, "reason": "Recount"}
+    )
     assert response.status_code == 200
     assert "on_hand" in response.context["adminform"].form.errors
     level.refresh_from_db()
@@ -78,7 +83,8 @@ def test_a_stale_admin_form_does_not_put_back_stock_sold_meanwhile(client, level
     StockLevel.objects.filter(pk=level.pk).update(on_hand=8, reserved=2)
     # when the form is saved with the count it was loaded with (initial on_hand 10)
     response = client.post(
-        f"/admin/inventory/stocklevel/{level.pk}/change/", {"on_hand": 12, "expected_on_hand": 10}
+        f"/admin/inventory/stocklevel/{level.pk}/change/",
+        {"on_hand": 12, "expected_on_hand": 10, "reason": "Recount"},
     )
     # then it is refused instead of overwriting the sale (nothing changes, no log entry)
     assert response.status_code == 200
