@@ -12,10 +12,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django_prometheus.exports import ExportToDjangoView
@@ -23,6 +25,7 @@ from django_prometheus.exports import ExportToDjangoView
 from apps.core.errors import MethodNotAllowed, PermissionDenied
 from apps.core.problems import problem_json_response
 
+logger = structlog.get_logger(__name__)
 ALLOWED_METHODS = ("GET", "HEAD")
 
 
@@ -119,4 +122,16 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition, for staff or an allow-listed network only."""
     if not _client_allowed(request):
         return problem_json_response(PermissionDenied(), request)
+    _refresh_gauges()
     return ExportToDjangoView(request)
+
+
+def _refresh_gauges() -> None:
+    """Run ``METRICS_REFRESH_HOOKS`` (dotted paths): gauges read from the database at
+    scrape time. A failing hook (database down) is logged and skipped: the scrape still
+    answers with every other series, and /readyz is where the outage shows."""
+    for path in settings.METRICS_REFRESH_HOOKS:
+        try:
+            import_string(path)()
+        except Exception:  # a gauge must never break the scrape
+            logger.exception("metrics.refresh_failed", hook=path)

@@ -32,12 +32,13 @@ LOW_STOCK = Counter(
 )
 LOW_STOCK_LEVELS = Gauge(
     "joopang_inventory_low_stock_levels",
-    "Stock levels at or below their low-stock threshold (set by the expiry sweep).",
+    "Stock levels at or below their low-stock threshold (set at each /metrics scrape).",
     multiprocess_mode="mostrecent",
 )
 OVERDUE_RESERVATIONS = Gauge(
     "joopang_inventory_reservations_overdue",
-    "Reservations still active more than the grace period past their expiry (set by the sweep).",
+    "Reservations still active more than the grace period past their expiry "
+    "(set by the sweep and at each /metrics scrape).",
     multiprocess_mode="mostrecent",
 )
 
@@ -82,3 +83,14 @@ def overdue_observed(*, count: int, oldest_seconds: float | None) -> None:
             count=count,
             oldest_overdue_seconds=oldest_seconds,
         )
+
+
+def gauges_refresh() -> None:
+    """Set the two gauges from the database; ``/metrics`` calls it at each scrape
+    (``METRICS_REFRESH_HOOKS``), so the web process exposes live values even though the
+    sweep that also sets them runs in the Celery worker, whose registry nobody scrapes.
+    Two count queries; a scrape every 15 s costs nothing worth caching."""
+    from apps.inventory.selectors import low_stock_levels, reservations_overdue_count
+
+    LOW_STOCK_LEVELS.set(low_stock_levels().count())
+    OVERDUE_RESERVATIONS.set(reservations_overdue_count())

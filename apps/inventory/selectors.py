@@ -180,3 +180,20 @@ def stock_drift() -> list[dict[str, Any]]:
 
 def sku_exists(*, code: str) -> bool:
     return Sku.objects.filter(code=code).exists()
+
+
+def reservations_overdue(*, now: dt.datetime | None = None) -> QuerySet[Reservation]:
+    """Active reservations more than ``INVENTORY_OVERDUE_GRACE_SECONDS`` past their expiry:
+    the sweep is not keeping up or not running (they never oversell: availability counts
+    them until released, and commit re-checks expiry)."""
+    from django.conf import settings
+
+    from apps.core import clock
+
+    grace = dt.timedelta(seconds=int(getattr(settings, "INVENTORY_OVERDUE_GRACE_SECONDS", 60)))
+    moment = (now or clock.now()) - grace
+    return Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lt=moment)
+
+
+def reservations_overdue_count() -> int:
+    return reservations_overdue().count()

@@ -408,6 +408,8 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # A key left "in progress" longer than this (a crashed worker) may be taken over.
 IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60)
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+# Called at each /metrics scrape to set gauges read from the database.
+METRICS_REFRESH_HOOKS = ["apps.inventory.metrics.gauges_refresh"]
 READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2)
 
 # --- Input limits and security headers (issue 16, ADR 0005) -------------------------

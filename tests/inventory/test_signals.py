@@ -104,3 +104,29 @@ def test_opening_movements_migration_covers_rows_without_a_ledger():
         9,
     )
     assert StockLevel.objects.get(pk=legacy.pk).on_hand == 9
+
+
+def _scraped(body: str, name: str) -> float:
+    [line] = [row for row in body.splitlines() if row.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+def test_a_scrape_of_the_web_process_reads_both_gauges_from_the_database(settings, kr, clock, client):
+    """The sweep that sets the gauges runs in the worker; /metrics on web must not show a
+    stale (or never set) value, so each scrape reads them again."""
+    import datetime as dt
+
+    settings.INVENTORY_LOW_STOCK_THRESHOLD = 2
+    low = stocked_sku({"KR-A": 2})
+    stocked_sku({"KR-A": 50})
+    services.reservation_create(owner="order:9", lines=[(low, 1)], market=kr, ttl=dt.timedelta(minutes=1))
+    clock.advance(minutes=3)  # the hold is now 2 minutes past expiry + grace
+
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert _scraped(body, "joopang_inventory_low_stock_levels") == 1
+    assert _scraped(body, "joopang_inventory_reservations_overdue") == 1
+
+    services.reservation_release(owner="order:9", reason="test")
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert _scraped(body, "joopang_inventory_reservations_overdue") == 0

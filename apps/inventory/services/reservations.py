@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any
 
 import structlog
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Min, Q, QuerySet
 
@@ -25,7 +24,7 @@ from apps.accounts.models import User
 from apps.catalog.models import Sku
 from apps.core import clock
 from apps.core.outbox import publish
-from apps.inventory import locks, metrics
+from apps.inventory import locks, metrics, selectors
 from apps.inventory.errors import (
     InsufficientStock,
     QuantityInvalid,
@@ -438,12 +437,9 @@ def reservations_expire_due(*, limit: int = 500) -> int:
 def reservations_overdue_observe() -> int:
     """Count active reservations past expiry + the grace period (default one minute) and
     publish the gauge and, when any, a warning: the sweep is not keeping up or not running."""
-    grace = dt.timedelta(seconds=int(getattr(settings, "INVENTORY_OVERDUE_GRACE_SECONDS", 60)))
     now = clock.now()
-    stats = Reservation.objects.filter(status=Status.ACTIVE, expires_at__lt=now - grace).aggregate(
-        oldest=Min("expires_at")
-    )
-    count = Reservation.objects.filter(status=Status.ACTIVE, expires_at__lt=now - grace).count()
-    oldest = stats["oldest"]
+    overdue = selectors.reservations_overdue(now=now)
+    oldest = overdue.aggregate(oldest=Min("expires_at"))["oldest"]
+    count = overdue.count()
     metrics.overdue_observed(count=count, oldest_seconds=(now - oldest).total_seconds() if oldest else None)
     return count
