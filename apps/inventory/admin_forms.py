@@ -24,12 +24,19 @@ Kind = StockMovement.Kind
 MAX_UNITS = 1_000_000
 
 
+class WarehouseChoiceField(forms.ModelChoiceField):
+    """A warehouse by its name, code and market: "인천 풀필먼트 센터 (KR-ICN1, KR)"."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.code}, {obj.market_id})"
+
+
 def _warehouses(markets: set[str] | None) -> forms.ModelChoiceField:
     """Active warehouses of ``markets`` (``None``: every market), by market and priority."""
     queryset = Warehouse.objects.filter(is_active=True).order_by("market_id", "priority", "id")
     if markets is not None:
         queryset = queryset.filter(market_id__in=sorted(markets))
-    return forms.ModelChoiceField(queryset=queryset, widget=UnfoldAdminSelectWidget)
+    return WarehouseChoiceField(queryset=queryset, widget=UnfoldAdminSelectWidget)
 
 
 class _ReasonForm(forms.Form):

@@ -255,3 +255,38 @@ def test_login_page_and_admin_follow_the_browser_then_the_profile_language(brows
     _assert_fits(page, "ops_admin en price")
     _shot(page, "ops_admin_en-price")
     context.close()
+
+
+def test_inventory_manager_reads_the_ledger_and_transfers_stock(page, live_server):
+    from apps.inventory.models import StockLevel, StockMovement
+    from tests.inventory.factories import stocked_sku
+
+    _seed()
+    code = stocked_sku({"KR-ICN1": 12, "KR-BSN1": 3})
+    user = staff("inventory_manager", email="inv@staff.test")
+    _log_in(page, live_server.url, user.email)
+
+    page.goto(live_server.url + "/admin/inventory/stockmovement/")
+    assert code in page.locator("#result_list").inner_text()
+    _assert_fits(page, "ledger")
+    _shot(page, "inventory_manager-ledger")
+
+    page.goto(live_server.url + "/admin/inventory/stocklevel/transfer/")
+    page.fill("#id_sku_code", code)
+    levels = {
+        lv.warehouse.code: lv for lv in StockLevel.objects.filter(sku__code=code).select_related("warehouse")
+    }
+    page.select_option("#id_from_warehouse", value=str(levels["KR-ICN1"].warehouse_id))
+    page.select_option("#id_to_warehouse", value=str(levels["KR-BSN1"].warehouse_id))
+    page.fill("#id_quantity", "5")
+    page.fill("#id_reason", "세일 전 재배치")
+    _assert_fits(page, "transfer form")
+    _shot(page, "inventory_manager-transfer")
+    page.locator("#stock-form button[type=submit]").click()
+    page.wait_for_load_state("load")
+
+    assert "KR-BSN1" in page.locator("body").inner_text()
+    legs = StockMovement.objects.filter(actor=user).order_by("id")
+    assert [(m.kind, m.delta) for m in legs] == [("transfer_out", -5), ("transfer_in", 5)]
+    on_hand = dict(StockLevel.objects.filter(sku__code=code).values_list("warehouse__code", "on_hand"))
+    assert on_hand == {"KR-ICN1": 7, "KR-BSN1": 8}
