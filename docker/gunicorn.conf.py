@@ -43,6 +43,13 @@ max_requests_jitter = max_requests // 10
 # for Docker); the folder is private to the container.
 _SHM = "/dev/shm"  # noqa: S108
 worker_tmp_dir = _SHM if Path(_SHM).is_dir() else None
+# The HTTP parser's own limits (ADR 0005 §1): gunicorn answers what exceeds them itself,
+# in plain text, before Django's input guard sees the request. The request line gets the
+# largest allowed (8190 bytes, up from 4094) so that a query with 1,001 short parameters
+# still reaches the guard and is answered 400 request.too_many_fields in problem+json.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 # No runtime control socket: nothing in the container needs it.
 control_socket_disable = True
 

@@ -54,7 +54,8 @@ class MarketAdmin(ModelAdmin, TranslationAdmin):
 
     @admin.display(description=_("tax rate"), ordering="tax_rate")
     def tax(self, obj: Market) -> str:
-        return f"{obj.tax_rate * 100:g}%"
+        # float: a Decimal keeps its trailing zeros under "g" ("10.0000%")
+        return f"{float(obj.tax_rate * 100):g}%"
 
     @admin.display(description=_("shipping fee"))
     def shipping(self, obj: Market) -> str | None:

@@ -469,3 +469,12 @@ def test_list_queries_do_not_grow_with_the_rows(client, url):
     add_rows(6)
 
     assert queries() == few
+
+
+def test_market_list_shows_tax_rates_as_plain_percentages(client):
+    client.force_login(staff("ops_admin"))
+
+    markets = _text(client.get("/admin/markets/market/"))
+
+    assert ">10%<" in markets and ">8%<" in markets  # KR VAT, the US default rate (seed)
+    assert "0000%" not in markets
