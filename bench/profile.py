@@ -9,8 +9,8 @@ client (the full middleware stack, no gunicorn, no network) and prints:
   and their total database time as seen by Django;
 - CPU ms per request in this process (best of three rounds), to compare with the
   baseline's: what the endpoint costs beyond the fixed per-request price;
-- with ``--explain``: EXPLAIN (ANALYZE, BUFFERS) of each query of the first path,
-  condensed to plan lines with index use, planning and execution time;
+- with ``--explain``: every query of the first path, and EXPLAIN (ANALYZE, BUFFERS) of
+  each read, condensed to plan lines with index use, planning and execution time;
 - with ``--cprofile``: the project functions with the most cumulative CPU time.
 
 It uses the same settings, database and Redis as ``bench.run`` (``BENCH_DATABASE_URL``,
@@ -129,8 +129,11 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
         print(f"   {paths[0]}")
         for query in captured.captured_queries:
             print(f"   -- {query['sql'][:300]}")
-            for line in _explain(query["sql"]):
-                print(f"      {line.strip()[:200]}")
+            # Only reads: EXPLAIN ANALYZE runs the statement, and a write scenario's
+            # INSERT/UPDATE would change the data again (BEGIN/COMMIT cannot be explained).
+            if query["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
+                for line in _explain(query["sql"]):
+                    print(f"      {line.strip()[:200]}")
     if use_cprofile:
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
