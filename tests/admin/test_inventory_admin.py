@@ -543,3 +543,24 @@ def test_reservations_are_listed_read_only_with_expiry_in_the_market_zone(client
     assert client.post(f"{RESERVATIONS}{reservation.pk}/change/", {"quantity": 1}).status_code == 403
     reservation.refresh_from_db()
     assert (reservation.quantity, reservation.status) == (3, "active")
+
+
+def test_a_manager_scoped_to_one_market_sees_and_moves_only_its_stock(client, sku):
+    us = stocked_sku({"US-NJ": 6}, market="US")
+    client.force_login(staff("inventory_manager", market="KR"))
+    us_level = _level(us, "US-NJ")
+    before = _snapshot()
+
+    listing = client.get(LIST)
+    ledger = client.get(LEDGER)
+    correct = client.get(f"{LIST}{us_level.pk}/correct/")
+    receive = client.post(
+        f"{LIST}receive/",
+        {"sku_code": us, "warehouse": us_level.warehouse_id, "kind": "receipt", "quantity": 1, "reason": "x"},
+    )
+
+    assert {lv.sku.code for lv in listing.context["cl"].result_list} == {sku}
+    assert {mv.warehouse.market_id for mv in ledger.context["cl"].result_list} == {"KR"}
+    assert correct.status_code == 404
+    assert receive.status_code == 200 and "warehouse" in receive.context["form"].errors
+    assert _snapshot() == before
