@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -42,6 +43,14 @@ def _remember_preferences(request: HttpRequest, response: HttpResponse, user: ob
     return remember_choice(
         request, response, language=getattr(user, "locale", None), market=getattr(user, "market_id", None)
     )
+
+
+def _run_login_hooks(request: HttpRequest, user: object) -> None:
+    """Call each ``ACCOUNTS_LOGIN_HOOKS`` entry (a dotted path) with ``(request, user)`` right
+    after a storefront sign-in: an explicit call, not a signal. Higher apps plug in here
+    without accounts importing them (the guest cart merge of ``apps.carts``)."""
+    for path in getattr(settings, "ACCOUNTS_LOGIN_HOOKS", ()):
+        import_string(path)(request, user)
 
 
 def _error_status(exc: DomainError) -> int:
@@ -110,6 +119,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             response_headers = exc.headers
         else:
             login(request, user, backend=BACKEND)
+            _run_login_hooks(request, user)
             return _remember_preferences(
                 request, HttpResponseRedirect(_safe_next(request, settings.LOGIN_REDIRECT_URL)), user
             )

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.catalog",
     "apps.inventory",
+    "apps.carts",
     "apps.storefront",
     # The back office theme (issue 15): unfold's templates must win over the admin's.
     "unfold",
@@ -491,4 +492,25 @@ UNFOLD: dict[str, Any] = {
         "show_all_applications": False,
         "navigation": "joopang.admin_site.sidebar_navigation",
     },
+}
+
+# --- Carts (issue 18) --------------------------------------------------------------------
+# A guest cart lives this many days after its last use; beat prunes the expired ones.
+CART_GUEST_TTL_DAYS = env_int("CART_GUEST_TTL_DAYS", 14)
+# Most different SKUs (lines) one cart holds.
+CART_MAX_LINES = env_int("CART_MAX_LINES", 50)
+# Market code -> dotted path of the tax / shipping calculator (apps/carts/calculators.py).
+CART_TAX_CALCULATORS = {
+    "KR": "apps.carts.calculators.IncludedVat",
+    "US": "apps.carts.calculators.AddedSalesTax",
+}
+CART_SHIPPING_CALCULATORS = {
+    "KR": "apps.carts.calculators.ThresholdShipping",
+    "US": "apps.carts.calculators.ThresholdShipping",
+}
+# Called (request, user) by the storefront sign-in right after login(): the guest cart merge.
+ACCOUNTS_LOGIN_HOOKS = ["apps.carts.web.merge_guest_cart_on_login"]
+CELERY_BEAT_SCHEDULE["carts-prune"] = {
+    "task": "joopang.carts.carts_prune",
+    "schedule": 60 * 60,
 }
