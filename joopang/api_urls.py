@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.inventory.api.urls")),
+    path("", include("apps.carts.api.urls")),
 ]
