@@ -199,7 +199,8 @@ def _line_view(line_sku: str, quantity: int, offer: SkuOffer) -> CartLineView:
 
 def cart_get(*, cart: Cart | None, market: Market, now: dt.datetime | None = None) -> CartView:
     """``cart`` priced in ``market`` (the request's; it may differ from ``cart.market``:
-    the lines are kept and repriced). ``cart`` None: the empty cart. Four queries."""
+    the lines are kept and repriced). ``cart`` None: the empty cart. Four queries (lines,
+    SKUs with products, prices, availability), whatever the number of lines."""
     if cart is None:
         return CartView(None, market)
     lines = list(CartLine.objects.filter(cart_id=cart.pk).select_related("sku").order_by("added_at", "id"))

@@ -53,6 +53,16 @@ def _user(request: Any) -> Any:
     return None
 
 
+def can_shop(user: Any) -> bool:
+    """May this caller have a cart? Guests (anonymous) and members (``accounts.shop``); a
+    signed-in staff account or system client may not (the API answers them 403)."""
+    if user is None or not user.is_authenticated:
+        return True
+    return bool(
+        user.is_active and not getattr(user, "is_service_account", False) and user.has_perm("accounts.shop")
+    )
+
+
 def request_cart_token(request: Any) -> str | None:
     """The guest token the client sent: the ``X-Cart-Token`` header, else the cookie."""
     meta = getattr(request, "META", {})
@@ -67,7 +77,8 @@ def cart_for_request(request: Any, *, create: bool) -> RequestCart:
     live cart is ignored (``stale_token`` True) and, with ``create``, replaced.
 
     ``request`` is a Django ``HttpRequest`` or a DRF ``Request`` (both carry ``user``,
-    ``META``, ``COOKIES``); its market is ``request.market`` (set by the middleware)."""
+    ``META``, ``COOKIES``); its market is ``request.market`` (set by the middleware).
+    Check ``can_shop(request.user)`` first: staff accounts have no cart (the API: 403)."""
     market = request.market
     user = _user(request)
     if user is not None:
@@ -110,6 +121,8 @@ def merge_guest_cart_on_login(request: HttpRequest, user: Any) -> services.Merge
     notice in ``django.contrib.messages`` (the active language). The guest cart is deleted,
     so the now stale cookie names nothing (a view may drop it: ``cart_cookie_delete``).
     Never fails the sign-in: a missing or already merged guest cart is no merge."""
+    if not can_shop(user):
+        return None  # a staff account signing in on the storefront keeps no shopper cart
     token = request.COOKIES.get(COOKIE_NAME) or request.META.get(_META_HEADER)
     guest = selectors.guest_cart_get(token=token.strip()) if token else None
     if guest is None:

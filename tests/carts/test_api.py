@@ -236,3 +236,22 @@ def test_patch_of_a_sku_not_in_the_cart_is_item_not_found(api_client):
     response = api_client.patch(f"{ITEMS}/NOPE-1", {"quantity": 1}, format="json", HTTP_X_CART_TOKEN=token)
 
     assert response.status_code == 404 and response.json()["code"] == "cart.item_not_found"
+
+
+def test_cart_read_costs_the_same_queries_for_one_line_or_ten(api_client, django_assert_num_queries):
+    codes = [stocked()[1] for _ in range(10)]
+    token = _guest(api_client)
+    api_client.post(ITEMS, {"sku": codes[0], "quantity": 1}, format="json", HTTP_X_CART_TOKEN=token)
+    with django_assert_num_queries(QUERIES):
+        api_client.get("/api/v1/carts/current", HTTP_X_CART_TOKEN=token)
+    for code in codes[1:]:
+        api_client.post(ITEMS, {"sku": code, "quantity": 1}, format="json", HTTP_X_CART_TOKEN=token)
+
+    with django_assert_num_queries(QUERIES):
+        body = api_client.get("/api/v1/carts/current", HTTP_X_CART_TOKEN=token).json()
+
+    assert len(body["items"]) == 10
+
+
+#: The cart (by token hash), its lines, the SKUs with their products, their prices, availability.
+QUERIES = 5

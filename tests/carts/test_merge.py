@@ -167,3 +167,16 @@ def test_sign_in_without_a_guest_cart_changes_nothing(client, kr):
 
     assert response.status_code == 302
     assert Cart.objects.count() == 0
+
+
+def test_a_staff_sign_in_keeps_the_guest_cart_unmerged(rf, kr):
+    from apps.carts.web import merge_guest_cart_on_login
+    from tests.accounts.factories import staff
+
+    guest, token = guest_cart()
+    request = rf.post("/accounts/login/")
+    request.COOKIES[COOKIE_NAME] = token
+    request.market = kr
+
+    assert merge_guest_cart_on_login(request, staff("cs_agent")) is None
+    assert Cart.objects.filter(pk=guest.pk).exists()

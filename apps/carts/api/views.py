@@ -38,7 +38,7 @@ from apps.carts.errors import (
     TooManyLines,
 )
 from apps.carts.models import Cart
-from apps.carts.web import HEADER_NAME, RequestCart, cart_for_request
+from apps.carts.web import HEADER_NAME, RequestCart, can_shop, cart_for_request
 from apps.core.api.schema import problem_responses
 from apps.core.errors import LoginRequired, PermissionDenied, RequestInvalid
 from apps.core.validators import code_error, is_valid_code, validate_code
@@ -61,10 +61,7 @@ class CanShop(BasePermission):
     the shopper role (staff, system clients) is refused: 403 auth.permission_denied."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return True
-        return bool(user.is_active and not user.is_service_account and user.has_perm("accounts.shop"))
+        return can_shop(request.user)
 
 
 _ACCESS = (PermissionDenied,)
