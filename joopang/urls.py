@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.catalog.urls")),
+    path("", include("apps.carts.urls")),
     path("", include("apps.storefront.urls")),
 ]
 

@@ -70,7 +70,7 @@ def test_unknown_category_is_404(client):
     assert client.get("/c/nope/").status_code == 404
 
 
-def test_product_page_has_sku_radio_buttons_sale_end_and_disabled_cart(client, shop):
+def test_product_page_has_sku_radio_buttons_sale_end_and_add_to_cart(client, shop):
     dear = shop["dear"]
     response = client.get(f"/p/{dear.pk}/{dear.slug}/", HTTP_ACCEPT_LANGUAGE="ko")
     html = response.content.decode()
@@ -78,9 +78,9 @@ def test_product_page_has_sku_radio_buttons_sale_end_and_disabled_cart(client, s
     assert html.count('type="radio"') == 2
     assert "₩90,000" in html
     assert "세일 종료" in html
-    assert "disabled" in html
     assert "남은 수량 2개" in html
-    assert "장바구니 담기 (준비 중)" in html
+    assert 'action="/cart/add"' in html
+    assert "장바구니 담기" in html
 
 
 def test_product_page_redirects_to_the_canonical_slug(client, shop):

@@ -173,7 +173,7 @@ def test_a_search_filtered_by_an_unknown_category_is_the_404_page_not_a_500(clie
 
 def test_no_header_or_footer_link_leads_nowhere(client, shop):
     html = client.get("/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
-    assert 'href="/cart/"' not in html
+    assert 'href="/cart/"' in html  # the cart exists (issue 18): its link is checked below
     chrome = html[: html.index("<main")] + html[html.index("</main>") :]
     for href in set(re.findall(r'href="(/[^"]*)"', chrome)):
         if href.startswith("/static/") or href.startswith("#"):
