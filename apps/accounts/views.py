@@ -47,7 +47,7 @@ def _remember_preferences(request: HttpRequest, response: HttpResponse, user: ob
 
 def _run_login_hooks(request: HttpRequest, user: object) -> None:
     """Call each ``ACCOUNTS_LOGIN_HOOKS`` entry (a dotted path) with ``(request, user)`` right
-    after a storefront sign-in: an explicit call, not a signal. Higher apps plug in here
+    after a storefront sign-in or sign-up: an explicit call, not a signal. Higher apps plug in here
     without accounts importing them (the guest cart merge of ``apps.carts``)."""
     for path in getattr(settings, "ACCOUNTS_LOGIN_HOOKS", ()):
         import_string(path)(request, user)
@@ -94,6 +94,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             status = _error_status(exc)
         else:
             login(request, user, backend=BACKEND)
+            _run_login_hooks(request, user)
             messages.success(request, _("Welcome to Joopang, %(name)s!") % {"name": user.get_short_name()})
             return _remember_preferences(request, HttpResponseRedirect(_safe_next(request, "/")), user)
     elif request.method == "POST":

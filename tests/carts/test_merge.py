@@ -180,3 +180,19 @@ def test_a_staff_sign_in_keeps_the_guest_cart_unmerged(rf, kr):
 
     assert merge_guest_cart_on_login(request, staff("cs_agent")) is None
     assert Cart.objects.filter(pk=guest.pk).exists()
+
+
+def test_sign_up_keeps_the_guest_cart(client, kr):
+    from tests.accounts.test_storefront_pages import signup_data
+
+    _, code = stocked()
+    guest, token = guest_cart()
+    services.cart_item_add(cart=guest, sku_code=code, quantity=2, market=kr)
+    client.cookies[COOKIE_NAME] = token
+
+    response = client.post("/accounts/signup/", signup_data())
+
+    assert response.status_code == 302
+    member = Cart.objects.get(user__email="seo@example.test")
+    assert _lines(member) == {code: 2}
+    assert not Cart.objects.filter(pk=guest.pk).exists()
