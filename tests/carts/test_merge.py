@@ -196,3 +196,20 @@ def test_sign_up_keeps_the_guest_cart(client, kr):
     member = Cart.objects.get(user__email="seo@example.test")
     assert _lines(member) == {code: 2}
     assert not Cart.objects.filter(pk=guest.pk).exists()
+
+
+def test_notices_are_localized(kr):
+    from django.utils import translation
+
+    notice = services.MergeNotice(
+        "S-1", "텀블러", 7, 5, "cart.purchase_limit_exceeded", limit=5, available=50
+    )
+    stock = services.MergeNotice("S-2", "머그", 3, 2, "inventory.insufficient_stock", limit=10, available=2)
+    gone = services.MergeNotice("S-3", "컵", 1, 0, "cart.sku_unavailable")
+
+    with translation.override("ko"):
+        assert notice.message == "텀블러: 1회 최대 구매 수량이 5개여서 5개로 조정했습니다."
+        assert stock.message == "머그: 재고가 2개뿐이어서 2개로 조정했습니다."
+        assert gone.message == "컵: 이 마켓에서 판매하지 않아 담지 못했습니다."
+    with translation.override("en"):
+        assert notice.message == "텀블러: quantity set to 5 (at most 5 per order)."

@@ -187,3 +187,14 @@ def test_calculators_are_chosen_in_settings(kr, settings):
     totals = _totals(kr, ({"kr": 50000}, 1))
 
     assert totals.shipping_fee == Money(5, "KRW") and totals.total == Money(50005, "KRW")
+
+
+def test_a_sku_without_a_us_price_is_priced_by_fx_from_the_base_market(us):
+    # 13,855 won at 1 USD = 1,385.50 KRW is exactly $10.00
+    cart, _token = guest_cart("US")
+    _, code = stocked(kr=13855, us=None, stock={"US": 5})
+    services.cart_item_add(cart=cart, sku_code=code, quantity=2, market=us)
+
+    line = selectors.cart_get(cart=cart, market=us).lines[0]
+
+    assert line.unit_price == Money(1000, "USD") and line.line_total == Money(2000, "USD")
