@@ -5,8 +5,10 @@
 
 SPEC: ``{"host", "port", "paths": [...], "headers": {...}, "method", "concurrency",
 "warmup_s", "duration_s", "timeout_s"}`` (``method`` defaults to GET; a POST has an empty
-body, its input in the query string). ``concurrency`` asyncio tasks each keep one keep-alive
-connection and send their next request as soon as the previous answer is read, walking
+body, its input in the query string, unless ``"bodies"`` (parallel to ``paths``) gives
+each request a body). Optional ``"clients": [{"headers", "paths", "bodies"}]``: client *i*
+sends ``clients[i % n]``'s requests in turn, with its own headers added.
+``concurrency`` asyncio tasks each keep one keep-alive connection and send their next request as soon as the previous answer is read, walking
 the path list in turn (task i takes paths i, i+c, i+2c, ...). A connection the server
 closes (``Connection: close``, or an idle keep-alive dropped) is reopened.
 
@@ -73,14 +75,18 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]
     return status, keep_alive, body
 
 
-def build_request(host: str, port: int, path: str, headers: dict[str, str], method: str = "GET") -> bytes:
-    """One request without a body; a POST says so (``Content-Length: 0``), its input is
-    in the query string."""
+def build_request(
+    host: str, port: int, path: str, headers: dict[str, str], method: str = "GET", body: str | None = None
+) -> bytes:
+    """One request. Without ``body`` a POST says so (``Content-Length: 0``), its input is
+    in the query string; with it the body is sent as UTF-8 (the scenario's headers name its
+    Content-Type)."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: joopang-bench"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    if method != "GET":
-        lines.append("Content-Length: 0")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    payload = body.encode("utf-8") if body is not None else b""
+    if method != "GET" or body is not None:
+        lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
 class Run:
@@ -94,7 +100,26 @@ class Run:
         headers = {"Accept": "application/json", **spec.get("headers", {})}
         self.paths: list[str] = spec["paths"]
         method = str(spec.get("method", "GET"))
-        self.requests = [build_request(self.host, self.port, p, headers, method) for p in self.paths]
+        bodies = spec.get("bodies") or [None] * len(self.paths)
+        self.requests = [
+            build_request(self.host, self.port, p, headers, method, b)
+            for p, b in zip(self.paths, bodies, strict=True)
+        ]
+        # Optional: one request list per client (its own headers, e.g. a guest cart token);
+        # client i sends clients[i % len(clients)]'s requests in turn.
+        self.client_paths: list[list[str]] = []
+        self.client_requests: list[list[bytes]] = []
+        for client in spec.get("clients") or []:
+            own = {**headers, **client.get("headers", {})}
+            cpaths = list(client["paths"])
+            cbodies = client.get("bodies") or [None] * len(cpaths)
+            self.client_paths.append(cpaths)
+            self.client_requests.append(
+                [
+                    build_request(self.host, self.port, p, own, method, b)
+                    for p, b in zip(cpaths, cbodies, strict=True)
+                ]
+            )
         self.latencies_ms: list[float] = []
         self.statuses: Counter[str] = Counter()
         self.transport_errors: Counter[str] = Counter()
@@ -116,15 +141,18 @@ class Run:
         loop = asyncio.get_running_loop()
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         uses = 0
-        position = index
-        count = len(self.requests)
+        requests, paths, position, step = self.requests, self.paths, index, self.concurrency
+        if self.client_requests:
+            own = index % len(self.client_requests)
+            requests, paths, position, step = self.client_requests[own], self.client_paths[own], 0, 1
+        count = len(requests)
         while True:
             started = loop.time()
             if started >= self.record_end:
                 break
-            raw = self.requests[position % count]
-            path = self.paths[position % count]
-            position += self.concurrency
+            raw = requests[position % count]
+            path = paths[position % count]
+            position += step
             status, body, detail = 0, b"", ""
             for attempt in (1, 2):
                 try:

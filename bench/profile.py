@@ -72,19 +72,28 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.scenarios import REGISTRY, Context, SkipScenario
+    from bench.scenarios import REGISTRY, Context, SkipScenario, as_load
 
     item = REGISTRY[name]
     try:
-        paths = item.build(Context())[:requests]
+        load = as_load(item.build(Context()))
     except SkipScenario as exc:
         print(f"== {name}: skipped ({exc})")
         return {}
+    # a scenario with bodies or per-client headers (a guest cart token): each path carries
+    # its own; ``paths`` stay plain strings for the loops below
+    planned = load.requests()[:requests]
+    paths = [f"{i}|{p}" for i, (p, _b, _h) in enumerate(planned)]
     headers = item.headers
     client = Client()
 
     def send(path: str, headers: dict[str, str]) -> Any:
-        return client.generic(item.method, path, headers=headers)
+        index, _sep, real = path.partition("|")
+        _p, body, own = planned[int(index)]
+        merged = {k: v for k, v in {**headers, **own}.items() if k.lower() != "content-type"}
+        if body is not None:
+            return client.generic(item.method, real, body, content_type="application/json", headers=merged)
+        return client.generic(item.method, real, headers=merged)
 
     for path in paths[:20]:  # warm caches, imports, the connection
         send(path, headers=headers)
@@ -126,7 +135,7 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
     if explain:
         with CaptureQueriesContext(connection) as captured:
             send(paths[0], headers=headers)
-        print(f"   {paths[0]}")
+        print(f"   {paths[0].partition('|')[2]}")
         for query in captured.captured_queries:
             print(f"   -- {query['sql'][:300]}")
             # Only reads: EXPLAIN ANALYZE runs the statement, and a write scenario's

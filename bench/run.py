@@ -319,6 +319,7 @@ def run_load(
     headers: dict[str, str],
     meter: CpuMeter | None,
     method: str = "GET",
+    load: Any = None,
 ) -> dict[str, Any]:
     """Run ``bench.loadgen`` in its own process and return its result (plus CPU use)."""
     with tempfile.TemporaryDirectory(prefix="joopang-bench-") as tmp:
@@ -327,6 +328,7 @@ def run_load(
             "host": HOST,
             "port": port,
             "paths": paths,
+            **(load.spec() if load is not None else {}),
             "headers": headers,
             "method": method,
             "concurrency": config.concurrency,
@@ -470,15 +472,27 @@ def wait_worker(services: Services, timeout: float = 60) -> None:
 
 
 def preflight(
-    port: int, name: str, paths: list[str], headers: dict[str, str], method: str = "GET"
+    port: int, name: str, paths: list[str], headers: dict[str, str], method: str = "GET", load: Any = None
 ) -> list[str]:
-    """Ask a few distinct paths once; return problems (non-2xx) to show before the load."""
+    """Ask a few distinct paths once (with their bodies and the first client's headers when
+    the scenario has them); return problems (non-2xx) to show before the load."""
     import httpx
 
     problems = []
-    for path in list(dict.fromkeys(paths))[:3]:
+    asks = (
+        load.first_requests(3)
+        if load is not None
+        else [(p, None, {}) for p in list(dict.fromkeys(paths))[:3]]
+    )
+    for path, body, own in asks:
         try:
-            response = httpx.request(method, f"http://{HOST}:{port}{path}", headers=headers, timeout=30)
+            response = httpx.request(
+                method,
+                f"http://{HOST}:{port}{path}",
+                headers={**headers, **own},
+                content=body.encode("utf-8") if body is not None else None,
+                timeout=30,
+            )
         except httpx.HTTPError as exc:
             problems.append(f"{name}: {method} {path}: {type(exc).__name__}: {exc}")
             continue
@@ -546,7 +560,7 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     from django.core.management import get_commands
     from django.db import connections
 
-    from bench.scenarios import REGISTRY, Context, SkipScenario, missing_requirements
+    from bench.scenarios import REGISTRY, Context, Load, SkipScenario, as_load, missing_requirements
 
     pg = recreate_database(config)
     notes.append(size_threads(config, pg))
@@ -565,8 +579,8 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     dataset = dataset_facts()
     log(f"dataset: {dataset}")
 
-    ctx = Context()
-    plan: list[tuple[Any, list[str]]] = []
+    ctx = Context(clients=config.concurrency)
+    plan: list[tuple[Any, Load]] = []
     skipped: list[dict[str, str]] = []
     names = config.only or list(REGISTRY)
     for name in names:
@@ -580,11 +594,11 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
             skipped.append({"name": name, "reason": "no seed_catalog command yet, so no catalog data"})
         else:
             try:
-                paths = item.build(ctx)
+                load = as_load(item.build(ctx))
             except SkipScenario as exc:
                 skipped.append({"name": name, "reason": str(exc)})
                 continue
-            plan.append((item, paths))
+            plan.append((item, load))
     for skip in skipped:
         log(f"skipping {skip['name']}: {skip['reason']}")
     connections.close_all()
@@ -632,13 +646,14 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     )
     meter = CpuMeter(gunicorn.pid, config.database_url, config.db_name)
     summaries = []
-    for item, paths in plan:
-        for problem in preflight(port, item.name, paths, item.headers, item.method):
+    for item, load in plan:
+        paths = load.all_paths()
+        for problem in preflight(port, item.name, paths, item.headers, item.method, load):
             log(f"preflight: {problem}")
         services.check_alive()
         log(f"{item.name}: {len(set(paths))} distinct paths, {config.concurrency} connections, "
             f"{config.warmup_s:g} + {config.duration_s:g} s")  # fmt: skip
-        result = run_load(config, port, paths, item.headers, meter, item.method)
+        result = run_load(config, port, paths, item.headers, meter, item.method, load)
         summary = summarize(
             name=item.name,
             title=item.title,

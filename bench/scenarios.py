@@ -8,6 +8,11 @@ process, before any load starts) and returns the request paths to rotate over::
         ids = ctx.sample(Order.objects.values_list("pk", flat=True), 1000)
         return [f"/api/v1/orders/{pk}" for pk in ids]
 
+A builder may instead return a :class:`Load`: JSON bodies next to the paths, or one
+request list per client with its own headers (a guest cart token minted in the builder)::
+
+    return Load(clients=[ClientLoad(headers={"X-Cart-Token": token}, paths=[...], bodies=[...])])
+
 ``requires`` names Django apps (labels) that must be installed and migrated; a scenario
 whose app does not exist yet is skipped with a note instead of failing the run. The order
 of registration is the order of the run and of the table; ``baseline`` comes first.
@@ -15,6 +20,7 @@ of registration is the order of the run and of the table; ``baseline`` comes fir
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,11 +55,80 @@ class SkipScenario(Exception):
 
 
 @dataclass
+class ClientLoad:
+    """The requests of one client (one load-generator connection): its own headers, added
+    to the scenario's, and its paths with their JSON bodies (parallel to ``paths``)."""
+
+    headers: dict[str, str]
+    paths: list[str]
+    bodies: list[str] | None = None
+
+
+@dataclass
+class Load:
+    """What a scenario sends. ``paths`` (and ``bodies``) are shared by all clients, which
+    rotate over them; with ``clients`` client *i* sends ``clients[i % len(clients)]``'s."""
+
+    paths: list[str] = field(default_factory=list)
+    bodies: list[str] | None = None
+    clients: list[ClientLoad] | None = None
+
+    def all_paths(self) -> list[str]:
+        if self.clients:
+            return [p for c in self.clients for p in c.paths]
+        return list(self.paths)
+
+    def first_requests(self, k: int = 3) -> list[tuple[str, str | None, dict[str, str]]]:
+        """A few (path, body, client headers) to ask once before the load (preflight)."""
+        if self.clients:
+            first = self.clients[0]
+            bodies = first.bodies or [None] * len(first.paths)  # type: ignore[list-item]
+            return [(p, b, first.headers) for p, b in list(zip(first.paths, bodies, strict=True))[:k]]
+        seen: dict[str, str | None] = {}
+        for i, path in enumerate(self.paths):
+            if path not in seen:
+                seen[path] = self.bodies[i] if self.bodies else None
+            if len(seen) >= k:
+                break
+        return [(p, b, {}) for p, b in seen.items()]
+
+    def requests(self) -> list[tuple[str, str | None, dict[str, str]]]:
+        """Every (path, body, client headers), the clients interleaved (for bench/profile.py)."""
+        if not self.clients:
+            bodies = self.bodies or [None] * len(self.paths)  # type: ignore[list-item]
+            return [(p, b, {}) for p, b in zip(self.paths, bodies, strict=True)]
+        out = []
+        for k in range(max(len(c.paths) for c in self.clients)):
+            for c in self.clients:
+                if k < len(c.paths):
+                    out.append((c.paths[k], c.bodies[k] if c.bodies else None, c.headers))
+        return out
+
+    def spec(self) -> dict[str, Any]:
+        """The load generator's part of the spec (``bench/loadgen.py``)."""
+        out: dict[str, Any] = {"paths": self.all_paths()}
+        if self.bodies:
+            out["bodies"] = self.bodies
+        if self.clients:
+            out["clients"] = [
+                {"headers": c.headers, "paths": c.paths, **({"bodies": c.bodies} if c.bodies else {})}
+                for c in self.clients
+            ]
+        return out
+
+
+def as_load(built: list[str] | Load) -> Load:
+    return built if isinstance(built, Load) else Load(paths=list(built))
+
+
+@dataclass
 class Context:
-    """What a builder gets: a seeded random generator and a few helpers."""
+    """What a builder gets: a seeded random generator, the number of clients (load
+    generator connections) and a few helpers."""
 
     rng: random.Random = field(default_factory=lambda: random.Random(20240604))
     max_paths: int = 2000
+    clients: int = 32
 
     def sample(self, values: Iterable[T], k: int | None = None) -> list[T]:
         """Up to ``k`` (default ``max_paths``) of ``values``, in a reproducible shuffled order."""
@@ -73,7 +148,7 @@ class Context:
 class Scenario:
     name: str
     title: str
-    build: Callable[[Context], list[str]]
+    build: Callable[[Context], list[str] | Load]
     p95_target_ms: float | None = None
     requires: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
@@ -81,6 +156,9 @@ class Scenario:
 
 
 REGISTRY: dict[str, Scenario] = {}
+
+
+Builder = TypeVar("Builder", bound=Callable[..., Any])
 
 
 def scenario(
@@ -91,10 +169,10 @@ def scenario(
     requires: Sequence[str] = (),
     headers: dict[str, str] | None = None,
     method: str = "GET",
-) -> Callable[[Callable[[Context], list[str]]], Callable[[Context], list[str]]]:
+) -> Callable[[Builder], Builder]:
     """Register a path builder as a scenario (see the module docstring)."""
 
-    def register(build: Callable[[Context], list[str]]) -> Callable[[Context], list[str]]:
+    def register(build: Builder) -> Builder:
         if name in REGISTRY:
             raise ValueError(f"scenario {name!r} registered twice")
         REGISTRY[name] = Scenario(
@@ -284,3 +362,84 @@ def hot_sku(ctx: Context) -> list[str]:
             reference="bench:hot_sku",
         )
     return [f"{RESERVE_RELEASE_PATH}?{urlencode([('line', f'{code}:1')])}"]
+
+
+# --- Carts (issue 18) ---------------------------------------------------------------------
+
+CART_ITEMS_PATH = "/api/v1/carts/current/items"
+CART_TOTALS_PATH = "/api/v1/carts/current/totals"
+#: SKUs each add_to_cart client rotates over (disjoint pools): a cart grows to at most this
+#: many lines (CART_MAX_LINES is 50) and, at ~150 adds per client per run, a line to about
+#: 7 units, under the seeded max_per_order of 10 and the 50 units asked of each SKU.
+CART_POOL = 20
+
+
+def _cart_skus(ctx: Context, k: int) -> list[str]:
+    """Active KR SKUs with >= 50 units available and max_per_order >= 10 (no add is refused)."""
+    codes = _kr_skus_with_stock(ctx, at_least=50)
+    sku = ctx.model("catalog", "Sku")
+    allowed = set(
+        sku._default_manager.filter(code__in=codes, product__max_per_order__gte=10).values_list(
+            "code", flat=True
+        )
+    )
+    return [c for c in codes if c in allowed][:k]
+
+
+def _guest_token() -> str:
+    """A guest cart in KR through the service (what ``POST /api/v1/carts`` does)."""
+    from apps.carts.services import guest_cart_create
+    from apps.markets.models import Market
+
+    _cart, token = guest_cart_create(market=Market.objects.get(code="KR"))
+    return token
+
+
+@scenario(
+    "add_to_cart",
+    "POST /api/v1/carts/current/items: each client adds 1 unit of a random SKU to its own guest cart",
+    p95_target_ms=400,
+    requires=("catalog", "inventory", "carts"),
+    method="POST",
+)
+def add_to_cart(ctx: Context) -> Load:
+    codes = _cart_skus(ctx, ctx.clients * CART_POOL)
+    if len(codes) < CART_POOL:
+        raise SkipScenario("not enough KR SKUs with stock seeded")
+    clients = []
+    for i in range(ctx.clients):
+        pool = codes[(i * CART_POOL) % len(codes) :][:CART_POOL] or codes[:CART_POOL]
+        picks = [ctx.rng.choice(pool) for _ in range(200)]
+        clients.append(
+            ClientLoad(
+                headers={"X-Cart-Token": _guest_token(), "Content-Type": "application/json"},
+                paths=[CART_ITEMS_PATH] * len(picks),
+                bodies=[json.dumps({"sku": code, "quantity": 1}) for code in picks],
+            )
+        )
+    return Load(clients=clients)
+
+
+@scenario(
+    "cart_totals",
+    "GET /api/v1/carts/current/totals: each client's own guest cart of 3–5 lines",
+    p95_target_ms=200,
+    requires=("catalog", "inventory", "carts"),
+)
+def cart_totals(ctx: Context) -> Load:
+    from apps.carts.selectors import guest_cart_get
+    from apps.carts.services import cart_item_add
+    from apps.markets.models import Market
+
+    codes = _cart_skus(ctx, 500)
+    if len(codes) < 5:
+        raise SkipScenario("not enough KR SKUs with stock seeded")
+    kr = Market.objects.get(code="KR")
+    clients = []
+    for _ in range(ctx.clients):
+        token = _guest_token()
+        cart = guest_cart_get(token=token)
+        for code in ctx.rng.sample(codes, ctx.rng.randint(3, 5)):
+            cart_item_add(cart=cart, sku_code=code, quantity=ctx.rng.randint(1, 3), market=kr)
+        clients.append(ClientLoad(headers={"X-Cart-Token": token}, paths=[CART_TOTALS_PATH]))
+    return Load(clients=clients)

@@ -81,3 +81,65 @@ def test_a_post_has_an_empty_body_and_says_so():
     assert get.startswith(b"GET /a?x=1 HTTP/1.1\r\n") and b"Content-Length" not in get
     assert post.startswith(b"POST /bench/reserve-release?line=A:1 HTTP/1.1\r\n")
     assert post.endswith(b"Content-Length: 0\r\n\r\n")
+
+
+def test_a_body_is_sent_with_its_length():
+    post = build_request(
+        "127.0.0.1",
+        8000,
+        "/api/v1/carts/current/items",
+        {"Content-Type": "application/json"},
+        "POST",
+        '{"sku": "가"}',
+    )
+    head, body = post.split(b"\r\n\r\n", 1)
+    assert body == '{"sku": "가"}'.encode()
+    assert f"Content-Length: {len(body)}".encode() in head
+
+
+def test_each_client_sends_its_own_requests_with_its_own_headers():
+    # given a server that records (connection, token, body) of every request
+    seen = []
+
+    async def handle(reader, writer):
+        conn = id(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
+                body = await reader.readexactly(int(fields.get(b"Content-Length", b"0")))
+                seen.append((conn, fields.get(b"X-Cart-Token"), body))
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        spec = {
+            "host": "127.0.0.1",
+            "port": port,
+            "paths": ["/items"] * 4,
+            "method": "POST",
+            "clients": [
+                {"headers": {"X-Cart-Token": "t1"}, "paths": ["/items", "/items"], "bodies": ["a1", "a2"]},
+                {"headers": {"X-Cart-Token": "t2"}, "paths": ["/items", "/items"], "bodies": ["b1", "b2"]},
+            ],
+            "concurrency": 2,
+            "warmup_s": 0.0,
+            "duration_s": 0.2,
+        }
+        async with server:
+            return await Run(spec).run()
+
+    result = asyncio.run(scenario())
+
+    assert set(result["statuses"]) == {"201"}
+    by_conn: dict[int, set] = {}
+    for conn, token, body in seen:
+        by_conn.setdefault(conn, set()).add((token, body))
+    assert sorted(sorted(v) for v in by_conn.values()) == [
+        [(b"t1", b"a1"), (b"t1", b"a2")],
+        [(b"t2", b"b1"), (b"t2", b"b2")],
+    ]

@@ -165,3 +165,77 @@ def test_reserve_release_endpoint_refuses_get_bad_lines_and_short_stock(stocked,
     assert short.status_code == 409
     assert short.json()["code"] == "inventory.insufficient_stock"
     assert _levels() == before
+
+
+# --- Cart scenarios (issue 18) ---------------------------------------------------------
+@pytest.fixture
+def cart_skus(db, monkeypatch):
+    from tests.carts.factories import stocked as stocked_product
+
+    monkeypatch.setattr("bench.scenarios.CART_POOL", 3)
+    views.baseline_model.cache_clear()
+    codes = [stocked_product(kr=10000, max_per_order=10, stock={"KR": 60})[1] for _ in range(6)]
+    stocked_product(kr=10000, max_per_order=10, stock={"KR": 20})  # too few units for 32 clients
+    stocked_product(kr=10000, max_per_order=3, stock={"KR": 60})  # a low purchase limit
+    yield codes
+    views.baseline_model.cache_clear()
+
+
+def test_cart_scenarios_targets_and_methods():
+    assert REGISTRY["add_to_cart"].method == "POST"
+    assert REGISTRY["add_to_cart"].p95_target_ms == 400
+    assert REGISTRY["cart_totals"].method == "GET"
+    assert REGISTRY["cart_totals"].p95_target_ms == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_add_to_cart_gives_each_client_its_own_guest_cart_and_sku_pool(cart_skus, client):
+    import json
+
+    from apps.carts.models import Cart, CartLine
+
+    load = REGISTRY["add_to_cart"].build(Context(clients=2))
+
+    assert Cart.objects.filter(user__isnull=True).count() == 2
+    tokens = [c.headers["X-Cart-Token"] for c in load.clients]
+    assert len(set(tokens)) == 2
+    pools = []
+    for c in load.clients:
+        assert set(c.paths) == {"/api/v1/carts/current/items"}
+        bodies = [json.loads(b) for b in c.bodies]
+        assert {b["quantity"] for b in bodies} == {1}
+        pools.append({b["sku"] for b in bodies})
+    assert pools[0] <= set(cart_skus) and pools[1] <= set(cart_skus)
+    assert not pools[0] & pools[1]  # disjoint: one client's cart never hits another's lines
+    # the first request answers 201 and fills that client's cart (no new token)
+    first = load.clients[0]
+    response = client.post(
+        first.paths[0],
+        first.bodies[0],
+        content_type="application/json",
+        headers={**REGISTRY["add_to_cart"].headers, "X-Cart-Token": first.headers["X-Cart-Token"]},
+    )
+    assert response.status_code == 201, response.content[:300]
+    assert "X-Cart-Token" not in response.headers
+    assert CartLine.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_cart_totals_reads_a_prepared_cart_of_3_to_5_lines(cart_skus, client):
+    from apps.carts.models import CartLine
+
+    load = REGISTRY["cart_totals"].build(Context(clients=3))
+
+    assert len(load.clients) == 3
+    for c in load.clients:
+        assert c.paths == ["/api/v1/carts/current/totals"]
+        response = client.get(c.paths[0], headers={**REGISTRY["cart_totals"].headers, **c.headers})
+        assert response.status_code == 200, response.content[:300]
+    per_cart = sorted(
+        CartLine.objects.values_list("cart_id", flat=True).order_by("cart_id").distinct().count() for _ in [0]
+    )
+    assert per_cart == [3]
+    for cart_id in set(CartLine.objects.values_list("cart_id", flat=True)):
+        assert 3 <= CartLine.objects.filter(cart_id=cart_id).count() <= 5
