@@ -206,6 +206,9 @@ def test_add_to_cart_gives_each_client_its_own_guest_cart_and_sku_pool(cart_skus
         bodies = [json.loads(b) for b in c.bodies]
         assert {b["quantity"] for b in bodies} == {1}
         pools.append({b["sku"] for b in bodies})
+        # round-robin laps: after k adds no line has more than ceil(k / pool) units
+        first_lap = [b["sku"] for b in bodies[:3]]
+        assert len(set(first_lap)) == 3
     assert pools[0] <= set(cart_skus) and pools[1] <= set(cart_skus)
     assert not pools[0] & pools[1]  # disjoint: one client's cart never hits another's lines
     # the first request answers 201 and fills that client's cart (no new token)
