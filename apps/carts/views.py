@@ -30,7 +30,14 @@ from apps.carts.errors import (
     SkuUnavailable,
     TooManyLines,
 )
-from apps.carts.web import RequestCart, can_shop, cart_cookie_delete, cart_cookie_set, cart_for_request
+from apps.carts.web import (
+    COOKIE_NAME,
+    RequestCart,
+    can_shop,
+    cart_cookie_delete,
+    cart_cookie_set,
+    cart_for_request,
+)
 from apps.catalog import presenters
 from apps.catalog.models import Sku
 from apps.catalog.views import OPTION_NAMES, OPTION_VALUES, popular_cards
@@ -138,7 +145,9 @@ def _render_cart(
         "popular": popular_cards(market) if not view.lines else [],
     }
     response = render(request, "carts/cart.html", context, status=status)
-    if found.stale_token:
+    # a guest token that names nothing, or any guest token of a signed-in member (the login
+    # hook merged that cart away): the browser need not send it again
+    if found.stale_token or (found.is_member and COOKIE_NAME in request.COOKIES):
         cart_cookie_delete(response)
     return response
 

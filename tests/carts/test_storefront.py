@@ -261,3 +261,14 @@ def test_a_staff_account_has_no_cart(db):
     html = response.content.decode()
     assert "This account cannot shop." in html or "이 계정으로는 쇼핑할 수 없습니다." in html
     assert Cart.objects.count() == 0
+
+
+def test_after_login_the_merged_guest_cookie_is_dropped_by_the_cart_page(db):
+    _product, sku = stocked(kr=10000)
+    client = _client("en")
+    _add(client, sku, "2")
+    member = MemberFactory(locale="en", market_id="KR")
+    client.force_login(member)  # (the storefront sign-in runs the merge hook; here the cart page alone)
+    response = client.get("/cart/")
+    assert response.cookies[COOKIE_NAME].value == ""
+    assert response.cookies[COOKIE_NAME]["max-age"] == 0
