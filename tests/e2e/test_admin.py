@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from playwright.sync_api import expect
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from apps.catalog.models import Product
@@ -179,7 +180,8 @@ def test_each_staff_role_sees_its_sidebar_and_readable_lists(page, live_server, 
     # unfold's Alpine.js runs under the site's CSP: the filter sheet opens
     page.goto(live_server.url + "/admin/catalog/product/")
     page.locator("#content a", has_text="필터").first.click()
-    assert page.get_by_role("button", name="필터 적용").is_visible()
+    # Alpine opens the sheet after the click: wait for it (is_visible() does not wait)
+    expect(page.get_by_role("button", name="필터 적용")).to_be_visible()
     assert problems == []
 
 

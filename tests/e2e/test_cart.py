@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from apps.carts import services as cart_services
 from apps.markets.models import Market
@@ -188,7 +189,7 @@ def test_without_javascript_add_change_and_remove_are_plain_forms(browser, live_
     _shot(page, "nojs")
     _line(page, a).locator(".remove button").click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="장바구니가 비어 있습니다").is_visible()
+    expect(page.get_by_role("heading", name="장바구니가 비어 있습니다")).to_be_visible()
     assert page.locator("#cart-link .cart-count").count() == 0
     page.context.close()
 
