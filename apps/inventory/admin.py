@@ -57,7 +57,7 @@ from apps.core.errors import DomainError
 from apps.inventory import services
 from apps.inventory.admin_forms import StockCorrectForm, StockReceiveForm, StockTransferForm
 from apps.inventory.errors import StockChanged
-from apps.inventory.models import Reservation, StockLevel, StockMovement, Warehouse
+from apps.inventory.models import SYSTEM_REASONS, Reservation, StockLevel, StockMovement, Warehouse
 from apps.inventory.services.levels import threshold_of
 
 CHANGE_STOCK = "inventory.change_stocklevel"
@@ -505,7 +505,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin)
         "on_hand_before",
         "on_hand_after",
         "actor",
-        "reason",
+        "reason_shown",
         "reference",
     )
     list_display_links = None
@@ -538,6 +538,10 @@ class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin)
     @admin.display(description=_("change"), ordering="delta")
     def change(self, obj: StockMovement) -> str:
         return f"{obj.delta:+d}"
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_shown(self, obj: StockMovement) -> str:
+        return obj.reason_display
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         response = super().changelist_view(request, extra_context)
@@ -576,6 +580,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin)
         # both now, never from the thread's state while streaming.
         language = translation.get_language() or "en"
         kinds = {value: str(label) for value, label in StockMovement.Kind.choices}
+        reasons = {stored: str(shown) for stored, shown in SYSTEM_REASONS.items()}
 
         def product_name(product: Any) -> str:
             return str(getattr(product, f"name_{language.split('-')[0]}", None) or product.name)
@@ -595,7 +600,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin)
                         mv.on_hand_before,
                         mv.on_hand_after,
                         _csv_text(mv.actor.email if mv.actor else ""),
-                        _csv_text(mv.reason),
+                        _csv_text(reasons.get(mv.reason, mv.reason)),
                         _csv_text(mv.reference),
                         mv.pk,
                     ]

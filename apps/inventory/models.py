@@ -118,6 +118,17 @@ class Reservation(models.Model):
         return f"{self.owner}: {self.quantity} x {self.sku_id}@{self.warehouse_id} ({self.status})"
 
 
+#: Reasons the services write themselves. They are stored in English (the ledger is
+#: data, not one reader's language) and shown translated by ``StockMovement.reason_display``;
+#: a reason typed by staff is shown as typed.
+SYSTEM_REASONS = {
+    "Opening count": _("Opening count"),
+    "Opening balance": _("Opening balance"),
+    "Count corrected": _("Count corrected"),
+    "Sale committed": _("Sale committed"),
+}
+
+
 class StockMovement(models.Model):
     """One change of a stock level's ``on_hand``: the append-only stock ledger.
 
@@ -181,3 +192,8 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.delta:+d} {self.sku_id}@{self.warehouse_id}"
+
+    @property
+    def reason_display(self) -> str:
+        """The reason in the active language when a service wrote it (``SYSTEM_REASONS``)."""
+        return str(SYSTEM_REASONS.get(self.reason, self.reason))

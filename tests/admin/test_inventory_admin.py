@@ -444,6 +444,23 @@ def test_the_ledger_exports_the_filtered_rows_to_csv(client, manager, sku):
     assert len(all_rows) == 1 + StockMovement.objects.count()
 
 
+def test_reasons_the_services_write_are_shown_in_the_staff_language_typed_ones_as_typed(client, manager, sku):
+    """The opening count is stored as "Opening count" (data); a Korean manager reads it in
+    Korean on the list and in the export, while a reason a person typed stays as typed."""
+    services.stock_adjust(
+        sku_code=sku, warehouse_code="KR-B", delta=1, kind="receipt", reason="Late pallet", actor=manager
+    )
+
+    listing = _text(client.get(f"{LEDGER}?q={sku}"))
+    body = b"".join(client.get(f"{LEDGER}export/?q={sku}").streaming_content).decode("utf-8")
+    reasons = {row[9] for row in csv.reader(io.StringIO(body.lstrip("\ufeff")))}
+
+    assert StockMovement.objects.filter(sku__code=sku, reason="Opening count").count() == 2
+    assert "초기 재고 입력" in listing and "Opening count" not in listing
+    assert "Late pallet" in listing
+    assert {"초기 재고 입력", "Late pallet"} <= reasons and "Opening count" not in reasons
+
+
 # --- Low stock ---------------------------------------------------------------------
 def test_low_stock_uses_each_rows_threshold_else_the_setting(client, manager, settings):
     settings.INVENTORY_LOW_STOCK_THRESHOLD = 5
