@@ -6,6 +6,7 @@ every page visited is kept in ``test-results/admin-<role>-<page>.png`` (CI artif
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -121,7 +122,8 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
                  .map(e => e.scrollHeight + e.getBoundingClientRect().top + 80))"""
     )
     page.set_viewport_size({"width": WIDTH, "height": max(900, min(int(height), 6000))})
-    page.wait_for_timeout(150)
+    # let the resized layout paint (two animation frames) rather than sleeping a fixed time
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(RESULTS / f"admin-{name}.png"), full_page=True)
     page.set_viewport_size({"width": WIDTH, "height": 900})
 
@@ -222,7 +224,8 @@ def test_cs_user_page_shows_no_password_reset(page, live_server):
 
     page.goto(live_server.url + "/admin/accounts/user/")
     page.get_by_role("link", name="jisoo@example.test").click()
-    page.wait_for_load_state("load")
+    # wait_for_load_state() returns at once on the still-loaded list: wait for the change page
+    page.wait_for_url(re.compile(r"/admin/accounts/user/[^/]+/change/"))
 
     content = page.locator("#content").inner_text()
     assert "jisoo@example.test" in content
@@ -285,7 +288,8 @@ def test_inventory_manager_reads_the_ledger_and_transfers_stock(page, live_serve
     _assert_fits(page, "transfer form")
     _shot(page, "inventory_manager-transfer")
     page.locator("#stock-form button[type=submit]").click()
-    page.wait_for_load_state("load")
+    # the form page names KR-BSN1 too: wait for the redirect to the stock list before reading
+    page.wait_for_url(re.compile(r"/admin/inventory/stocklevel/\?q="))
 
     assert "KR-BSN1" in page.locator("body").inner_text()
     legs = StockMovement.objects.filter(actor=user).order_by("id")

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from apps.catalog import services
 from tests.catalog.factories import CategoryFactory, ProductFactory
@@ -107,6 +108,8 @@ def test_browse_in_english_in_the_us_market(page, live_server, shop):
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_url("**sort=price**")
     page.get_by_role("link", name="Daily Sneakers").click()
+    # the listing has an h1 too: wait for the product page before reading it
+    page.wait_for_url(f"**/p/{shop['cheap'].pk}/**")
     assert page.get_by_role("heading", level=1).inner_text() == "Daily Sneakers"
     assert page.locator("#price").inner_text() == "$19.99"
     assert page.locator("#stock-status").inner_text().strip() == "Only 4 left"  # the US warehouse's 4 units
@@ -116,4 +119,4 @@ def test_browse_in_english_in_the_us_market(page, live_server, shop):
     page.wait_for_url("**sku=**")
     assert page.locator("input[type=radio][name=sku]").nth(1).is_checked()
     page.locator(".list-price", has_text="$26.00").wait_for()  # the second option's list price
-    assert page.locator("#add-to-cart").get_by_role("button", name="Add to cart", exact=True).is_enabled()
+    expect(page.locator("#add-to-cart").get_by_role("button", name="Add to cart", exact=True)).to_be_enabled()

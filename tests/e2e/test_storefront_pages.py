@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from apps.catalog import services
 from tests.accounts.factories import MemberFactory
@@ -196,10 +197,11 @@ def test_language_switch_from_a_page_with_lang_in_its_url(page, live_server, sho
     assert page.locator("html").get_attribute("lang") == "ko"
     page.select_option("#pref-language", "en")
     page.locator(".prefs").get_by_role("button", name="적용").click()
-    page.wait_for_load_state("load")
-    assert page.locator("html").get_attribute("lang") == "en"
+    # wait for the new page (wait_for_load_state() returns at once on the old, loaded one)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.wait_for_url(lambda url: "lang=" not in url)
     assert "lang=" not in page.url and "q=sneakers" in page.url
-    assert page.locator("#pref-language").input_value() == "en"
+    expect(page.locator("#pref-language")).to_have_value("en")
 
 
 def test_options_switch_without_a_reload_when_javascript_is_on(page, live_server, shop):
@@ -212,7 +214,7 @@ def test_options_switch_without_a_reload_when_javascript_is_on(page, live_server
     page.wait_for_url("**sku=RUNPRO-2**")
     page.locator(".list-price", has_text="₩121,000").wait_for()  # the second option's list price
     assert page.evaluate("window.__notReloaded") is True
-    assert page.locator("#cart-sku").input_value() == "RUNPRO-2"
+    expect(page.locator("#cart-sku")).to_have_value("RUNPRO-2")
     # the option labels are comfortable touch targets
     box = page.locator("label[for=sku-1]").bounding_box()
     assert box is not None and box["height"] >= 44
