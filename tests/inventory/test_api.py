@@ -152,7 +152,7 @@ def test_audit_list_filters_and_pins_its_queries(client, manager, django_assert_
     )
     client.get(URL)  # warm the token user lookup caches alike
 
-    with django_assert_num_queries(4):  # the caller, its two permission sets, one page
+    with django_assert_num_queries(5):  # the caller, its two permission sets, its market scope, one page
         everything = client.get(URL).json()
     by_sku = client.get(URL, {"sku": a}).json()
     by_wh_kind = client.get(URL, {"warehouse": "KR-B", "kind": "damage"}).json()
@@ -192,3 +192,31 @@ def test_the_audit_cannot_be_edited_or_deleted_through_the_api(client, method):
 
     assert response.status_code == 405
     assert list(StockMovement.objects.values_list("pk", "delta", "reason")) == before
+
+
+def test_a_manager_scoped_to_one_market_sees_and_moves_only_its_stock_through_the_api(api_client):
+    code = stocked_sku({"KR-A": 5})
+    us = stocked_sku({"US-NJ": 6}, market="US")
+    services.stock_adjust(
+        sku_code=us, warehouse_code="US-NJ", delta=1, kind="receipt", reason="PO-1", actor=None
+    )
+    scoped = staff("inventory_manager", market="KR")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token_for(scoped)}")
+    before = _state(us)
+
+    stock = api_client.get(f"/api/v1/inventory/stock/{us}")
+    ledger = api_client.get(URL)
+    adjust = api_client.post(
+        URL, {"sku": us, "warehouse": "US-NJ", "delta": -7, "kind": "damage", "reason": "x"}, format="json"
+    )
+    after = _state(us)
+    own = api_client.post(
+        URL, {"sku": code, "warehouse": "KR-A", "delta": 1, "kind": "receipt", "reason": "x"}, format="json"
+    )
+
+    assert stock.status_code == 200 and stock.json()["levels"] == []
+    assert ledger.status_code == 200
+    assert {row["warehouse"] for row in ledger.json()["results"]} == {"KR-A"}
+    assert adjust.status_code == 404 and adjust.json()["code"] == "inventory.warehouse_not_found"
+    assert after == before
+    assert own.status_code == 201 and [lv["warehouse"] for lv in own.json()["levels"]] == ["KR-A"]

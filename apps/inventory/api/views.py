@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import User
 from apps.accounts.permissions import HasPerm
+from apps.accounts.selectors import staff_markets
 from apps.core.api.schema import problem_responses
 from apps.core.errors import (
     IdempotencyInProgress,
@@ -41,7 +42,7 @@ from apps.inventory.errors import (
     TooManySkus,
     WarehouseNotFound,
 )
-from apps.inventory.models import StockLevel, StockMovement
+from apps.inventory.models import StockLevel, StockMovement, Warehouse
 from apps.inventory.services.levels import ADJUST_KINDS, REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH, threshold_of
 
 #: Largest change one adjustment may make (far above any shipment; a typo guard).
@@ -124,6 +125,13 @@ _VIEW_STOCK = HasPerm("inventory.view_stocklevel")
 _ADJUST_STOCK = HasPerm("inventory.change_stocklevel")
 _VIEW_LEDGER = HasPerm("inventory.view_stockmovement")
 _STAFF_ERRORS = (LoginRequired, PermissionDenied)
+
+
+def _in_scope(request: Request, levels: list[StockLevel]) -> list[StockLevel]:
+    """The rows of the markets the staff member works in (``staff_markets``: a manager
+    scoped to one market sees and moves only its stock, as in the back office)."""
+    markets = staff_markets(request.user)
+    return levels if markets is None else [lv for lv in levels if lv.warehouse.market_id in markets]
 
 
 def _form_invalid(form: forms.Form) -> RequestInvalid:
@@ -218,7 +226,7 @@ class StockGetApi(APIView):
         levels = selectors.stock_levels_for_sku(sku_code=sku)
         if not levels and not selectors.sku_exists(code=sku):
             raise SkuNotFound(sku=sku)
-        return Response({"sku": sku, "levels": [_level_json(level) for level in levels]})
+        return Response({"sku": sku, "levels": [_level_json(level) for level in _in_scope(request, levels)]})
 
 
 class StockAdjustmentsApi(APIView):
@@ -303,6 +311,9 @@ class StockAdjustmentsApi(APIView):
             created_from=data["created_from"],
             created_to=data["created_to"],
         )
+        markets = staff_markets(request.user)
+        if markets is not None:
+            qs = qs.filter(warehouse__market_id__in=sorted(markets))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self) or []
         return paginator.get_paginated_response([_movement_json(m) for m in page])
@@ -334,6 +345,13 @@ class StockAdjustmentsApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        markets = staff_markets(request.user)
+        if (
+            markets is not None
+            and not Warehouse.objects.filter(code=data["warehouse"], market_id__in=sorted(markets)).exists()
+        ):
+            # Another market's warehouse is as unknown to a scoped manager as a made-up one.
+            raise WarehouseNotFound(warehouse=data["warehouse"])
         level = services.stock_adjust(
             sku_code=data["sku"],
             warehouse_code=data["warehouse"],
@@ -353,7 +371,10 @@ class StockAdjustmentsApi(APIView):
                 "sku": data["sku"],
                 "movement": _movement_json(movement),
                 "level": _level_json(level),
-                "levels": [_level_json(lv) for lv in selectors.stock_levels_for_sku(sku_code=data["sku"])],
+                "levels": [
+                    _level_json(lv)
+                    for lv in _in_scope(request, selectors.stock_levels_for_sku(sku_code=data["sku"]))
+                ],
             },
             status=status.HTTP_201_CREATED,
         )
