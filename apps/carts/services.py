@@ -82,6 +82,12 @@ def guest_cart_create(*, market: Market) -> tuple[Cart, str]:
     return cart, token
 
 
+def guest_cart_discard(*, cart: Cart) -> None:
+    """Delete a guest cart whose token never reached its client (the first add that made it
+    was refused), so a refused add leaves no orphan row behind. Member carts are kept."""
+    Cart.objects.filter(pk=cart.pk, user__isnull=True).delete()
+
+
 def member_cart_get_or_create(*, user: User, market: Market) -> Cart:
     """The member's one cart, created on first use. Two first uses at once: the loser of
     ``UNIQUE (user)`` reads the winner's. Joins the caller's transaction if any."""

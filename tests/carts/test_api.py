@@ -255,3 +255,24 @@ def test_cart_read_costs_the_same_queries_for_one_line_or_ten(api_client, django
 
 #: The cart (by token hash), its lines, the SKUs with their products, their prices, availability.
 QUERIES = 5
+
+
+@pytest.mark.parametrize("sku", ["NOPE-1", 5])
+def test_a_refused_first_add_leaves_no_guest_cart_behind(api_client, sku):
+    response = api_client.post(ITEMS, {"sku": sku, "quantity": 1}, format="json")
+
+    assert response.status_code == 422 and response.json()["code"] == "cart.sku_unavailable"
+    assert "X-Cart-Token" not in response
+    assert Cart.objects.count() == 0 and CartLine.objects.count() == 0
+
+
+def test_a_refused_add_keeps_an_existing_guest_cart(api_client):
+    token = _guest(api_client)
+
+    response = api_client.post(
+        ITEMS, {"sku": "NOPE-1", "quantity": 1}, format="json", HTTP_X_CART_TOKEN=token
+    )
+
+    assert response.status_code == 422
+    assert api_client.get("/api/v1/carts/current", HTTP_X_CART_TOKEN=token).status_code == 200
+    assert Cart.objects.count() == 1

@@ -40,7 +40,7 @@ from apps.carts.errors import (
 from apps.carts.models import Cart
 from apps.carts.web import HEADER_NAME, RequestCart, can_shop, cart_for_request
 from apps.core.api.schema import problem_responses
-from apps.core.errors import LoginRequired, PermissionDenied, RequestInvalid
+from apps.core.errors import DomainError, LoginRequired, PermissionDenied, RequestInvalid
 from apps.core.validators import code_error, is_valid_code, validate_code
 from apps.inventory.errors import InsufficientStock
 
@@ -180,9 +180,14 @@ class CartItemAddApi(CartApiView):
         services.parse_quantity(data["quantity"])  # refuse before creating a guest cart
         found = _found(request, create=True)
         assert found.cart is not None
-        services.cart_item_add(
-            cart=found.cart, sku_code=data["sku"], quantity=data["quantity"], market=_market(request)
-        )
+        try:
+            services.cart_item_add(
+                cart=found.cart, sku_code=data["sku"], quantity=data["quantity"], market=_market(request)
+            )
+        except DomainError:
+            if found.new_token is not None:  # its token is never answered: nobody could use it
+                services.guest_cart_discard(cart=found.cart)
+            raise
         return _cart_response(request, found.cart, code=status.HTTP_201_CREATED, token=found.new_token)
 
 
