@@ -357,13 +357,19 @@ def cart_merge(*, guest_cart: Cart, user: User, market: Market) -> MergeResult:
 def carts_prune(*, now: dt.datetime | None = None, batch: int = 500, max_batches: int = 20) -> int:
     """Delete expired guest carts (and their lines), ``batch`` per transaction. Safe to run
     twice or together: deleting an already deleted row deletes nothing. Member carts never
-    expire. Returns how many carts were deleted."""
+    expire. Returns how many carts were deleted.
+
+    Locks: the expired cart rows (``SKIP LOCKED``: a cart a write holds is left for later)."""
     now = now or clock.now()
     total = 0
     for _batch_no in range(max_batches):
         with transaction.atomic():
+            # Locked (skipping rows a write holds: an add that found the cart just before
+            # expiry moves it forward), so no write can revive a cart between this read and
+            # the deletes below. SQLite: the IMMEDIATE transaction serialises.
             ids = list(
-                Cart.objects.filter(user__isnull=True, expires_at__lte=now)
+                Cart.objects.select_for_update(skip_locked=True)
+                .filter(user__isnull=True, expires_at__lte=now)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch]
             )

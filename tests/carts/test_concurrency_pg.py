@@ -91,3 +91,55 @@ def test_concurrent_add_update_remove_of_one_sku_ends_consistent(require_postgre
     lines = list(CartLine.objects.filter(cart=cart).values_list("quantity", flat=True))
     assert len(lines) <= 1 and all(q >= 1 for q in lines)
     assert Cart.objects.filter(user=user).count() == 1
+
+
+def test_prune_skips_an_expired_guest_cart_a_write_holds_and_never_empties_it(require_postgres):
+    # given: a guest cart with a line, just past its expiry, whose row a write (an add that
+    # found the cart a moment before expiry) has locked and is moving forward
+    import datetime as dt
+    import threading
+
+    from django.db import connection, transaction
+
+    from apps.core import clock
+    from tests.carts.factories import guest_cart
+
+    market = Market.objects.get(code="KR")
+    _, code = stocked()
+    cart, _token = guest_cart()
+    services.cart_item_add(cart=cart, sku_code=code, quantity=1, market=market)
+    Cart.objects.filter(pk=cart.pk).update(expires_at=clock.now() - dt.timedelta(seconds=1))
+    locked, release = threading.Event(), threading.Event()
+    pruned: list[int] = []
+
+    def write() -> None:
+        try:
+            with transaction.atomic():
+                Cart.objects.select_for_update().filter(pk=cart.pk).update(
+                    expires_at=clock.now() + dt.timedelta(days=30)
+                )
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def prune() -> None:
+        try:
+            pruned.append(services.carts_prune())
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert locked.wait(10)
+    pruner = threading.Thread(target=prune)
+    pruner.start()
+    pruner.join(2)  # skips the locked row at once (before the fix: deleted the lines, then waited)
+    release.set()
+    writer.join(10)
+    pruner.join(10)
+
+    # then: the cart lives on with its line
+    assert Cart.objects.filter(pk=cart.pk).exists()
+    assert CartLine.objects.filter(cart_id=cart.pk).count() == 1
+    assert pruned == [0]
