@@ -45,6 +45,10 @@ class MarketAdmin(ModelAdmin, TranslationAdmin):
                 )
             },
         ),
+        (
+            _("Wallet"),
+            {"fields": ("wallet_top_up_limit", "wallet_top_up_daily_limit", "wallet_adjustment_limit")},
+        ),
         (None, {"fields": ("updated",)}),
     )
 

@@ -56,6 +56,21 @@ class Market(models.Model):
         choices=CancellationPolicy.choices,
         default=CancellationPolicy.BEFORE_SHIPMENT,
     )
+    # Wallet policy (issue 19), in the market's minor units.
+    wallet_top_up_limit = models.PositiveBigIntegerField(
+        _("largest wallet top-up (minor units)"), default=1_000_000, validators=[MinValueValidator(1)]
+    )
+    wallet_top_up_daily_limit = models.PositiveBigIntegerField(
+        _("wallet top-ups per day (minor units)"),
+        default=2_000_000,
+        validators=[MinValueValidator(1)],
+        help_text=_("The most one member may top up in a day of the market's time zone."),
+    )
+    wallet_adjustment_limit = models.PositiveBigIntegerField(
+        _("largest wallet adjustment by customer service (minor units)"),
+        default=50_000,
+        help_text=_("Operations staff are not limited."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Django's default manager, declared for type checkers: modeltranslation swaps in a

@@ -30,6 +30,9 @@ LAUNCH_MARKETS: list[dict[str, Any]] = [
         "return_window_days": 7,
         "e_receipt_required": True,
         "cancellation_policy": "before_shipment",
+        "wallet_top_up_limit": 2_000_000,
+        "wallet_top_up_daily_limit": 5_000_000,
+        "wallet_adjustment_limit": 100_000,
     },
     {
         "code": "US",
@@ -49,6 +52,9 @@ LAUNCH_MARKETS: list[dict[str, Any]] = [
         "return_window_days": 30,
         "e_receipt_required": False,
         "cancellation_policy": "before_shipment",
+        "wallet_top_up_limit": 200_000,
+        "wallet_top_up_daily_limit": 500_000,
+        "wallet_adjustment_limit": 10_000,
     },
 ]
 
@@ -64,9 +70,11 @@ INITIAL_FX = {
 def ensure_launch_markets(market_model: Any, fx_model: Any, *, using: str = "default") -> int:
     """Create the launch markets and the initial rate where missing; returns rows created."""
     created = 0
+    # A historical model (an early migration) lacks fields added later: give it only its own.
+    fields = {f.name for f in market_model._meta.get_fields()}
     for row in LAUNCH_MARKETS:
         _, was_created = market_model.objects.using(using).get_or_create(
-            code=row["code"], defaults={k: v for k, v in row.items() if k != "code"}
+            code=row["code"], defaults={k: v for k, v in row.items() if k != "code" and k in fields}
         )
         created += was_created
     keys = {k: INITIAL_FX[k] for k in ("base_currency", "quote_currency", "valid_from")}

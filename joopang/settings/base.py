@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.catalog",
     "apps.inventory",
+    "apps.payments",
     "apps.carts",
     "apps.storefront",
     # The back office theme (issue 15): unfold's templates must win over the admin's.
@@ -514,3 +515,37 @@ CELERY_BEAT_SCHEDULE["carts-prune"] = {
     "task": "joopang.carts.carts_prune",
     "schedule": 60 * 60,
 }
+
+# --- Wallet and payment provider (issue 19, ADR 0008) ---------------------------------------
+# The payment provider's HTTP API. By default the built-in sandbox (``manage.py
+# payment_sandbox``, started by ``make run``); point it at a real provider's adapter in prod.
+PAYMENT_PROVIDER_URL = env_str("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8765")
+PAYMENT_PROVIDER_NAME = env_str("PAYMENT_PROVIDER_NAME", "sandbox")
+PAYMENT_PROVIDER_CONNECT_TIMEOUT = float(env_str("PAYMENT_PROVIDER_CONNECT_TIMEOUT", "2"))
+PAYMENT_PROVIDER_READ_TIMEOUT = float(env_str("PAYMENT_PROVIDER_READ_TIMEOUT", "5"))
+# Retries of the read-only status call: attempts in all, and the backoff's first wait/cap.
+PAYMENT_PROVIDER_RETRY_ATTEMPTS = env_int("PAYMENT_PROVIDER_RETRY_ATTEMPTS", 3)
+PAYMENT_PROVIDER_RETRY_BASE_SECONDS = float(env_str("PAYMENT_PROVIDER_RETRY_BASE_SECONDS", "0.2"))
+PAYMENT_PROVIDER_RETRY_MAX_SECONDS = float(env_str("PAYMENT_PROVIDER_RETRY_MAX_SECONDS", "2"))
+# The breaker opens after this many consecutive failures and probes again after the reset.
+PAYMENT_BREAKER_FAIL_MAX = env_int("PAYMENT_BREAKER_FAIL_MAX", 5)
+PAYMENT_BREAKER_RESET_SECONDS = env_int("PAYMENT_BREAKER_RESET_SECONDS", 30)
+# The sandbox's fault mode at start (ok, slow, fail, timeout, lost, flap); tests switch it live.
+PAYMENT_SANDBOX_FAULT = env_str("PAYMENT_SANDBOX_FAULT", "ok")
+# A charge whose outcome is unknown is asked about after this many seconds; one the provider
+# has never heard of is dropped once it is older than the second value (its request can no
+# longer arrive). Reconciliation flags charges pending longer than the third.
+PAYMENT_CHARGE_SETTLE_AFTER_SECONDS = env_int("PAYMENT_CHARGE_SETTLE_AFTER_SECONDS", 30)
+PAYMENT_CHARGE_DROP_AFTER_SECONDS = env_int("PAYMENT_CHARGE_DROP_AFTER_SECONDS", 120)
+PAYMENT_CHARGE_OVERDUE_SECONDS = env_int("PAYMENT_CHARGE_OVERDUE_SECONDS", 15 * 60)
+# Most saved payment methods per member.
+PAYMENT_METHODS_MAX = env_int("PAYMENT_METHODS_MAX", 10)
+CELERY_BEAT_SCHEDULE["payments-charges-settle"] = {
+    "task": "joopang.payments.charges_settle_pending",
+    "schedule": 60,
+}
+CELERY_BEAT_SCHEDULE["payments-wallets-reconcile"] = {
+    "task": "joopang.payments.wallets_reconcile",
+    "schedule": 60 * 60,
+}
+METRICS_REFRESH_HOOKS.append("apps.payments.metrics.gauges_refresh")
