@@ -499,3 +499,23 @@ def test_breaker_logs_its_transitions_and_never_a_token(sandbox: SandboxServer) 
     assert opened["flow"] == "payment"
     assert opened["from_state"] == "closed"
     assert token not in repr(logs)
+
+
+def test_a_restarted_sandbox_still_honours_the_tokens_it_issued(sandbox: SandboxServer) -> None:
+    # given a method approved by the sandbox, and one whose token was tampered with
+    good = approved_token(last4="4242", reference="pm-restart")
+    insufficient = approved_token(last4="0051", reference="pm-restart-51")
+    forged = good[:-1] + ("0" if good[-1] != "0" else "1")
+
+    # when the sandbox restarts (its in-memory state is gone)
+    sandbox.reset()
+    provider = get_provider()
+    ok = provider.charge(token=good, amount=1_000, currency="KRW", reference="after-restart")
+    poor = provider.charge(token=insufficient, amount=1_000, currency="KRW", reference="after-restart-51")
+    bad = provider.charge(token=forged, amount=1_000, currency="KRW", reference="after-restart-forged")
+
+    # then the saved token still charges (with its test-card behaviour); a forged one does not
+    assert ok.status == "succeeded"
+    assert (poor.status, poor.decline_code) == ("declined", "insufficient_funds")
+    assert (bad.status, bad.decline_code) == ("declined", "invalid_token")
+    assert sandbox.stats()["charges_applied"] == {"after-restart": 1}

@@ -30,6 +30,8 @@ moved money: it must never exceed 1, which is how the tests prove "never charged
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -47,6 +49,30 @@ OPERATIONS = ("approve_method", "charge", "refund", "status")
 DEFAULT_DELAYS = {"slow": 0.5, "timeout": 6.0, "lost": 6.0}
 DECLINED_AT_APPROVAL = "0002"
 INSUFFICIENT_FUNDS = "0051"
+
+
+def _token_key() -> bytes:
+    from django.conf import settings
+
+    return hashlib.sha256(b"joopang-sandbox-token:" + settings.SECRET_KEY.encode()).digest()
+
+
+def _token_issue(last4: str) -> str:
+    """A self-describing token (``tok_<last4>_<nonce>_<mac>``): a restarted sandbox, which
+    has forgotten its in-memory state, still honours the methods saved in the database."""
+    body = f"{last4}_{secrets.token_hex(8)}"
+    mac = hmac.new(_token_key(), body.encode(), hashlib.sha256).hexdigest()[:16]
+    return f"tok_{body}_{mac}"
+
+
+def _token_last4(token: str) -> str | None:
+    """The last four digits a token was issued for, or ``None`` when we did not issue it."""
+    parts = token.split("_")
+    if len(parts) != 4 or parts[0] != "tok":
+        return None
+    body = f"{parts[1]}_{parts[2]}"
+    mac = hmac.new(_token_key(), body.encode(), hashlib.sha256).hexdigest()[:16]
+    return parts[1] if hmac.compare_digest(mac, parts[3]) else None
 
 
 @dataclass
@@ -234,7 +260,7 @@ class SandboxServer:
                     {"status": "declined", "token": None, "label": label, "decline_code": "card_declined"},
                 )
             else:
-                token = f"tok_{secrets.token_hex(12)}"
+                token = _token_issue(last4)
                 self._state.methods[token] = request
                 code, answer = (
                     201,
@@ -252,6 +278,8 @@ class SandboxServer:
             if first is not None:
                 return _replay((first["request"], first["code"], first["answer"]), request)
             method = self._state.methods.get(token)
+            if method is None and (last4 := _token_last4(token)) is not None:
+                method = {"last4": last4}
             charge_id = f"ch_{secrets.token_hex(12)}"
             decline = None
             if method is None:
