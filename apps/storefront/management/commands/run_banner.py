@@ -19,13 +19,14 @@ class Command(BaseCommand):
         db = settings.DATABASES["default"]
         lines = [
             "",
-            "Joopang is starting (web + Celery worker + beat). Ctrl-C stops all of them.",
+            "Joopang is starting (web + Celery worker + beat + payment sandbox). Ctrl-C stops all of them.",
             f"  Storefront   {base}/            ({base}/?lang=en for English)",
             f"  Admin        {base}/admin/",
             f"  API docs     {base}/api/v1/docs/   schema: {base}/api/v1/schema/",
             f"  Health       {base}/healthz   {base}/readyz   {base}/metrics",
             f"  Database     {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}",
             f"  Broker       {settings.CELERY_BROKER_URL}",
+            f"  Payments     {settings.PAYMENT_PROVIDER_URL}  (sandbox; faults: POST /_sandbox/faults)",
             "",
         ]
         self.stdout.write("\n".join(lines))
