@@ -26,13 +26,15 @@ DROP FUNCTION IF EXISTS payments_walletentry_append_only();
 
 
 def forward(apps, schema_editor):
+    # params=None: sent as is (with params, Django merges them client-side and psycopg
+    # reads the ``%`` of RAISE's format as a placeholder).
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD)
+        schema_editor.execute(PG_FORWARD, params=None)
 
 
 def backward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PG_BACKWARD)
+        schema_editor.execute(PG_BACKWARD, params=None)
 
 
 class Migration(migrations.Migration):
