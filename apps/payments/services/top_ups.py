@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from apps.accounts.models import User
 from apps.core import clock
+from apps.core.errors import IdempotencyKeyReused
 from apps.markets.models import Market
 from apps.payments import metrics
 from apps.payments.errors import (
@@ -185,7 +186,8 @@ def charge_settle(
     else:
         charge.status = Charge.Status.FAILED
         charge.failure_code = failure_code[:60]
-    charge.settled_at = now if charge.status != Charge.Status.FAILED or failure_code != UNAVAILABLE else None
+    # A charge the provider never received is not settled: a retry may send it again.
+    charge.settled_at = None if failure_code == UNAVAILABLE and not succeeded else now
     charge.updated_at = now
     charge.save(update_fields=["status", "provider_charge_id", "failure_code", "settled_at", "updated_at"])
     metrics.charge_settled(status=charge.status, failure_code=charge.failure_code)
@@ -196,7 +198,7 @@ def charge_send(charge: Charge) -> TopUpResult:
     """Send a pending charge to the provider and settle what it answers.
     Locks: none while the provider is called."""
     method = charge.payment_method
-    Charge.objects.filter(pk=charge.pk).update(attempts=charge.attempts + 1, updated_at=clock.now())
+    Charge.objects.filter(pk=charge.pk).update(attempts=F("attempts") + 1, updated_at=clock.now())
     try:
         result = get_provider().charge(
             token=method.provider_token,
@@ -241,8 +243,9 @@ def top_up(
     method = _active_method(user=user, market=market, method_id=method_id)
     charge = top_up_begin(user=user, market=market, method=method, amount=value, request_key=request_key)
     if charge.amount != value or charge.payment_method_id != method.pk:
-        # The key is the idempotency layer's to police; here a mismatch is a bug.
-        raise AssertionError("request key reused for another top-up")
+        # The API's idempotency layer refuses this before we get here; a storefront form
+        # posted again with its key but another amount or method lands here.
+        raise IdempotencyKeyReused()
     if charge.status == Charge.Status.PENDING:
         result = charge_send(charge)
     else:
