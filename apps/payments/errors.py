@@ -1,8 +1,24 @@
 """Wallet and payment error codes (API.md "Wallet"). Codes are never renamed or reused."""
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import DomainError
+
+#: Provider decline codes shown to people in their language; others read as "declined".
+DECLINE_REASONS = {
+    "card_declined": _("the card issuer refused it"),
+    "insufficient_funds": _("not enough funds on the card or account"),
+    "invalid_token": _("the saved method is no longer valid; add it again"),
+    "expired_card": _("the card has expired"),
+    "not_found": _("the provider has no record of the payment"),
+}
+
+
+def decline_reason(code: str | None) -> str:
+    """A provider decline code as a short phrase in the active language."""
+    text = DECLINE_REASONS.get(code or "")
+    return str(text) if text is not None else gettext("declined by the provider")
 
 
 class InsufficientBalance(DomainError):
@@ -20,12 +36,14 @@ class AmountInvalid(DomainError):
 
 
 class TopUpLimit(DomainError):
-    """Over the market's per-top-up or per-day limit; ``period`` says which."""
+    """Over the market's per-top-up or per-day limit; ``period`` (``per_top_up`` or
+    ``per_day``) says which, and the service passes the matching sentence as the detail."""
 
     code = "wallet.top_up_limit"
     http_status = 422
     title = _("Top-up limit")
-    message = _("You can top up at most %(limit)s (%(period)s); %(remaining)s is left.")
+    message = _("You can top up at most %(limit)s at a time.")
+    daily_message = _("You can top up at most %(limit)s a day; %(remaining)s is left today.")
 
 
 class AdjustmentLimit(DomainError):

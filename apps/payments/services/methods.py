@@ -25,6 +25,7 @@ from apps.payments.errors import (
     MethodLimit,
     MethodNotFound,
     ProviderUnavailable,
+    decline_reason,
 )
 from apps.payments.models import PaymentMethod
 from apps.payments.providers import ProviderError, get_provider
@@ -86,7 +87,8 @@ def payment_method_add(
     except ProviderError as exc:
         raise ProviderUnavailable() from exc
     if approval.status != "approved" or not approval.token:
-        raise MethodDeclined(reason=approval.decline_code or "declined")
+        code = approval.decline_code or "declined"
+        raise MethodDeclined(reason=decline_reason(code), decline_code=code)
     with transaction.atomic(durable=True):
         return PaymentMethod.objects.create(
             user=user,

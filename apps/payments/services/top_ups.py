@@ -43,6 +43,7 @@ from apps.payments.errors import (
     PaymentDeclined,
     ProviderUnavailable,
     TopUpLimit,
+    decline_reason,
 )
 from apps.payments.models import Charge, PaymentMethod, Wallet, WalletEntry
 from apps.payments.providers import (
@@ -134,11 +135,11 @@ def top_up_begin(
     )
     if today + amount > daily:
         metrics.top_up_outcome("limit")
-        raise TopUpLimit(
-            limit=market.money(daily).format(),
-            period="per_day",
-            remaining=market.money(max(daily - today, 0)).format(),
-        )
+        params = {
+            "limit": market.money(daily).format(),
+            "remaining": market.money(max(daily - today, 0)).format(),
+        }
+        raise TopUpLimit(str(TopUpLimit.daily_message) % params, period="per_day", **params)
     try:
         with transaction.atomic():
             return Charge.objects.create(
@@ -255,7 +256,8 @@ def top_up(
             err = ProviderUnavailable()
             err.headers["Retry-After"] = str(max(1, int(result.retry_after or 5)))
             raise err
-        raise PaymentDeclined(reason=result.charge.failure_code)
+        code = result.charge.failure_code
+        raise PaymentDeclined(reason=decline_reason(code), decline_code=code)
     return result
 
 
