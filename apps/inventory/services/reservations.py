@@ -190,8 +190,22 @@ def reservation_create(
     market: Market,
     ttl: dt.timedelta | None = None,
 ) -> list[Reservation]:
+    """A reserve as its own use-case (the cart-less API, tests): see ``reservation_hold``."""
+    return reservation_hold(owner=owner, lines=lines, market=market, ttl=ttl)
+
+
+def reservation_hold(
+    *,
+    owner: str,
+    lines: Sequence[tuple[str, int]],
+    market: Market,
+    ttl: dt.timedelta | None = None,
+) -> list[Reservation]:
     """Hold stock for ``owner`` (``"order:123"``, ``"cart:abc"``) until now + ``ttl``
     (default: the market's ``reservation_ttl_minutes``). All or nothing.
+
+    Runs in the caller's transaction (an order's creation holds its stock in the same
+    transaction as the order row); ``reservation_create`` is the durable use-case.
 
     Quantities are summed per SKU; each SKU is covered from the market's active
     warehouses by priority, split over several when needed.
@@ -280,7 +294,13 @@ def _owned(owner: str, *statuses: str) -> QuerySet[Reservation]:
 
 @transaction.atomic(durable=True)
 def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reservation]:
-    """Turn the owner's held units into a sale after payment: ``on_hand -= q, reserved -= q``
+    """The commit as its own use-case: see ``reservation_commit_held``."""
+    return reservation_commit_held(owner=owner, actor=actor)
+
+
+def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Reservation]:
+    """Runs in the caller's transaction (an order's payment commits its stock with the
+    payment). Turn the owner's held units into a sale after payment: ``on_hand -= q, reserved -= q``
     with a ``commit`` movement per row. Idempotent: committed rows are returned as they are.
 
     A reservation that expired is re-reserved from its warehouse when the units are still
@@ -354,7 +374,12 @@ def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reserva
 
 @transaction.atomic(durable=True)
 def reservation_release(*, owner: str, reason: str) -> int:
-    """Give back the units the owner still holds (cart emptied, order cancelled).
+    """The release as its own use-case: see ``reservation_release_held``."""
+    return reservation_release_held(owner=owner, reason=reason)
+
+
+def reservation_release_held(*, owner: str, reason: str) -> int:
+    """Runs in the caller's transaction (an order's cancellation). Give back the units the owner still holds (cart emptied, order cancelled).
     Idempotent: nothing active is a no-op (a release after a commit is logged).
 
     Locks: the owner's active reservations (pk order), then their stock rows (pk order).
