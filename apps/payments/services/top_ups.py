@@ -168,7 +168,7 @@ def charge_settle(
     returned unchanged: the request and the settle task may both try, one wins.
     Emits: wallet.credited (through the ledger) for a successful top-up.
     """
-    charge = Charge.objects.select_for_update().select_related("wallet").get(pk=charge_id)
+    charge = Charge.objects.select_for_update(of=("self",)).select_related("wallet").get(pk=charge_id)
     if charge.status != Charge.Status.PENDING:
         return charge
     now = clock.now()
