@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.catalog.urls")),
     path("", include("apps.carts.urls")),
+    path("", include("apps.payments.urls")),
     path("", include("apps.storefront.urls")),
 ]
 
