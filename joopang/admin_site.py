@@ -151,6 +151,11 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
             [
                 (_("Customers"), "group", "accounts.user", ""),
                 (_("Consents"), "task_alt", "accounts.consent", ""),
+                # Wallets sit with the customers they belong to: the CS desk's next click.
+                (_("Wallets"), "account_balance_wallet", "payments.wallet", ""),
+                (_("Wallet ledger"), "receipt", "payments.walletentry", ""),
+                (_("Payment methods"), "credit_card", "payments.paymentmethod", ""),
+                (_("Charges"), "payments", "payments.charge", ""),
             ],
         ),
         # Orders and payments, coupons and integrations join here with their apps.

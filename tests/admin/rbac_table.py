@@ -1,6 +1,8 @@
-"""RBAC expectations for the stock ledger and reservations in the back office (issue 17,
-"Back office"): read by inventory managers and ops admins only, written by nobody (the
-read-only side is tests/admin/test_inventory_admin.py). Format: see tests/accounts/test_rbac.py."""
+"""RBAC expectations for back-office pages of the apps: the stock ledger and reservations
+(issue 17, "Back office": read by inventory managers and ops admins only, written by nobody,
+see tests/admin/test_inventory_admin.py) and the wallet pages (issue 19: customer service
+and ops only; inventory and marketing see no wallet data; written by nobody, see
+tests/admin/test_payments_admin.py). Format: see tests/accounts/test_rbac.py."""
 
 from __future__ import annotations
 
@@ -9,4 +11,8 @@ from tests.accounts.rbac_table import allow
 ADMIN_MODELS: dict[str, dict[str, bool]] = {
     "inventory.stockmovement": allow("inventory_manager", "ops_admin"),
     "inventory.reservation": allow("inventory_manager", "ops_admin"),
+    "payments.wallet": allow("cs_agent", "ops_admin"),
+    "payments.walletentry": allow("cs_agent", "ops_admin"),
+    "payments.paymentmethod": allow("cs_agent", "ops_admin"),
+    "payments.charge": allow("cs_agent", "ops_admin"),
 }
