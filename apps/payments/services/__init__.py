@@ -6,6 +6,7 @@
 - ``reconcile``: balance = ledger sum, and no charge pending too long.
 """
 
+from apps.payments.services.charges import charge_begin, charge_refund, payment_method_for_charge
 from apps.payments.services.ledger import (
     AMOUNT_MAX,
     Posted,
@@ -40,6 +41,8 @@ __all__ = [
     "ReconcileReport",
     "TopUpResult",
     "adjustment_limit_for",
+    "charge_begin",
+    "charge_refund",
     "charge_send",
     "charge_settle",
     "charges_settle_pending",
@@ -48,6 +51,7 @@ __all__ = [
     "method_input_clean",
     "parse_amount",
     "payment_method_add",
+    "payment_method_for_charge",
     "payment_method_remove",
     "request_key_hash",
     "top_up",
