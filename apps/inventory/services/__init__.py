@@ -25,6 +25,7 @@ from apps.inventory.services.reservations import (
     reservations_expire,
     reservations_expire_due,
     reservations_overdue_observe,
+    stock_return_held,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "stock_level_create",
     "stock_level_on_hand_set",
     "stock_levels_bulk_create",
+    "stock_return_held",
     "stock_transfer",
     "warehouse_create",
 ]

@@ -395,6 +395,72 @@ def reservation_release_held(*, owner: str, reason: str) -> int:
     return len(done)
 
 
+def stock_return_held(
+    *, owner: str, reason: str, actor: User | None = None, quantities: dict[str, int] | None = None
+) -> list[StockMovement]:
+    """Put sold units back on hand (a paid order cancelled before shipping): a ``return``
+    movement per committed reservation row, into the warehouse it was sold from.
+
+    ``quantities`` (SKU code -> units) limits the return; by default every committed unit
+    of ``owner`` comes back. Runs in the caller's transaction; the caller guarantees it
+    returns an owner's units once (an order's cancellation is a compare-and-set).
+    Locks: the stock rows, in primary-key order. Emits: inventory.adjusted per row.
+    """
+    rows = list(
+        Reservation.objects.filter(owner=owner, status=Status.COMMITTED)
+        .select_related("sku", "warehouse")
+        .order_by("pk")
+    )
+    left = dict(quantities) if quantities is not None else None
+    wanted: list[tuple[Reservation, int]] = []
+    for reservation in rows:
+        quantity = reservation.quantity
+        if left is not None:
+            quantity = min(quantity, left.get(reservation.sku.code, 0))
+            left[reservation.sku.code] = left.get(reservation.sku.code, 0) - quantity
+        if quantity > 0:
+            wanted.append((reservation, quantity))
+    if not wanted:
+        return []
+    levels = {
+        (lv.sku_id, lv.warehouse_id): lv
+        for lv in locks.stock_levels_qs_for_update(
+            StockLevel.objects.filter(
+                sku_id__in={r.sku_id for r, _ in wanted}, warehouse_id__in={r.warehouse_id for r, _ in wanted}
+            ).values_list("pk", flat=True)
+        )
+    }
+    movements = []
+    for reservation, quantity in sorted(wanted, key=lambda w: levels[(w[0].sku_id, w[0].warehouse_id)].pk):
+        level = levels[(reservation.sku_id, reservation.warehouse_id)]
+        movement = _move(
+            level, delta=quantity, kind=StockMovement.Kind.RETURN, reason=reason, reference=owner, actor=actor
+        )
+        movements.append(movement)
+        publish(
+            type="inventory.adjusted",
+            aggregate_type="stock_level",
+            aggregate_id=level.pk,
+            market=level.warehouse.market_id,
+            payload={
+                "movement_id": movement.pk,
+                "stock_level_id": level.pk,
+                "sku": level.sku.code,
+                "warehouse": level.warehouse.code,
+                "kind": StockMovement.Kind.RETURN,
+                "delta": quantity,
+                "on_hand_before": movement.on_hand_before,
+                "on_hand_after": movement.on_hand_after,
+                "reserved": level.reserved,
+                "available": level.on_hand - level.reserved,
+                "reason": reason,
+                "reference": owner,
+                "actor_id": actor.pk if actor is not None else None,
+            },
+        )
+    return movements
+
+
 @transaction.atomic(durable=True)
 def reservation_extend(*, owner: str, ttl: dt.timedelta | None = None) -> int:
     """Push back the expiry of the owner's unexpired holds (a payment in progress) to
