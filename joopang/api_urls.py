@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.carts.api.urls")),
+    path("", include("apps.payments.api.urls")),
 ]
