@@ -295,7 +295,7 @@ def test_the_list_holds_only_the_members_active_methods_of_the_market(api_client
     ],
     ids=["spaced", "label", "last4", "kind", "extra-field", "number"],
 )
-def test_card_numbers_are_refused_and_never_echoed(api_client, sandbox, body):
+def test_card_numbers_are_refused_and_never_echoed(api_client, sandbox, body, caplog, capfd):
     member = MemberFactory()
 
     response = api_client.post(METHODS, body, format="json", HTTP_ACCEPT_LANGUAGE="en", **_bearer(member))
@@ -307,6 +307,8 @@ def test_card_numbers_are_refused_and_never_echoed(api_client, sandbox, body):
     assert "41111111111111110000" not in text and "1111 0000" not in text and "4111" not in text
     assert PaymentMethod.objects.count() == 0
     assert sandbox.stats()["requests"]["approve_method"] == 0
+    logged = caplog.text + "".join(capfd.readouterr())
+    assert "41111111111111110000" not in logged and "1111 0000" not in logged
 
 
 @pytest.mark.parametrize(
