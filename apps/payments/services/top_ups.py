@@ -110,6 +110,8 @@ def top_up_begin(
     if key_hash is not None:
         existing = Charge.objects.select_for_update().filter(user=user, request_key=key_hash).first()
         if existing is not None:
+            if existing.amount != amount or existing.payment_method_id != method.pk:
+                raise IdempotencyKeyReused()
             if existing.status == Charge.Status.FAILED and existing.failure_code == UNAVAILABLE:
                 Charge.objects.filter(pk=existing.pk, status=Charge.Status.FAILED).update(
                     status=Charge.Status.PENDING, failure_code="", updated_at=now
@@ -164,10 +166,15 @@ def charge_settle(
 ) -> Charge:
     """Apply a charge's outcome exactly once.
 
-    Locks: the charge row, then (on success) the wallet row. A charge no longer pending is
-    returned unchanged: the request and the settle task may both try, one wins.
+    Locks: the wallet row, then the charge row: the order of ``top_up_begin`` (a retry of
+    the same key locks the wallet, then its charge), so the two never deadlock. A charge no
+    longer pending is returned unchanged: the request and the settle task may both try,
+    one wins.
     Emits: wallet.credited (through the ledger) for a successful top-up.
     """
+    wallet_id = Charge.objects.filter(pk=charge_id).values_list("wallet_id", flat=True).get()
+    if wallet_id is not None:
+        Wallet.objects.select_for_update().filter(pk=wallet_id).first()
     charge = Charge.objects.select_for_update(of=("self",)).select_related("wallet").get(pk=charge_id)
     if charge.status != Charge.Status.PENDING:
         return charge
