@@ -210,6 +210,16 @@ def cart_get(*, cart: Cart | None, market: Market, now: dt.datetime | None = Non
     )
 
 
+def lines_view(*, lines: list[tuple[str, int]], market: Market, now: dt.datetime | None = None) -> CartView:
+    """Explicit ``(sku, quantity)`` lines priced like a cart's (an order placed without the
+    cart). Quantities of a repeated SKU are summed. Three queries."""
+    wanted: dict[str, int] = {}
+    for code, quantity in lines:
+        wanted[code] = wanted.get(code, 0) + quantity
+    offers = sku_offers(codes=list(wanted), market=market, now=now)
+    return CartView(None, market, [_line_view(code, qty, offers[code]) for code, qty in wanted.items()])
+
+
 def cart_count(*, cart: Cart | None) -> int:
     """Units in the cart, one query (the header's mini-cart; no pricing)."""
     if cart is None:

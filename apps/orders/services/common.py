@@ -1,0 +1,112 @@
+"""What every order use-case shares: finding and locking an order, moving its status (the
+one place that writes ``status`` and ``status_history``), and its event payloads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.db import connection
+
+from apps.accounts.models import User
+from apps.core import clock
+from apps.core.outbox import publish
+from apps.orders import state
+from apps.orders.errors import InvalidTransition, OrderNotFound
+from apps.orders.models import Order, OrderStatusChange
+
+#: ``actor_kind`` values of the history.
+MEMBER, STAFF, SYSTEM = "member", "staff", "system"
+
+#: The timestamp each status stamps when it is entered.
+_STAMPS = {
+    Order.Status.PAID: "paid_at",
+    Order.Status.FULFILLED: "fulfilled_at",
+    Order.Status.CANCELLED: "cancelled_at",
+    Order.Status.REFUNDED: "refunded_at",
+}
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def status_label(status: str) -> str:
+    """The status in the active language (for error messages)."""
+    return str(Order.Status(status).label) if status in Order.Status.values else status
+
+
+def order_qs_for_update(**lookup: Any) -> Order:
+    """The order, row-locked until the caller commits: two transitions of one order never
+    interleave. Lock order: the order row first, then inventory, then the wallet.
+    Raises: order.not_found."""
+    qs = Order.objects.select_related("market", "user").filter(**lookup)
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(of=("self",))
+    order = qs.first()
+    if order is None:
+        raise OrderNotFound(order=str(lookup.get("public_id") or lookup.get("pk") or ""))
+    return order
+
+
+def order_event_payload(order: Order, **extra: Any) -> dict[str, Any]:
+    return {
+        "order_id": str(order.public_id),
+        "number": order.number,
+        "user_id": order.user_id,
+        "status": order.status,
+        "currency": order.currency,
+        "total": order.total,
+        "refunded_amount": order.refunded_amount,
+        **extra,
+    }
+
+
+def status_move(
+    order: Order,
+    *,
+    to: str,
+    actor: User | None,
+    actor_kind: str,
+    reason: str = "",
+    event: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Order:
+    """Move a locked ``order`` to ``to``: compare-and-set on the status it had, a history
+    row and the outbox event (``order.<to>`` unless named). The only writer of status.
+    Runs in the caller's transaction. Raises: order.invalid_transition."""
+    frm = order.status
+    if not state.is_legal(frm, to):
+        raise InvalidTransition(order=order.number, from_status=status_label(frm), to_status=status_label(to))
+    now = clock.now()
+    changes: dict[str, Any] = {"status": to, "updated_at": now}
+    stamp = _STAMPS.get(Order.Status(to))
+    if stamp:
+        changes[stamp] = now
+    moved = Order.objects.filter(pk=order.pk, status=frm).update(**changes)
+    if moved != 1:  # unreachable under the row lock; never move twice
+        raise InvalidTransition(order=order.number, from_status=status_label(frm), to_status=status_label(to))
+    for name, value in changes.items():
+        setattr(order, name, value)
+    OrderStatusChange.objects.create(
+        order=order,
+        from_status=frm,
+        to_status=to,
+        actor=actor,
+        actor_kind=actor_kind,
+        reason=reason[:500],
+        created_at=now,
+    )
+    publish(
+        type=event or f"order.{to}",
+        aggregate_type="order",
+        aggregate_id=str(order.public_id),
+        market=order.market_id,
+        payload=order_event_payload(order, from_status=frm, reason=reason, **(payload or {})),
+    )
+    return order
+
+
+#: Reasons the system writes into the history: stored in English, shown translated
+#: (``SYSTEM_REASONS`` in the selectors), like the stock ledger's.
+EXPIRED = "Not paid in time"

@@ -1,0 +1,283 @@
+"""Paying an order: by wallet (one transaction) or by a saved method (begin, provider call
+outside any transaction, apply). Stock is deducted only once the money is secured.
+
+Capture, one transaction: lock the order; it must be PENDING with no live payment; commit
+its reservation (an expired hold is re-secured from the same warehouse if the units are
+still there, else ``inventory.reservation_expired``); take the money (wallet debit, or the
+already-succeeded charge); record the captured payment (a partial unique index allows one
+live payment per order: never two captures); order PAID; sales counters; events. Lock
+order: the order row, the inventory rows, then the wallet row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.catalog.services import product_sales_record
+from apps.core import clock
+from apps.inventory.errors import ReservationExpired
+from apps.inventory.services import reservation_commit_held
+from apps.orders.errors import NotPayable, PaymentPending
+from apps.orders.models import Order, OrderPayment
+from apps.orders.services.common import MEMBER, key_hash, order_qs_for_update, status_label, status_move
+from apps.payments import services as payments
+from apps.payments.errors import PaymentDeclined, ProviderUnavailable
+from apps.payments.models import Charge, WalletEntry
+
+logger = structlog.get_logger("apps.orders")
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    payment: OrderPayment
+    order: Order
+    #: False: the key had already paid (a retry after a crash): nothing new happened.
+    created: bool = True
+
+
+def _live_payment(order: Order) -> OrderPayment | None:
+    return (
+        OrderPayment.objects.filter(
+            order=order, status__in=[OrderPayment.Status.PENDING, OrderPayment.Status.CAPTURED]
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _check_payable(order: Order, hashed_key: str) -> OrderPayment | None:
+    """A payment this key already made (returned as the answer), or None to go on.
+    Raises: order.not_payable, order.payment_pending."""
+    live = _live_payment(order)
+    if live is not None and live.idempotency_key == hashed_key:
+        return live
+    if live is not None and live.status == OrderPayment.Status.PENDING:
+        raise PaymentPending(order=order.number)
+    if order.status != Order.Status.PENDING:
+        raise NotPayable(order=order.number, status=status_label(order.status))
+    return None
+
+
+def _record_sales(order: Order) -> None:
+    per_product: dict[int, int] = {}
+    for line in order.lines.all():
+        per_product[line.product_id_snapshot] = per_product.get(line.product_id_snapshot, 0) + line.quantity
+    for product_id, units in sorted(per_product.items()):
+        product_sales_record(
+            product_id=product_id, market_code=order.market_id, units=units, at=order.paid_at
+        )
+
+
+def _capture(
+    order: Order,
+    payment: OrderPayment,
+    *,
+    actor: User | None,
+    actor_kind: str,
+    reason: str = "",
+    stock_committed: bool = False,
+) -> Order:
+    """Commit the stock (unless the caller did) and mark the order PAID (the caller took
+    the money)."""
+    if not stock_committed:
+        reservation_commit_held(owner=order.owner, actor=actor)
+    now = clock.now()
+    OrderPayment.objects.filter(pk=payment.pk).update(
+        status=OrderPayment.Status.CAPTURED, captured_at=now, updated_at=now
+    )
+    payment.status, payment.captured_at = OrderPayment.Status.CAPTURED, now
+    status_move(
+        order,
+        to=Order.Status.PAID,
+        actor=actor,
+        actor_kind=actor_kind,
+        reason=reason,
+        payload={
+            "payment": {"method": payment.method, "amount": payment.amount, "id": str(payment.public_id)}
+        },
+    )
+    _record_sales(order)
+    return order
+
+
+@transaction.atomic(durable=True)
+def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> PaymentOutcome:
+    """Pay ``order_id`` from the member's wallet, all in one transaction.
+
+    Locks: the order row, its stock rows, the wallet row (in that order).
+    Raises: order.not_found, order.not_payable, order.payment_pending,
+    wallet.insufficient_balance (402; the order stays payable until it expires),
+    inventory.reservation_expired.
+    Emits: order.paid, wallet.debited, inventory.committed.
+    """
+    hashed = key_hash(idempotency_key)
+    order = order_qs_for_update(public_id=order_id, user=user)
+    done = _check_payable(order, hashed)
+    if done is not None:
+        return PaymentOutcome(done, order, created=False)
+    now = clock.now()
+    # Stock first, then the wallet: every flow locks inventory rows before a wallet row
+    # (a cancellation returns stock, then credits), so two never wait on each other.
+    reservation_commit_held(owner=order.owner, actor=user)
+    entry: WalletEntry | None = None
+    if order.total > 0:
+        wallet = payments.wallet_get_or_create(user=user, market=order.market)
+        entry = payments.wallet_debit(
+            wallet=wallet,
+            amount=order.total,
+            kind=WalletEntry.Kind.PAYMENT,
+            reference=f"order:{order.public_id}:payment",
+            actor=user,
+        ).entry
+    payment = OrderPayment.objects.create(
+        order=order,
+        method=OrderPayment.Method.WALLET,
+        status=OrderPayment.Status.PENDING,
+        amount=order.total,
+        currency=order.currency,
+        wallet_entry=entry,
+        idempotency_key=hashed,
+        created_at=now,
+        updated_at=now,
+    )
+    _capture(order, payment, actor=user, actor_kind=MEMBER, stock_committed=True)
+    logger.info("orders.paid", flow="payment", order=order.number, method="wallet", amount=order.total)
+    return PaymentOutcome(payment, order)
+
+
+@transaction.atomic(durable=True)
+def _method_payment_begin(
+    *, order_id: str, user: User, payment_method_id: str, idempotency_key: str
+) -> tuple[Order, OrderPayment, bool]:
+    hashed = key_hash(idempotency_key)
+    order = order_qs_for_update(public_id=order_id, user=user)
+    done = _check_payable(order, hashed)
+    if done is not None:
+        return order, done, False
+    method = payments.payment_method_for_charge(user=user, market=order.market, method_id=payment_method_id)
+    charge = payments.charge_begin(
+        user=user,
+        market=order.market,
+        method=method,
+        amount=order.total,
+        purpose=Charge.Purpose.ORDER,
+        request_key=f"order:{order.public_id}:{idempotency_key}",
+    )
+    now = clock.now()
+    payment = OrderPayment.objects.create(
+        order=order,
+        method=OrderPayment.Method.PAYMENT_METHOD,
+        status=OrderPayment.Status.PENDING,
+        amount=order.total,
+        currency=order.currency,
+        charge=charge,
+        payment_method=method,
+        idempotency_key=hashed,
+        created_at=now,
+        updated_at=now,
+    )
+    return order, payment, True
+
+
+def order_pay_method(
+    *, order_id: str, user: User, payment_method_id: str, idempotency_key: str
+) -> PaymentOutcome:
+    """Pay ``order_id`` with a saved method through the provider.
+
+    Not one transaction on purpose: the provider call happens between two (no network I/O
+    under row locks). A timed-out answer leaves the payment pending; the settle tasks ask
+    the provider and finish it (``order_payments_settle``).
+    Raises: order.not_found, order.not_payable, order.payment_pending,
+    payment_method.not_found, payment_method.market_mismatch, payment.declined,
+    payment.provider_unavailable.
+    Emits: order.paid, inventory.committed.
+    """
+    order, payment, _created = _method_payment_begin(
+        order_id=order_id, user=user, payment_method_id=payment_method_id, idempotency_key=idempotency_key
+    )
+    if payment.status == OrderPayment.Status.CAPTURED or payment.charge_id is None:
+        return PaymentOutcome(payment, order, created=False)
+    charge = Charge.objects.select_related("payment_method").get(pk=payment.charge_id)
+    if charge.status == Charge.Status.PENDING:
+        payments.charge_send(charge)
+    return order_payment_apply(payment_id=int(payment.pk))
+
+
+def order_payment_apply(*, payment_id: int) -> PaymentOutcome:
+    """Apply what the provider said about a method payment's charge (the request, or the
+    settle task later). Succeeded: capture (or, when the order can no longer be captured,
+    refund the charge through the provider). Failed: the payment fails and the order stays
+    payable. Still pending: nothing yet.
+    Raises: payment.declined, payment.provider_unavailable (the charge failed)."""
+    refund_due = False
+    with transaction.atomic(durable=True):
+        payment = OrderPayment.objects.select_related("charge").get(pk=payment_id)
+        order = order_qs_for_update(pk=payment.order_id)
+        payment = OrderPayment.objects.select_related("charge").get(pk=payment_id)
+        charge = payment.charge
+        if payment.status != OrderPayment.Status.PENDING or charge is None:
+            return PaymentOutcome(payment, order, created=False)
+        now = clock.now()
+        if charge.status == Charge.Status.PENDING:
+            return PaymentOutcome(payment, order)
+        if charge.status == Charge.Status.FAILED:
+            OrderPayment.objects.filter(pk=payment.pk).update(
+                status=OrderPayment.Status.FAILED, failure_code=charge.failure_code, updated_at=now
+            )
+            payment.status = OrderPayment.Status.FAILED
+        else:
+            try:
+                with transaction.atomic():
+                    if order.status != Order.Status.PENDING:
+                        raise NotPayable(order=order.number, status=status_label(order.status))
+                    _capture(order, payment, actor=order.user, actor_kind=MEMBER)
+            except (NotPayable, ReservationExpired):
+                refund_due = True
+                OrderPayment.objects.filter(pk=payment.pk).update(
+                    status=OrderPayment.Status.FAILED, failure_code="not_capturable_refunded", updated_at=now
+                )
+                payment.status = OrderPayment.Status.FAILED
+    if refund_due:
+        # The money came in but the order could not take it (expired, stock gone): give it
+        # back. The provider dedupes the reference, so a retried apply refunds once.
+        payments.charge_refund(
+            charge=charge, amount=charge.amount, reference=f"order-payment:{payment.public_id}"
+        )
+        logger.warning("orders.payment_refunded_not_capturable", flow="payment", order=order.number)
+        raise NotPayable(order=order.number, status=status_label(order.status))
+    if payment.status == OrderPayment.Status.FAILED:
+        if charge.failure_code == "provider_unavailable":
+            raise ProviderUnavailable()
+        raise PaymentDeclined(reason=payments_decline(charge.failure_code), decline_code=charge.failure_code)
+    return PaymentOutcome(payment, order)
+
+
+def payments_decline(code: str) -> str:
+    from apps.payments.errors import decline_reason
+
+    return decline_reason(code)
+
+
+def order_payments_settle(*, limit: int = 200) -> dict[str, int]:
+    """Beat: apply the method payments whose charge the payments settle task has settled.
+    Safe to run twice: each apply is compare-and-set on the payment's status."""
+    counts = {"applied": 0, "errors": 0}
+    due = (
+        OrderPayment.objects.filter(status=OrderPayment.Status.PENDING, charge__isnull=False)
+        .exclude(charge__status=Charge.Status.PENDING)
+        .values_list("pk", flat=True)[:limit]
+    )
+    for payment_id in list(due):
+        try:
+            order_payment_apply(payment_id=payment_id)
+            counts["applied"] += 1
+        except Exception as exc:  # noqa: BLE001 - a domain refusal is an outcome here
+            counts["errors"] += 1
+            logger.info(
+                "orders.payment_settle_outcome", flow="payment", payment_id=payment_id, error=str(exc)
+            )
+    return counts

@@ -1,0 +1,280 @@
+"""Placing an order: validate, price and snapshot, split the order-level amounts over the
+lines, reserve the stock, record it ``PENDING`` with its pay-by time — one transaction,
+idempotent by the member's key (DESIGN.md §7 "Checkout")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+
+from apps.accounts.models import User
+from apps.accounts.services import address_clean
+from apps.carts import selectors as cart_selectors
+from apps.carts.errors import CouponNotFound, PurchaseLimitExceeded, SkuUnavailable
+from apps.catalog.models import Product, Sku
+from apps.core import clock
+from apps.core.errors import IdempotencyKeyReused
+from apps.core.outbox import publish
+from apps.inventory.services import reservation_hold
+from apps.markets.models import Market
+from apps.orders.allocation import allocate
+from apps.orders.errors import AddressRequired, OrderEmpty, OrderItemsInvalid
+from apps.orders.models import Order, OrderLine, OrderStatusChange
+from apps.orders.services.common import MEMBER, key_hash, order_event_payload
+
+logger = structlog.get_logger("apps.orders")
+
+#: PostgreSQL sequence behind the readable order numbers (created by orders/0002).
+NUMBER_SEQUENCE = "orders_order_number_seq"
+MAX_LINES = 50
+QUANTITY_MAX = 999
+REQUIRED_ADDRESS_KEYS = ("recipient", "line1", "city", "postal_code", "country")
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: Order
+    #: False: the key had already placed this order (a retry); nothing new happened.
+    created: bool
+
+
+def request_fingerprint(*, items: Any, from_cart: bool, coupon_id: str | None, address: Any) -> str:
+    payload = json.dumps(
+        {"items": items, "from_cart": from_cart, "coupon": coupon_id, "address": address},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _clean_items(items: Any) -> list[tuple[str, int]]:
+    if not isinstance(items, list) or not items or len(items) > MAX_LINES:
+        raise OrderItemsInvalid()
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise OrderItemsInvalid()
+        sku, quantity = item.get("sku"), item.get("quantity")
+        if not isinstance(sku, str) or not 1 <= len(sku) <= 64:
+            raise OrderItemsInvalid()
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= QUANTITY_MAX:
+            raise OrderItemsInvalid()
+        out.append((sku, quantity))
+    return out
+
+
+def _clean_address(address: Any) -> dict[str, str]:
+    cleaned = address_clean(address) if isinstance(address, dict) else None
+    if cleaned is None or any(not cleaned.get(key) for key in REQUIRED_ADDRESS_KEYS):
+        raise AddressRequired()
+    if any(len(value) > 200 for value in cleaned.values()):
+        raise AddressRequired()
+    country = cleaned["country"].upper()
+    if len(country) != 2 or not country.isascii() or not country.isalpha():
+        raise AddressRequired()
+    cleaned["country"] = country
+    return cleaned
+
+
+def _next_number(market: Market, now: dt.datetime) -> str:
+    """``KR-20261130-000123``: market, market-local date, a global sequence. A sequence
+    (not a per-day counter row) so that concurrent checkouts never queue on one hot row."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [NUMBER_SEQUENCE])
+            seq = int(cursor.fetchone()[0])
+    else:  # SQLite: the write transaction holds the database lock, no one takes the same
+        seq = int(Order.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
+    local = now.astimezone(ZoneInfo(market.time_zone))
+    return f"{market.code}-{local:%Y%m%d}-{seq:06d}"
+
+
+def _priced_lines(
+    *, user: User, market: Market, items: list[tuple[str, int]] | None
+) -> tuple[cart_selectors.CartView, cart_selectors.CartTotals]:
+    if items is None:
+        cart = cart_selectors.member_cart_get(user_id=user.pk)
+        view = cart_selectors.cart_get(cart=cart, market=market)
+    else:
+        view = cart_selectors.lines_view(lines=items, market=market)
+    if not view.lines:
+        raise OrderEmpty()
+    for line in view.lines:
+        if line.issue == cart_selectors.ISSUE_UNAVAILABLE or line.unit_price is None:
+            raise SkuUnavailable(sku=line.sku)
+        if line.issue == cart_selectors.ISSUE_LIMIT or (
+            line.max_per_order is not None and line.quantity > line.max_per_order
+        ):
+            raise PurchaseLimitExceeded(sku=line.sku, limit=line.max_per_order)
+    # Lines short of stock are still priced here; the reserve below is the judge.
+    counted = [
+        cart_selectors.CartLineView(**{**_as_dict(line), "available": True, "issue": None})
+        for line in view.lines
+    ]
+    view = cart_selectors.CartView(view.cart, market, counted)
+    return view, cart_selectors.cart_totals(view=view)
+
+
+def _as_dict(line: cart_selectors.CartLineView) -> dict[str, Any]:
+    return {name: getattr(line, name) for name in line.__slots__}
+
+
+@transaction.atomic(durable=True)
+def order_place(
+    *,
+    user: User,
+    market: Market,
+    idempotency_key: str,
+    items: Any = None,
+    from_cart: bool = False,
+    coupon_id: str | None = None,
+    shipping_address: Any = None,
+) -> Placed:
+    """Place an order of ``items`` (``[{"sku", "quantity"}]``) or of the member's cart.
+
+    The key is a unique column of the order, so even a request taken over after a crash
+    can never create a second order: the same key returns the first order (``created``
+    False); the same key with another request is ``idempotency.key_reused``.
+
+    Locks: the stock rows of the reserve (inventory, pk order).
+    Raises: order.items_invalid, order.empty, order.address_required, cart.sku_unavailable,
+    cart.purchase_limit_exceeded, coupon.not_found, inventory.insufficient_stock,
+    idempotency.key_reused.
+    Emits: order.created (and inventory.reserved), same transaction.
+    """
+    fingerprint = request_fingerprint(
+        items=items, from_cart=from_cart, coupon_id=coupon_id, address=shipping_address
+    )
+    hashed = key_hash(idempotency_key)
+    existing = Order.objects.filter(user=user, idempotency_key=hashed).first()
+    if existing is not None:
+        if existing.request_hash != fingerprint:
+            raise IdempotencyKeyReused()
+        return Placed(existing, created=False)
+    if from_cart and items is not None:
+        raise OrderItemsInvalid()
+    wanted = None if from_cart else _clean_items(items)
+    address = _clean_address(shipping_address)
+    if coupon_id:
+        # The coupons app (issue 21) will price a coupon here; until then none exists.
+        raise CouponNotFound(coupon=coupon_id)
+    view, totals = _priced_lines(user=user, market=market, items=wanted)
+
+    lines = view.lines
+    merchandise = [line.line_total.amount for line in lines if line.line_total is not None]
+    coupon_discount = 0
+    coupon_shares = allocate(coupon_discount, merchandise)
+    net = [m - c for m, c in zip(merchandise, coupon_shares, strict=True)]
+    tax_shares = allocate(totals.estimated_tax.amount, net)
+    shipping_shares = allocate(totals.shipping_fee.amount, net)
+    line_totals = [
+        n + (0 if totals.tax_included else t) + s
+        for n, t, s in zip(net, tax_shares, shipping_shares, strict=True)
+    ]
+    total = sum(line_totals)
+    # The lines add up to what the cart showed (largest remainder never loses a unit).
+    assert total == totals.total.amount - coupon_discount, (total, totals.total)
+
+    now = clock.now()
+    skus = {s.code: s for s in Sku.objects.filter(code__in=[line.sku for line in lines])}
+    names = {
+        p.pk: (p.name_ko or p.name_en or "", p.name_en or p.name_ko or "")  # type: ignore[attr-defined]
+        for p in Product.objects.filter(pk__in=[line.product_id for line in lines])
+    }
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                number=_next_number(market, now),
+                user=user,
+                market=market,
+                currency=market.currency,
+                status=Order.Status.PENDING,
+                idempotency_key=hashed,
+                request_hash=fingerprint,
+                subtotal=totals.subtotal.amount,
+                sale_discount=totals.discount.amount,
+                coupon_discount=coupon_discount,
+                tax=totals.estimated_tax.amount,
+                tax_included=totals.tax_included,
+                shipping_fee=totals.shipping_fee.amount,
+                total=total,
+                shipping_address=address,
+                expires_at=now,  # set from the reservation below
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        # The same key committed meanwhile (two requests past the idempotency layer at once).
+        raise IdempotencyKeyReused() from None
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                position=index,
+                sku=skus[line.sku],
+                sku_code=line.sku,
+                product_id_snapshot=line.product_id or 0,
+                name_ko=names.get(line.product_id or 0, (line.name, line.name))[0],
+                name_en=names.get(line.product_id or 0, (line.name, line.name))[1],
+                quantity=line.quantity,
+                list_price=(line.list_price or line.unit_price).amount if line.unit_price else 0,
+                unit_price=line.unit_price.amount if line.unit_price else 0,
+                coupon_share=coupon_shares[index - 1],
+                tax_share=tax_shares[index - 1],
+                shipping_share=shipping_shares[index - 1],
+                line_total=line_totals[index - 1],
+            )
+            for index, line in enumerate(lines, start=1)
+        ]
+    )
+    reservations = reservation_hold(
+        owner=order.owner, lines=[(line.sku, line.quantity) for line in lines], market=market
+    )
+    order.expires_at = min(r.expires_at for r in reservations)
+    Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
+    OrderStatusChange.objects.create(
+        order=order,
+        from_status="",
+        to_status=Order.Status.PENDING,
+        actor=user,
+        actor_kind=MEMBER,
+        created_at=now,
+    )
+    publish(
+        type="order.created",
+        aggregate_type="order",
+        aggregate_id=str(order.public_id),
+        market=market.code,
+        payload=order_event_payload(
+            order,
+            expires_at=order.expires_at,
+            lines=[
+                {"sku": line.sku, "quantity": line.quantity, "line_total": line_totals[i]}
+                for i, line in enumerate(lines)
+            ],
+        ),
+    )
+    transaction.on_commit(partial(_schedule_expiry, order.pk, order.expires_at))
+    logger.info("orders.placed", flow="checkout", order=order.number, total=total, market=market.code)
+    return Placed(order, created=True)
+
+
+def _schedule_expiry(order_id: int, eta: dt.datetime) -> None:
+    """After commit: the order's own countdown. A broker that is down is logged, not
+    raised: the beat sweep cancels overdue orders anyway."""
+    from apps.orders.tasks import order_expire_task
+
+    try:
+        order_expire_task.apply_async(kwargs={"order_id": order_id}, eta=eta + dt.timedelta(seconds=1))
+    except Exception:  # noqa: BLE001 - the sweep is the backstop
+        logger.warning("orders.expiry_not_scheduled", flow="checkout", order_id=order_id)
