@@ -558,3 +558,18 @@ CELERY_BEAT_SCHEDULE["orders-refunds-send-pending"] = {
     "task": "joopang.orders.order_refunds_send_pending",
     "schedule": 5 * 60,
 }
+# The seller named on KR e-receipts and order e-mails (per market; set the real ones in env).
+BUSINESS_DETAILS = {
+    "KR": {
+        "name": env_str("BUSINESS_KR_NAME", "주식회사 주팡"),
+        "registration_number": env_str("BUSINESS_KR_REGISTRATION", "000-00-00000"),
+        "representative": env_str("BUSINESS_KR_REPRESENTATIVE", "대표자"),
+        "address": env_str("BUSINESS_KR_ADDRESS", "서울특별시 중구 세종대로 110"),
+        "phone": env_str("BUSINESS_KR_PHONE", "1588-0000"),
+    },
+    "US": {
+        "name": env_str("BUSINESS_US_NAME", "Joopang Inc."),
+        "address": env_str("BUSINESS_US_ADDRESS", "1 Market Street, Newark, NJ"),
+        "phone": env_str("BUSINESS_US_PHONE", "+1-800-000-0000"),
+    },
+}
