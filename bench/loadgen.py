@@ -7,7 +7,10 @@ SPEC: ``{"host", "port", "paths": [...], "headers": {...}, "method", "concurrenc
 "warmup_s", "duration_s", "timeout_s"}`` (``method`` defaults to GET; a POST has an empty
 body, its input in the query string, unless ``"bodies"`` (parallel to ``paths``) gives
 each request a body). Optional ``"clients": [{"headers", "paths", "bodies"}]``: client *i*
-sends ``clients[i % n]``'s requests in turn, with its own headers added.
+sends ``clients[i % n]``'s requests in turn, with its own headers added. Optional
+``"unique_header"`` (e.g. ``"Idempotency-Key"``): every request sent carries that header
+with a value never sent before (this process's random prefix, the connection, a counter),
+so an idempotent POST creates something each time instead of replaying the first answer.
 ``concurrency`` asyncio tasks each keep one keep-alive connection and send their next request as soon as the previous answer is read, walking
 the path list in turn (task i takes paths i, i+c, i+2c, ...). A connection the server
 closes (``Connection: close``, or an idle keep-alive dropped) is reopened.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import secrets
 import sys
 import time
 from collections import Counter
@@ -34,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_LIMIT = 5
+#: Stands for the unique header's value in a pre-built request (``unique_header``).
+UNIQUE_PLACEHOLDER = b"\x00unique\x00"
 
 
 class ProtocolError(Exception):
@@ -98,6 +104,10 @@ class Run:
         self.duration_s: float = float(spec["duration_s"])
         self.timeout_s: float = float(spec.get("timeout_s", 30))
         headers = {"Accept": "application/json", **spec.get("headers", {})}
+        self.unique_header: str | None = spec.get("unique_header") or None
+        self.unique_prefix = secrets.token_hex(6).encode("ascii")
+        if self.unique_header:
+            headers[self.unique_header] = UNIQUE_PLACEHOLDER.decode("latin-1")
         self.paths: list[str] = spec["paths"]
         method = str(spec.get("method", "GET"))
         bodies = spec.get("bodies") or [None] * len(self.paths)
@@ -146,11 +156,15 @@ class Run:
             own = index % len(self.client_requests)
             requests, paths, position, step = self.client_requests[own], self.client_paths[own], 0, 1
         count = len(requests)
+        sent = 0
         while True:
             started = loop.time()
             if started >= self.record_end:
                 break
             raw = requests[position % count]
+            if self.unique_header:
+                sent += 1
+                raw = raw.replace(UNIQUE_PLACEHOLDER, b"%s-%d-%d" % (self.unique_prefix, index, sent))
             path = paths[position % count]
             position += step
             status, body, detail = 0, b"", ""

@@ -4,8 +4,10 @@
    ``postgres://postgres@127.0.0.1:5432/joopang_bench``), migrate it, seed
    ``BENCH_PRODUCTS`` (10,000) products with ``seed_catalog``; Redis database
    ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``) is cache and broker.
-2. Start gunicorn (``bench/gunicorn.conf.py``: sync, 2 x cores + 1 workers) and one
-   Celery worker with ``joopang.settings.bench``; wait for ``/readyz`` and a worker ping.
+2. Start the sandbox payment provider (in this process, on a free port, fault ``ok``;
+   ``PAYMENT_PROVIDER_URL`` points the scenario builders and the servers at it), gunicorn
+   (``bench/gunicorn.conf.py``: sync, 2 x cores + 1 workers) and one Celery worker with
+   ``joopang.settings.bench``; wait for ``/readyz`` and a worker ping.
 3. For each scenario (``bench/scenarios.py``) build its request paths from the seeded
    data, then drive ``BENCH_CONCURRENCY`` (32) keep-alive connections from a separate
    process (``bench/loadgen.py``) for ``BENCH_WARMUP`` (3) + ``BENCH_DURATION`` (20) s.
@@ -100,11 +102,22 @@ class Config:
 
 class Services:
     """gunicorn and the Celery worker, each in its own session so that one killpg stops
-    the process and all its children; ``stop()`` is safe to call twice."""
+    the process and all its children, and the sandbox payment provider (a thread of this
+    process); ``stop()`` is safe to call twice."""
 
     def __init__(self) -> None:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
+        self.sandbox: Any = None
+
+    def start_sandbox(self, port: int) -> None:
+        """The payment provider the wallet scenarios charge (``manage.py payment_sandbox``'s
+        server, in a daemon thread here: it is a stand-in for a remote service, so its CPU
+        shows under "other processes", not under gunicorn)."""
+        from apps.payments.providers.sandbox import SandboxServer
+
+        self.sandbox = SandboxServer(host=HOST, port=port, fault="ok").start()
+        log(f"sandbox payment provider on {self.sandbox.url}")
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -131,6 +144,9 @@ class Services:
             return ""
 
     def stop(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
         for proc in list(self.procs.values()):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -517,6 +533,29 @@ def dataset_facts() -> dict[str, Any]:
     return facts
 
 
+def wallet_check(services: Services) -> str:
+    """After the top-ups: every charge the sandbox applied was credited exactly once (one
+    ``top_up`` ledger row per charge reference), and every wallet still equals its ledger."""
+    from django.db import connections
+
+    from apps.payments.models import WalletEntry
+    from apps.payments.selectors import wallet_drift
+
+    stats = (
+        services.sandbox.stats() if services.sandbox is not None else {"charges_applied": {}, "requests": {}}
+    )
+    applied = stats["charges_applied"]
+    entries = WalletEntry.objects.filter(kind="top_up").count()
+    drift = len(wallet_drift())
+    connections.close_all()
+    twice = sum(1 for count in applied.values() if count != 1)
+    return (
+        f"top_up check: the sandbox received {stats['requests'].get('charge', 0)} charge requests and applied "
+        f"{len(applied)} charges ({twice} applied more than once); {entries} top-up ledger rows; "
+        f"{drift} wallets off their ledger sum"
+    )
+
+
 def main() -> int:
     config = Config.from_env()
     services = Services()
@@ -546,12 +585,14 @@ def main() -> int:
 def _run(config: Config, services: Services, notes: list[str]) -> int:
     started_at = datetime.now(UTC)
     port = free_port()
+    sandbox_port = free_port()
     os.environ.update(
         DJANGO_SETTINGS_MODULE=SETTINGS,
         DATABASE_URL=config.database_url,
         REDIS_URL=config.redis_url,
         CELERY_BROKER_URL=config.redis_url,
         DB_POOL="false",  # this process and management commands: plain connections
+        PAYMENT_PROVIDER_URL=f"http://{HOST}:{sandbox_port}",
     )
     os.environ.pop("DEBUG", None)
     import django
@@ -578,6 +619,7 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         log(notes[-1])
     dataset = dataset_facts()
     log(f"dataset: {dataset}")
+    services.start_sandbox(sandbox_port)
 
     ctx = Context(clients=config.concurrency)
     plan: list[tuple[Any, Load]] = []
@@ -669,6 +711,9 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         for sample in summary.extra["error_samples"]:
             log(f"  error sample: {sample}")
     services.check_alive()
+    if any(item.name == "top_up" for item, _load in plan):
+        notes.append(wallet_check(services))
+        log(notes[-1])
 
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"),

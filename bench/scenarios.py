@@ -13,6 +13,9 @@ request list per client with its own headers (a guest cart token minted in the b
 
     return Load(clients=[ClientLoad(headers={"X-Cart-Token": token}, paths=[...], bodies=[...])])
 
+``Load(unique_header="Idempotency-Key")`` makes every request carry a header value never
+sent before (an idempotent POST that must create something each time: ``top_up``).
+
 ``requires`` names Django apps (labels) that must be installed and migrated; a scenario
 whose app does not exist yet is skipped with a note instead of failing the run. The order
 of registration is the order of the run and of the table; ``baseline`` comes first.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -72,6 +76,13 @@ class Load:
     paths: list[str] = field(default_factory=list)
     bodies: list[str] | None = None
     clients: list[ClientLoad] | None = None
+    #: A header the load generator fills with a fresh value on every request.
+    unique_header: str | None = None
+
+    def _fresh(self, headers: dict[str, str]) -> dict[str, str]:
+        if not self.unique_header:
+            return headers
+        return {**headers, self.unique_header: f"bench-{uuid.uuid4()}"}
 
     def all_paths(self) -> list[str]:
         if self.clients:
@@ -83,25 +94,27 @@ class Load:
         if self.clients:
             first = self.clients[0]
             bodies = first.bodies or [None] * len(first.paths)  # type: ignore[list-item]
-            return [(p, b, first.headers) for p, b in list(zip(first.paths, bodies, strict=True))[:k]]
+            return [
+                (p, b, self._fresh(first.headers)) for p, b in list(zip(first.paths, bodies, strict=True))[:k]
+            ]
         seen: dict[str, str | None] = {}
         for i, path in enumerate(self.paths):
             if path not in seen:
                 seen[path] = self.bodies[i] if self.bodies else None
             if len(seen) >= k:
                 break
-        return [(p, b, {}) for p, b in seen.items()]
+        return [(p, b, self._fresh({})) for p, b in seen.items()]
 
     def requests(self) -> list[tuple[str, str | None, dict[str, str]]]:
         """Every (path, body, client headers), the clients interleaved (for bench/profile.py)."""
         if not self.clients:
             bodies = self.bodies or [None] * len(self.paths)  # type: ignore[list-item]
-            return [(p, b, {}) for p, b in zip(self.paths, bodies, strict=True)]
+            return [(p, b, self._fresh({})) for p, b in zip(self.paths, bodies, strict=True)]
         out = []
         for k in range(max(len(c.paths) for c in self.clients)):
             for c in self.clients:
                 if k < len(c.paths):
-                    out.append((c.paths[k], c.bodies[k] if c.bodies else None, c.headers))
+                    out.append((c.paths[k], c.bodies[k] if c.bodies else None, self._fresh(c.headers)))
         return out
 
     def spec(self) -> dict[str, Any]:
@@ -109,6 +122,8 @@ class Load:
         out: dict[str, Any] = {"paths": self.all_paths()}
         if self.bodies:
             out["bodies"] = self.bodies
+        if self.unique_header:
+            out["unique_header"] = self.unique_header
         if self.clients:
             out["clients"] = [
                 {"headers": c.headers, "paths": c.paths, **({"bodies": c.bodies} if c.bodies else {})}
@@ -446,7 +461,83 @@ def cart_totals(ctx: Context) -> Load:
     for _ in range(ctx.clients):
         token = _guest_token()
         cart = guest_cart_get(token=token)
+        assert cart is not None  # just created
         for code in ctx.rng.sample(codes, ctx.rng.randint(3, 5)):
             cart_item_add(cart=cart, sku_code=code, quantity=ctx.rng.randint(1, 3), market=kr)
         clients.append(ClientLoad(headers={"X-Cart-Token": token}, paths=[CART_TOTALS_PATH]))
     return Load(clients=clients)
+
+
+# --- Wallet (issue 19) --------------------------------------------------------------------
+
+TOP_UP_PATH = "/api/v1/wallet/top-ups"
+#: KRW amounts each client cycles through: small, far below the per-top-up limit.
+TOP_UP_AMOUNTS = (1_000, 2_000, 3_000, 5_000, 10_000)
+#: The KR market's daily top-up limit during the run, so a limit is never what is measured
+#: (32 members x ~100 top-ups of <= 10,000 won stay far below it).
+TOP_UP_DAILY_LIMIT = 10**12
+#: The benchmark's members' access tokens outlive a full run (minted before any load).
+TOP_UP_TOKEN_SECONDS = 3 * 3600
+
+
+def _bench_member(index: int) -> Any:
+    """A KR member ``bench-wallet-<index>@bench.test``, registered through the service
+    (the ``member`` role, the market's required consents)."""
+    from apps.accounts.models import User
+    from apps.accounts.services import required_consents, user_register
+
+    email = f"bench-wallet-{index}@bench.test"
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = user_register(
+            email=email,
+            password=f"Bench-{uuid.uuid4()}",
+            name=f"Bench wallet {index}",
+            market="KR",
+            consents=required_consents("KR"),
+        )
+    return user
+
+
+@scenario(
+    "top_up",
+    "POST /api/v1/wallet/top-ups: each member charges its saved method (sandbox provider), fresh Idempotency-Key",
+    # No P95 target (the issue sets none): read req/s and CPU next to the baseline.
+    requires=("accounts", "payments"),
+    method="POST",
+)
+def top_up(ctx: Context) -> Load:
+    """One member per client, each with a card approved by the sandbox provider (which the
+    harness runs; ``PAYMENT_PROVIDER_URL`` points the builder and gunicorn at it) and a
+    bearer token; the KR daily limit is raised so every top-up is charged and credited."""
+    from apps.accounts.tokens import access_token_for
+    from apps.markets.models import Market
+    from apps.markets.services import markets_cache_clear
+    from apps.payments.errors import MethodDeclined, ProviderUnavailable
+    from apps.payments.services import payment_method_add
+
+    if not _table_exists(ctx.model("payments", "Wallet")):
+        raise SkipScenario("the payments tables are not migrated")
+    Market.objects.filter(code="KR").update(wallet_top_up_daily_limit=TOP_UP_DAILY_LIMIT)
+    markets_cache_clear()
+    kr = Market.objects.get(code="KR")
+    clients = []
+    for i in range(ctx.clients):
+        user = _bench_member(i)
+        try:
+            method = payment_method_add(user=user, market=kr, kind="card", label="Bench Visa", last4="4242")
+        except (ProviderUnavailable, MethodDeclined) as exc:  # the harness starts the sandbox
+            raise SkipScenario(f"the payment provider did not approve a method ({exc.code})") from exc
+        token = access_token_for(user, lifetime_seconds=TOP_UP_TOKEN_SECONDS)
+        amounts = list(TOP_UP_AMOUNTS)
+        ctx.rng.shuffle(amounts)
+        clients.append(
+            ClientLoad(
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                paths=[TOP_UP_PATH] * len(amounts),
+                bodies=[
+                    json.dumps({"amount": a, "payment_method_id": str(method.public_id)}) for a in amounts
+                ],
+            )
+        )
+    return Load(clients=clients, unique_header="Idempotency-Key")

@@ -143,3 +143,50 @@ def test_each_client_sends_its_own_requests_with_its_own_headers():
         [(b"t1", b"a1"), (b"t1", b"a2")],
         [(b"t2", b"b1"), (b"t2", b"b2")],
     ]
+
+
+def test_a_unique_header_is_never_sent_twice():
+    # given a server that records the Idempotency-Key of every request
+    keys = []
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
+                await reader.readexactly(int(fields.get(b"Content-Length", b"0")))
+                keys.append(fields.get(b"Idempotency-Key"))
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        spec = {
+            "host": "127.0.0.1",
+            "port": port,
+            "paths": ["/top-ups"] * 2,
+            "method": "POST",
+            "unique_header": "Idempotency-Key",
+            "clients": [
+                {"headers": {"X-Who": "a"}, "paths": ["/top-ups"], "bodies": ['{"amount": 1}']},
+                {"headers": {"X-Who": "b"}, "paths": ["/top-ups"], "bodies": ['{"amount": 2}']},
+            ],
+            "concurrency": 3,
+            "warmup_s": 0.0,
+            "duration_s": 0.2,
+        }
+        async with server:
+            return await Run(spec).run()
+
+    # when two clients walk one-request lists many times over
+    result = asyncio.run(scenario())
+
+    # then every request carried a key, and no key came twice
+    assert set(result["statuses"]) == {"201"}
+    assert len(keys) > 10
+    assert None not in keys
+    assert len(set(keys)) == len(keys)
+    assert all(b"\x00" not in key for key in keys)
