@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.carts",
     "apps.orders",
+    "apps.notifications",
     "apps.storefront",
     # The back office theme (issue 15): unfold's templates must win over the admin's.
     "unfold",
@@ -573,3 +574,20 @@ BUSINESS_DETAILS = {
         "phone": env_str("BUSINESS_US_PHONE", "+1-800-000-0000"),
     },
 }
+
+# --- Notifications (issue 20 item 7) ----------------------------------------------------------
+# Django's e-mail framework: the console backend in development (mails printed by the worker),
+# SMTP in production (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend + EMAIL_HOST...).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Joopang <no-reply@joopang.test>")
+# Links in mails point here.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Events older than this are not mailed any more (the sweep looks back this far).
+NOTIFICATIONS_WINDOW_MINUTES = env_int("NOTIFICATIONS_WINDOW_MINUTES", 30)
+CELERY_BEAT_SCHEDULE["notifications-send-due"] = {"task": "joopang.notifications.send_due", "schedule": 10}
