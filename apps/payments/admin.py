@@ -26,6 +26,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
@@ -48,6 +49,12 @@ LEDGER_PREVIEW = 20
 
 def _member(user: User) -> str:
     return f"{user.name} · {user.email}" if user.name else user.email
+
+
+def _breakable(text: str) -> str:
+    """A long token without spaces (a reference, an email) that may wrap anywhere, so a
+    ledger column never pushes the table past the window."""
+    return format_html('<span style="word-break: break-all">{}</span>', text)
 
 
 def _signed(amount: int, currency: str) -> str | None:
@@ -268,7 +275,11 @@ class WalletEntryAdmin(_ScopedObjectMixin, ReadOnlyAdminMixin, MarketScopedAdmin
 
     @admin.display(description=_("member"))
     def member(self, obj: WalletEntry) -> str:
-        return _member(obj.wallet.user)
+        return _breakable(obj.wallet.user.email)
+
+    @admin.display(description=_("reference"), ordering="reference")
+    def reference_shown(self, obj: WalletEntry) -> str:
+        return _breakable(obj.reference)
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_shown(self, obj: WalletEntry) -> str | None:
@@ -280,7 +291,7 @@ class WalletEntryAdmin(_ScopedObjectMixin, ReadOnlyAdminMixin, MarketScopedAdmin
 
     @admin.display(description=_("by"))
     def by(self, obj: WalletEntry) -> str:
-        return obj.actor.email if obj.actor else ""
+        return _breakable(obj.actor.email) if obj.actor else ""
 
 
 # --- Payment methods and charges ----------------------------------------------------

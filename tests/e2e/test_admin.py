@@ -23,36 +23,48 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 WIDTH = 1280
 
+#: The wallet pages' sidebar items (issue 19), never shown to inventory or marketing.
+WALLET_ITEMS = [
+    "지갑",
+    "지갑 원장",
+    "결제 수단",
+    "결제 요청",
+    "Wallets",
+    "Wallet ledger",
+    "Payment methods",
+    "Charges",
+]
+
 #: role -> (login kwargs, sidebar items shown, sidebar items hidden, lists to open)
 ROLES = {
     "ops_admin": (
         {},
         ["상품", "가격", "재고 수준", "고객", "직원 계정", "역할", "주기 작업", "작업 결과", "발급된 토큰"],
         [],
-        ["product", "price", "stock", "customers", "periodic-tasks", "tokens"],
+        ["product", "price", "stock", "customers", "periodic-tasks", "tokens", "wallets", "wallet-ledger"],
     ),
     "cs_agent": (
         {},
         ["상품", "고객", "동의 내역"],
         ["가격", "재고 수준", "창고", "직원 계정", "역할", "주기 작업", "발급된 토큰"],
-        ["product", "customers"],
+        ["product", "customers", "wallets", "wallet-ledger"],
     ),
     "cs_agent_kr": (
         {"market": "KR"},
         ["상품", "고객", "동의 내역"],
         ["가격", "재고 수준", "직원 계정", "주기 작업"],
-        ["product", "customers"],
+        ["product", "customers", "wallets"],
     ),
     "inventory_manager": (
         {},
         ["상품", "재고 수준", "창고"],
-        ["가격", "고객", "동의 내역", "직원 계정", "주기 작업"],
+        ["가격", "고객", "동의 내역", "직원 계정", "주기 작업", *WALLET_ITEMS],
         ["product", "stock"],
     ),
     "marketing_manager": (
         {},
         ["상품", "가격", "카테고리", "브랜드"],
-        ["재고 수준", "창고", "고객", "직원 계정", "주기 작업", "작업 결과"],
+        ["재고 수준", "창고", "고객", "직원 계정", "주기 작업", "작업 결과", *WALLET_ITEMS],
         ["product", "price"],
     ),
 }
@@ -64,6 +76,8 @@ LISTS = {
     "customers": ("/admin/accounts/user/", ["jisoo@example.test"]),
     "periodic-tasks": ("/admin/django_celery_beat/periodictask/", ["Purge idempotency keys", "작업 이름"]),
     "tokens": ("/admin/token_blacklist/outstandingtoken/", ["jisoo@example.test", "만료"]),
+    "wallets": ("/admin/payments/wallet/", ["박지수 · jisoo@example.test", "₩25,000"]),
+    "wallet-ledger": ("/admin/payments/walletentry/", ["jisoo@example.test", "+₩25,000", "opening credit"]),
 }
 
 
@@ -101,7 +115,25 @@ def _seed() -> None:
     PeriodicTask.objects.create(
         name="Purge idempotency keys", task="joopang.core.idempotency_keys_purge", interval=every_hour
     )
-    MemberFactory(email="us-shopper@example.test", name="Jane Doe", market_id="US")
+    us_shopper = MemberFactory(email="us-shopper@example.test", name="Jane Doe", market_id="US")
+    _wallets(jisoo, us_shopper)
+
+
+def _wallets(jisoo, us_shopper) -> None:  # type: ignore[no-untyped-def]
+    """Jisoo's KR wallet with ₩25,000 and Jane's US wallet with $12.50, through the service."""
+    from apps.markets.models import Market
+    from apps.payments import services
+
+    ops = staff("ops_admin", email="ops-funding@staff.test")
+    for user, code, amount in ((jisoo, "KR", 25_000), (us_shopper, "US", 1_250)):
+        services.wallet_adjust(
+            user=user,
+            market=Market.objects.get(code=code),
+            amount=amount,
+            reason="opening credit",
+            actor=ops,
+            reference=f"e2e:{user.email}",
+        )
 
 
 def _log_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +206,7 @@ def test_each_staff_role_sees_its_sidebar_and_readable_lists(page, live_server, 
         content = page.locator("#content").inner_text()
         for text in expected:
             assert text in content, (role, name, text)
-        if role == "cs_agent_kr" and name == "customers":  # scoped to KR customers
+        if role == "cs_agent_kr" and name in ("customers", "wallets"):  # scoped to KR customers
             assert "us-shopper@example.test" not in content
         _assert_fits(page, f"{role} {name}")
         _shot(page, f"{role}-{name}")
@@ -296,3 +328,48 @@ def test_inventory_manager_reads_the_ledger_and_transfers_stock(page, live_serve
     assert [(m.kind, m.delta) for m in legs] == [("transfer_out", -5), ("transfer_in", 5)]
     on_hand = dict(StockLevel.objects.filter(sku__code=code).values_list("warehouse__code", "on_hand"))
     assert on_hand == {"KR-ICN1": 7, "KR-BSN1": 8}
+
+
+def test_cs_agent_adjusts_a_wallet_within_the_limit_and_sees_the_ledger(page, live_server):
+    from apps.markets.models import Market
+    from apps.payments.models import Wallet, WalletEntry
+
+    _seed()
+    Market.objects.filter(code="KR").update(wallet_adjustment_limit=50_000)
+    user = staff("cs_agent", email="cs-wallet@staff.test", market="KR")
+    wallet = Wallet.objects.get(user__email="jisoo@example.test")
+    _log_in(page, live_server.url, user.email)
+
+    page.goto(live_server.url + "/admin/payments/wallet/")
+    page.locator("#result_list a", has_text="jisoo@example.test").click()
+    page.wait_for_url(re.compile(rf"/admin/payments/wallet/{wallet.pk}/change/"))
+    expect(page.locator("#wallet-ledger")).to_contain_text("opening credit")
+    _assert_fits(page, "wallet page")
+    _shot(page, "cs_agent-wallet")
+
+    page.locator("#wallet-adjust").click()
+    page.wait_for_url(re.compile(rf"/admin/payments/wallet/{wallet.pk}/adjust/"))
+    expect(page.locator("#wallet-adjust-limit")).to_have_text("₩50,000")
+    page.fill("#id_amount", "60000")
+    page.fill("#id_reason", "배송 지연 보상")
+    page.locator("#wallet-adjust-form button[type=submit]").click()
+    expect(page.locator("#wallet-adjust-errors")).to_be_visible()  # above the CS limit
+    assert WalletEntry.objects.filter(wallet=wallet).count() == 1
+
+    page.fill("#id_amount", "5,000")
+    page.fill("#id_reason", "배송 지연 보상")
+    _assert_fits(page, "adjust form")
+    _shot(page, "cs_agent-wallet-adjust")
+    page.locator("#wallet-adjust-form button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"/admin/payments/wallet/{wallet.pk}/change/$"))
+
+    expect(page.locator("#wallet-ledger")).to_contain_text("+₩5,000")
+    expect(page.locator("#wallet-ledger")).to_contain_text("배송 지연 보상")
+    wallet.refresh_from_db()
+    entry = WalletEntry.objects.filter(wallet=wallet).latest("id")
+    assert (entry.amount, entry.actor, entry.reason, wallet.balance) == (
+        5_000,
+        user,
+        "배송 지연 보상",
+        30_000,
+    )
