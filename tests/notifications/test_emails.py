@@ -16,16 +16,31 @@ from apps.notifications.models import NotificationDelivery
 from apps.orders import services
 from apps.payments import services as payments
 from tests.carts.factories import stocked
-from tests.payments.conftest import sandbox  # noqa: F401
 from tests.payments.factories import MemberFactory, funded_wallet, method_for
 
-ADDR = {"recipient": "김민지", "line1": "세종대로 110", "city": "서울", "postal_code": "04524", "country": "KR"}
-US_ADDR = {"recipient": "Emily", "line1": "1 Main St", "city": "Newark", "postal_code": "07102", "country": "US"}
+ADDR = {
+    "recipient": "김민지",
+    "line1": "세종대로 110",
+    "city": "서울",
+    "postal_code": "04524",
+    "country": "KR",
+}
+US_ADDR = {
+    "recipient": "Emily",
+    "line1": "1 Main St",
+    "city": "Newark",
+    "postal_code": "07102",
+    "country": "US",
+}
 
 
 def _paid_order(user, market, *, sku, key="k1", address=ADDR):
     order = services.order_place(
-        user=user, market=market, idempotency_key=key, items=[{"sku": sku, "quantity": 2}], shipping_address=address
+        user=user,
+        market=market,
+        idempotency_key=key,
+        items=[{"sku": sku, "quantity": 2}],
+        shipping_address=address,
     ).order
     services.order_pay_wallet(order_id=str(order.public_id), user=user, idempotency_key=f"pay-{key}")
     order.refresh_from_db()
@@ -97,7 +112,11 @@ def test_a_rolled_back_order_is_never_mailed():
     # given an order whose placement is rolled back after its event was written
     with pytest.raises(RuntimeError), transaction.atomic():
         services.order_place.__wrapped__(  # type: ignore[attr-defined]
-            user=user, market=kr, idempotency_key="rb", items=[{"sku": sku, "quantity": 1}], shipping_address=ADDR
+            user=user,
+            market=kr,
+            idempotency_key="rb",
+            items=[{"sku": sku, "quantity": 1}],
+            shipping_address=ADDR,
         )
         raise RuntimeError("crash before commit")
 
