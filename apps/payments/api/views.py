@@ -40,6 +40,7 @@ from apps.core.idempotency import idempotent
 from apps.core.pagination import CursorPagination as BaseCursorPagination
 from apps.markets.models import Market
 from apps.markets.selectors import market_map
+from apps.payments import metrics as payment_metrics
 from apps.payments import selectors, services
 from apps.payments.api.filters import TransactionListForm
 from apps.payments.api.serializers import (
@@ -244,6 +245,7 @@ class PaymentMethodsApi(MemberApi):
         # Card data sent in any other field is refused too, before anything else runs.
         for name, value in data.items():
             if name not in ("kind", "label", "last4") and services.looks_like_card_data(str(value)):
+                payment_metrics.card_data_refused()
                 raise CardNumberRefused()
         if not isinstance(request.data, dict):
             raise MethodInvalid()
