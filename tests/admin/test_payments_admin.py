@@ -556,3 +556,48 @@ def test_list_queries_are_pinned_and_do_not_grow_with_the_rows(client, url):
     add_rows(6)
 
     assert (few, queries()) == (LIST_QUERIES[url], LIST_QUERIES[url])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_form_posted_twice_at_once_moves_the_wallet_once(require_postgres):
+    """Two requests with one form reference race (a double click): one entry, both answered
+    with the wallet page (the loser's insert hits the unique reference and rolls back whole)."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    wallet = funded_wallet(MemberFactory(), _market("KR"), 10_000)
+    cs = staff("cs_agent")
+    reference = str(uuid.uuid4())
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def post() -> None:
+        client = Client()
+        client.force_login(cs)
+        barrier.wait()
+        try:
+            response = client.post(
+                f"{WALLETS}{wallet.pk}/adjust/",
+                {
+                    "direction": "credit",
+                    "amount": "5000",
+                    "reason": "Goodwill",
+                    "request_reference": reference,
+                },
+            )
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [302, 302, 302, 302]
+    assert WalletEntry.objects.filter(reference=f"admin-adjustment:{reference}").count() == 1
+    assert _snapshot(wallet) == (15_000, 2)
+    assert wallet.balance == ledger_sum(wallet)
