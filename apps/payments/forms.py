@@ -136,7 +136,13 @@ class MethodAddForm(forms.Form):
 
     kind = forms.CharField(
         label=_("Kind"),
-        widget=forms.RadioSelect(choices=PaymentMethod.Kind.choices),
+        # the card first: most members add one
+        widget=forms.RadioSelect(
+            choices=[
+                (PaymentMethod.Kind.CARD, PaymentMethod.Kind.CARD.label),
+                (PaymentMethod.Kind.BANK_ACCOUNT, PaymentMethod.Kind.BANK_ACCOUNT.label),
+            ]
+        ),
         required=False,
         initial=PaymentMethod.Kind.CARD,
     )

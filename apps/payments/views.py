@@ -40,7 +40,6 @@ from apps.payments.errors import (
     MethodInvalid,
     MethodNotFound,
     PaymentDeclined,
-    TopUpLimit,
 )
 from apps.payments.forms import MethodAddForm, TopUpForm, minor_to_major_text, quick_amounts
 from apps.payments.models import Charge, PaymentMethod, WalletEntry
@@ -101,19 +100,6 @@ def _ledger(wallet: Any, page: int) -> tuple[list[LedgerRow], bool]:
         for entry in entries[:PAGE_SIZE]
     ]
     return rows, len(entries) > PAGE_SIZE
-
-
-def _top_up_error(exc: DomainError) -> str:
-    """What the member reads for a refused top-up: the error's localized detail, except for
-    the limit, whose detail names its period by code (``per_day``)."""
-    if isinstance(exc, TopUpLimit):
-        if exc.params.get("period") == "per_day":
-            return _("You can top up at most %(limit)s a day; %(remaining)s is left for today.") % {
-                "limit": exc.params.get("limit"),
-                "remaining": exc.params.get("remaining"),
-            }
-        return _("You can top up at most %(limit)s at a time.") % {"limit": exc.params.get("limit")}
-    return exc.detail
 
 
 def _wallet_render(
@@ -188,9 +174,9 @@ def wallet_page(request: HttpRequest) -> HttpResponse:
             request, user, market, methods, _fresh_form(methods, market.currency, **initial)
         )
 
-    form = TopUpForm(request.POST, methods=methods, currency=market.currency)
-    if not methods:
+    if not methods:  # removed in another tab meanwhile: the page says to add one
         return HttpResponseRedirect(reverse("payments:wallet"))
+    form = TopUpForm(request.POST, methods=methods, currency=market.currency)
     if not form.is_valid():
         return _wallet_render(request, user, market, methods, form, status=400)
     method_id = form.cleaned_data["method"]
@@ -207,7 +193,7 @@ def wallet_page(request: HttpRequest) -> HttpResponse:
             data["request_key"] = TopUpForm.fresh_key()
             form = TopUpForm(data, methods=methods, currency=market.currency)
         response = _wallet_render(
-            request, user, market, methods, form, error=_top_up_error(exc), status=exc.http_status
+            request, user, market, methods, form, error=exc.detail, status=exc.http_status
         )
         for header, value in exc.headers.items():
             response[header] = value

@@ -11,12 +11,15 @@ import pytest
 from django.test import Client
 
 from apps.markets.models import Market
+from apps.markets.services import markets_cache_clear
 from apps.payments.models import Charge, PaymentMethod, Wallet, WalletEntry
 from tests.payments.factories import MemberFactory, funded_wallet, ledger_sum, method_for, staff
 
 pytestmark = pytest.mark.django_db
 
 CARD_NUMBER = "4111 1111 1111 1111"
+#: session, user, permissions (2), methods, wallet, one ledger page, the header's cart count
+QUERIES_WALLET_PAGE = 8
 
 
 def _client(user, *, language: str = "ko", market: str = "KR") -> Client:
@@ -508,3 +511,47 @@ def test_methods_of_another_market_are_not_offered(kr, us, sandbox):
 
     assert "My Visa" not in html
     assert 'id="no-methods"' in html
+
+
+def test_a_top_up_above_the_daily_limit_says_what_is_left_today(kr, sandbox):
+    Market.objects.filter(code="KR").update(wallet_top_up_limit=50_000, wallet_top_up_daily_limit=60_000)
+    markets_cache_clear()
+    user = _member()
+    method = method_for(user, kr)
+    client = _client(user, language="en")
+    assert _top_up(client, method, "50000").status_code == 302
+
+    response = _top_up(client, method, "20000")
+
+    assert response.status_code == 422
+    assert "You can top up at most ₩60,000 a day; ₩10,000 is left today." in response.content.decode()
+    wallet = _wallet(user, kr)
+    assert wallet is not None and wallet.balance == 50_000
+    assert list(sandbox.stats()["charges_applied"].values()) == [1]
+
+
+def _queries_for_wallet_page(client: Client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/wallet/").status_code == 200
+    return len(captured)
+
+
+def test_the_wallet_page_reads_the_same_queries_for_one_entry_or_twenty(
+    kr, sandbox, django_assert_num_queries
+):
+    one, many = _member(), _member()
+    for user, count in ((one, 1), (many, 20)):
+        method_for(user, kr)
+        for _ in range(count):
+            funded_wallet(user, kr, 100)
+    one_client, many_client = _client(one), _client(many)
+    _queries_for_wallet_page(one_client)  # warm: the session, the markets
+
+    with django_assert_num_queries(QUERIES_WALLET_PAGE):
+        assert one_client.get("/wallet/").status_code == 200
+    _queries_for_wallet_page(many_client)
+    with django_assert_num_queries(QUERIES_WALLET_PAGE):
+        assert many_client.get("/wallet/").status_code == 200
