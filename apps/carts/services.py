@@ -226,6 +226,32 @@ def cart_clear(*, cart: Cart) -> None:
     _saved(locked, locked.market, clock.now())
 
 
+@transaction.atomic(durable=True)
+def cart_items_bought(*, user_id: int, lines: list[tuple[str, int]]) -> int:
+    """Take what a paid order bought out of the member's cart: each SKU's quantity goes
+    down by what was bought, and a line at zero goes. Lines added since (or more units than
+    were bought) stay. Called after the payment commits. Returns lines changed.
+    Locks: the cart row."""
+    cart = selectors.member_cart_get(user_id=user_id)
+    if cart is None:
+        return 0
+    locked = _lock(cart)
+    bought: dict[str, int] = {}
+    for code, quantity in lines:
+        bought[code] = bought.get(code, 0) + quantity
+    changed = 0
+    for line in CartLine.objects.filter(cart_id=locked.pk, sku__code__in=list(bought)).select_related("sku"):
+        left = line.quantity - bought[line.sku.code]
+        if left > 0:
+            CartLine.objects.filter(pk=line.pk).update(quantity=left)
+        else:
+            CartLine.objects.filter(pk=line.pk).delete()
+        changed += 1
+    if changed:
+        _saved(locked, locked.market, clock.now())
+    return changed
+
+
 # --- Merge at login ------------------------------------------------------------------------
 
 

@@ -56,6 +56,8 @@ class Order(models.Model):
     total = models.BigIntegerField(_("total"))
     refunded_amount = models.BigIntegerField(_("refunded"), default=0)
     coupon_code = models.CharField(_("coupon"), max_length=64, blank=True)
+    #: Placed from the member's cart: once paid, what it bought leaves the cart.
+    from_cart = models.BooleanField(_("from the cart"), default=False)
     shipping_address = EncryptedJSONField(_("shipping address"), blank=True, null=True)
     expires_at = models.DateTimeField(_("pay by"))
     created_at = models.DateTimeField(_("placed at"))

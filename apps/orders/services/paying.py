@@ -12,11 +12,13 @@ order: the order row, the inventory rows, then the wallet row.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 from django.db import transaction
 
 from apps.accounts.models import User
+from apps.carts.services import cart_items_bought
 from apps.catalog.services import product_sales_record
 from apps.core import clock
 from apps.inventory.errors import ReservationExpired
@@ -101,7 +103,19 @@ def _capture(
         },
     )
     _record_sales(order)
+    if order.from_cart:
+        bought = [(line.sku_code, line.quantity) for line in order.lines.all()]
+        transaction.on_commit(partial(_empty_cart_of, order.user_id, bought))
     return order
+
+
+def _empty_cart_of(user_id: int, bought: list[tuple[str, int]]) -> None:
+    """After the payment commits: what was bought leaves the member's cart. A failure here
+    is logged, never raised: the order is paid either way."""
+    try:
+        cart_items_bought(user_id=user_id, lines=bought)
+    except Exception:  # noqa: BLE001
+        logger.warning("orders.cart_not_emptied", flow="checkout", user_id=user_id)
 
 
 @transaction.atomic(durable=True)

@@ -209,6 +209,7 @@ def order_place(
                 shipping_fee=totals.shipping_fee.amount,
                 total=total,
                 shipping_address=address,
+                from_cart=from_cart,
                 expires_at=now,  # set from the reservation below
                 created_at=now,
                 updated_at=now,
