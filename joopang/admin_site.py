@@ -11,7 +11,7 @@ language and time zone, its sidebar per role, and its 403 page.
   :func:`apps.core.admin_display.datetime_cell` both read the active zone.
 * **Sidebar.** Groups by what each role does; an item shows only when the user may
   view its list, a group only when one of its items shows. Groups whose apps do not
-  exist yet (orders and payments, coupons, integrations) have no items, so they never
+  exist yet (coupons, integrations) have no items, so they never
   appear and never link to nowhere.
 """
 
@@ -158,7 +158,14 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
                 (_("Charges"), "payments", "payments.charge", ""),
             ],
         ),
-        # Orders and payments, coupons and integrations join here with their apps.
+        (
+            _("Orders"),
+            [
+                # Lines, payments, refunds, history and events are on the order's page.
+                (_("Orders"), "shopping_bag", "orders.order", ""),
+            ],
+        ),
+        # Coupons and integrations join here with their apps.
         (
             _("Operations"),
             [

@@ -2,7 +2,9 @@
 (issue 17, "Back office": read by inventory managers and ops admins only, written by nobody,
 see tests/admin/test_inventory_admin.py) and the wallet pages (issue 19: customer service
 and ops only; inventory and marketing see no wallet data; written by nobody, see
-tests/admin/test_payments_admin.py). Format: see tests/accounts/test_rbac.py."""
+tests/admin/test_payments_admin.py) and orders (issue 20: customer service and ops only;
+lines, payments, refunds and history are on the order's page, not screens of their own;
+written by nobody, see tests/admin/test_orders_admin.py). Format: see tests/accounts/test_rbac.py."""
 
 from __future__ import annotations
 
@@ -15,4 +17,5 @@ ADMIN_MODELS: dict[str, dict[str, bool]] = {
     "payments.walletentry": allow("cs_agent", "ops_admin"),
     "payments.paymentmethod": allow("cs_agent", "ops_admin"),
     "payments.charge": allow("cs_agent", "ops_admin"),
+    "orders.order": allow("cs_agent", "ops_admin"),
 }
