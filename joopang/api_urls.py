@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.carts.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.orders.api.urls")),
 ]
