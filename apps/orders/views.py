@@ -130,7 +130,7 @@ class PayOptions:
 
     @property
     def wallet_label(self) -> str:
-        return _("Joopang wallet (balance %(balance)s)") % {"balance": format_money(self.balance)}
+        return str(OrderPayment.Method.WALLET.label)
 
     @property
     def default(self) -> str:
