@@ -52,7 +52,8 @@ class Wallet(models.Model):
         indexes = [models.Index(fields=["market", "-updated_at"], name="payments_wallet_market_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} · {self.currency}"
+        # The back office breadcrumb: who and which currency (select_related("user") in lists).
+        return f"{self.user} · {self.currency}"
 
     @property
     def balance_money(self) -> Money:
