@@ -12,7 +12,7 @@ import pytest
 from apps.accounts import tokens
 from apps.carts import services as cart_services
 from apps.core.models import OutboxEvent
-from apps.inventory.models import StockLevel
+from apps.inventory.models import Reservation, StockLevel
 from apps.markets.models import Market
 from apps.orders import services
 from apps.orders.models import Order, OrderPayment
@@ -139,9 +139,10 @@ def test_a_member_places_an_order_of_items_and_gets_it_pending_with_its_pay_by_t
     assert body["number"] == order.number and body["number"].startswith("KR-")
     assert (body["status"], body["market"], body["currency"]) == ("pending", "KR", "KRW")
     assert body["subtotal"] == {"amount": 29100, "currency": "KRW", "display": "₩29,100"}
-    assert (
-        body["total"]["amount"] == order.total == sum(line["line_total"]["amount"] for line in body["lines"])
-    )
+    assert body["total"] == {"amount": 29100, "currency": "KRW", "display": "₩29,100"}
+    assert body["tax"]["amount"] == 2645  # the VAT included in the prices (10/110)
+    assert body["shipping_fee"]["amount"] == 0  # over the free-shipping threshold
+    assert sum(line["line_total"]["amount"] for line in body["lines"]) == order.total == 29100
     assert body["tax_included"] is True
     first = body["lines"][0]
     assert (first["position"], first["sku"], first["name"], first["quantity"]) == (1, sku1, "Mug", 2)
@@ -263,11 +264,15 @@ def test_paying_by_wallet_debits_the_total_and_marks_the_order_paid(api_client):
     order = _order_via_service(member, sku, 2)
     wallet = funded_wallet(member, _market(), 100_000)
 
-    # when
-    response = _pay(api_client, member, order)
+    # when: paid, and the same request sent again
+    response = _pay(api_client, member, order, key="pay-1")
+    replay = _pay(api_client, member, order, key="pay-1")
 
-    # then: 201 captured; wallet down by the total with a payment ledger row; stock deducted
+    # then: 201 captured; wallet down by the total with a payment ledger row; stock deducted;
+    # the replay is the stored answer and debits nothing more
     assert response.status_code == 201, response.json()
+    assert (replay.status_code, replay["Idempotent-Replayed"]) == (201, "true")
+    assert replay.json() == response.json()
     body = response.json()
     payment = OrderPayment.objects.get(order=order)
     assert (body["id"], body["method"], body["status"]) == (str(payment.public_id), "wallet", "captured")
@@ -342,6 +347,41 @@ def test_a_malformed_payment_is_refused(api_client, body, status, code):
     response = _pay(api_client, member, order, body)
 
     _problem(response, status, code)
+    order.refresh_from_db()
+    assert order.status == "pending"
+    assert OrderPayment.objects.filter(order=order).count() == 0
+
+
+def test_an_expired_hold_whose_units_were_sold_is_409_reservation_expired(api_client):
+    # given: the only unit held by an order whose hold ran out, then held by another order
+    member, rival = MemberFactory(), MemberFactory()
+    _, sku = stocked(kr=12900, stock={"KR": 1})
+    order = _order_via_service(member, sku)
+    past = order.expires_at - dt.timedelta(hours=1)
+    Reservation.objects.filter(owner=order.owner).update(expires_at=past)
+    _order_via_service(rival, sku)
+    funded_wallet(member, _market(), 100_000)
+
+    # when
+    response = _pay(api_client, member, order)
+
+    # then: nothing taken
+    _problem(response, 409, "inventory.reservation_expired")
+    order.refresh_from_db()
+    assert (order.status, _balance(member), _available(sku)) == ("pending", 100_000, (1, 1))
+
+
+def test_a_method_of_another_market_is_refused(api_client, sandbox):  # noqa: F811
+    member = MemberFactory()
+    _, sku = stocked(kr=12900)
+    order = _order_via_service(member, sku)
+    us_method = method_for(member, _market("US"))
+
+    response = _pay(
+        api_client, member, order, {"method": "payment_method", "payment_method_id": str(us_method.public_id)}
+    )
+
+    _problem(response, 422, "payment_method.market_mismatch")
     order.refresh_from_db()
     assert order.status == "pending"
     assert OrderPayment.objects.filter(order=order).count() == 0
@@ -519,9 +559,9 @@ def test_a_kr_paid_order_has_a_receipt_whose_vat_and_supply_add_up(api_client):
     assert receipt["buyer_name"] == "김민지"
     assert receipt["business"]["name"]
     assert [(line["name"], line["quantity"]) for line in receipt["lines"]] == [("머그컵", 3)]
-    assert receipt["total"]["amount"] == order.total
+    assert receipt["total"] == {"amount": 38700, "currency": "KRW", "display": "₩38,700"}
+    assert (receipt["vat"]["amount"], receipt["supply_amount"]["amount"]) == (3518, 35182)
     assert receipt["vat"]["amount"] + receipt["supply_amount"]["amount"] == order.total
-    assert receipt["vat"]["amount"] == round(order.total / 11)
     assert receipt["payment_method"] == "wallet"
 
 
