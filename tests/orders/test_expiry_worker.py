@@ -1,0 +1,120 @@
+"""An unpaid order is cancelled on time by a real Celery worker (issue 20 "Show" 6).
+
+A worker process with its embedded beat consumes from Redis and writes to the test
+database. The order is placed through the service (which queues its own countdown for the
+pay-by time, 15 minutes out); its pay-by time is then moved 3 seconds ahead and the
+per-order countdown task queued for that moment, as placement would for a 3-second hold.
+The worker cancels the order within a few seconds of its time and the units are available
+again. (Beat's 30-second sweep is the backstop: present, but not what this test waits for.)
+Only with CELERY_BROKER_URL=redis://... on PostgreSQL (CI's second run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from apps.core import clock
+from apps.inventory.models import Reservation
+from apps.inventory.selectors import available_by_sku_codes, stock_drift
+from apps.orders.models import Order
+from apps.orders.tasks import order_expire_task
+from tests.orders.factories import MemberFactory, items_of, place, sku_stock, stocked
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+HOLD_SECONDS = 3
+
+
+def _worker(tmp: str) -> subprocess.Popen[str]:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update({"DJANGO_SETTINGS_MODULE": "joopang.settings.test", "DATABASE_URL": database_url})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "joopang",
+            "worker",
+            "--beat",
+            "--scheduler",
+            "celery.beat:PersistentScheduler",
+            "--schedule",
+            str(Path(tmp) / "beat-schedule"),
+            "--pool",
+            "solo",
+            "--hostname",
+            f"orders-expiry-{os.getpid()}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_real_worker_cancels_an_unpaid_order_on_time_and_the_stock_returns(require_postgres, kr):
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs CELERY_BROKER_URL=redis://... (CI's PostgreSQL + Redis run)")
+    # given: 10 units available; an unpaid order holds 4 of them for 3 more seconds
+    _, sku = stocked(kr=12900, stock={"KR": 10})
+    order = place(MemberFactory(), kr, items_of((sku, 4)))
+    assert available_by_sku_codes(codes=[sku], market_code="KR") == {sku: 6}
+    due = clock.now() + dt.timedelta(seconds=HOLD_SECONDS)
+    Order.objects.filter(pk=order.pk).update(expires_at=due)
+    Reservation.objects.filter(owner=order.owner).update(expires_at=due)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = _worker(tmp)
+        try:
+            # when: the order's countdown is queued for its pay-by time (+1 s, as placement does)
+            order_expire_task.apply_async(kwargs={"order_id": order.pk}, eta=due + dt.timedelta(seconds=1))
+            # then: the worker cancels it within a few seconds of that time
+            deadline = time.monotonic() + 25
+            while time.monotonic() < deadline:
+                order.refresh_from_db()
+                if order.status != "pending":
+                    break
+                assert worker.poll() is None, "the worker died"
+                time.sleep(0.25)
+            cancelled_after = clock.now() - due
+        finally:
+            worker.terminate()
+            output, _ = worker.communicate(timeout=30)
+            from joopang.celery import app
+
+            app.control.purge()  # the 15-minute countdown placement queued (this test's Redis db)
+
+    assert order.status == "cancelled", output
+    assert order.cancelled_at is not None and order.cancelled_at >= due
+    assert cancelled_after < dt.timedelta(seconds=15), cancelled_after
+    last = order.status_history.order_by("-pk").first()
+    assert (last.from_status, last.to_status, last.actor_kind, last.reason) == (
+        "pending",
+        "cancelled",
+        "system",
+        "Not paid in time",
+    )
+    # and: the 4 units are available again, nothing drifted
+    assert available_by_sku_codes(codes=[sku], market_code="KR") == {sku: 10}
+    assert (sku_stock(sku).on_hand, sku_stock(sku).reserved) == (10, 0)
+    assert set(Reservation.objects.filter(owner=order.owner).values_list("status", flat=True)) == {"released"}
+    assert stock_drift() == []
