@@ -31,7 +31,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.accounts.models import User
 from apps.accounts.services import user_profile_update
 from apps.carts import selectors as cart_selectors
-from apps.carts import services as cart_services
 from apps.core import clock
 from apps.core.cache_control import personal_data
 from apps.core.errors import DomainError, IdempotencyKeyReused
@@ -265,8 +264,8 @@ def _checkout_post(
         messages.error(request, exc.detail)
         return HttpResponseRedirect(reverse("carts:page"))
     order = placed.order
-    if placed.created and cart is not None:
-        cart_services.cart_clear(cart=cart)
+    # The cart keeps its lines until the order is paid; then the order service takes the
+    # bought units out (a failed payment leaves the shopper's cart as it was).
     if form.cleaned_data["save_default"]:
         user_profile_update(user=user, default_address=address)
     return _pay(request, user, order, form, "checkout-pay")
