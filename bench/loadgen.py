@@ -11,6 +11,14 @@ sends ``clients[i % n]``'s requests in turn, with its own headers added. Optiona
 ``"unique_header"`` (e.g. ``"Idempotency-Key"``): every request sent carries that header
 with a value never sent before (this process's random prefix, the connection, a counter),
 so an idempotent POST creates something each time instead of replaying the first answer.
+Optional ``"flows": [{"headers", "steps": [{"label", "method", "path", "body", "unique",
+"save", "sum"}]}]`` (instead of ``paths``): client *i* runs ``flows[i % n]``'s steps in
+order, again and again (one iteration = all steps). A step's ``{name}`` in its path is the
+value an earlier step of the same iteration saved (``"save": "id"`` keeps the JSON answer's
+``id``); ``"unique": true`` gives that step a fresh ``unique_header`` value; a failed step
+ends the iteration (the next starts at step 1). Latencies and statuses are also kept per
+step ``label``, and the steps naming the same ``"sum"`` are added up per iteration (kept
+under that name when all of them succeeded inside the window): a checkout's create + pay.
 ``concurrency`` asyncio tasks each keep one keep-alive connection and send their next request as soon as the previous answer is read, walking
 the path list in turn (task i takes paths i, i+c, i+2c, ...). A connection the server
 closes (``Connection: close``, or an idle keep-alive dropped) is reopened.
@@ -130,6 +138,30 @@ class Run:
                     for p, b in zip(cpaths, cbodies, strict=True)
                 ]
             )
+        # Optional: multi-step flows (a checkout: refill the cart, create, pay).
+        self.flows: list[list[dict[str, Any]]] = []
+        for flow in spec.get("flows") or []:
+            own = {**headers, **flow.get("headers", {})}
+            steps = []
+            for step in flow["steps"]:
+                step_headers = dict(own)
+                if not step.get("unique"):
+                    step_headers.pop(self.unique_header or "", None)
+                steps.append(
+                    {
+                        **step,
+                        "raw": build_request(
+                            self.host,
+                            self.port,
+                            step["path"],
+                            step_headers,
+                            step.get("method", method),
+                            step.get("body"),
+                        ),
+                    }
+                )
+            self.flows.append(steps)
+        self.by_label: dict[str, dict[str, Any]] = {}
         self.latencies_ms: list[float] = []
         self.statuses: Counter[str] = Counter()
         self.transport_errors: Counter[str] = Counter()
@@ -147,7 +179,117 @@ class Run:
         self.connections_opened += 1
         return await asyncio.open_connection(self.host, self.port)
 
+    async def _send(
+        self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, uses: int, raw: bytes
+    ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, int, int, bytes, str]:
+        """Send one request on ``conn`` (opened if None; a stale keep-alive retried once):
+        (conn, uses, status, body, transport error detail)."""
+        status, body, detail = 0, b"", ""
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    if conn is None:
+                        conn, uses = await self._connect(), 0
+                    reader, writer = conn
+                    writer.write(raw)
+                    status, keep_alive, body = await read_response(reader)
+                uses += 1
+                if not keep_alive:
+                    conn[1].close()
+                    conn = None
+                break
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                stale = uses > 0 and attempt == 1
+                stale = stale and not (isinstance(exc, asyncio.IncompleteReadError) and exc.partial)
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+                if stale:
+                    continue
+                status, detail = 0, f"{type(exc).__name__}: {exc}"
+                break
+            except (TimeoutError, ProtocolError, OSError, ValueError) as exc:
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+                status, detail = 0, f"{type(exc).__name__}: {exc}"
+                break
+        return conn, uses, status, body, detail
+
+    def _record(
+        self, label: str | None, path: str, latency_ms: float, status: int, body: bytes, detail: str
+    ) -> None:
+        self.latencies_ms.append(latency_ms)
+        self.statuses[str(status)] += 1
+        if label is not None:
+            own = self.by_label.setdefault(label, {"latencies_ms": [], "statuses": Counter()})
+            own["latencies_ms"].append(latency_ms)
+            own["statuses"][str(status)] += 1
+        if status == 0:
+            self.transport_errors[detail.split(":")[0]] += 1
+            self._sample(path, status, detail)
+        elif not 200 <= status < 300:
+            self._sample(path, status, body[:300].decode("utf-8", "replace"))
+
+    async def _flow_worker(self, index: int) -> None:
+        """Run client ``index``'s flow: its steps in order, again and again."""
+        loop = asyncio.get_running_loop()
+        steps = self.flows[index % len(self.flows)]
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        uses, sent = 0, 0
+        while loop.time() < self.record_end:
+            saved: dict[str, str] = {}
+            sums: dict[str, list[float]] = {}
+            complete = True
+            for step in steps:
+                started = loop.time()
+                if started >= self.record_end:
+                    complete = False
+                    break
+                raw: bytes = step["raw"]
+                head, _, rest = raw.partition(b"\r\n")
+                path = step["path"]
+                for name, value in saved.items():
+                    path = path.replace("{" + name + "}", value)
+                    head = head.replace(b"{%s}" % name.encode(), value.encode("latin-1"))
+                raw = head + b"\r\n" + rest
+                if step.get("unique") and self.unique_header:
+                    sent += 1
+                    raw = raw.replace(UNIQUE_PLACEHOLDER, b"%s-%d-%d" % (self.unique_prefix, index, sent))
+                conn, uses, status, body, detail = await self._send(conn, uses, raw)
+                finished = loop.time()
+                ok = 200 <= status < 300
+                if finished > self.record_end:
+                    complete = False
+                    break
+                if finished < self.record_start:
+                    self.warmup_requests += 1
+                    complete = False
+                else:
+                    latency = round((finished - started) * 1000, 3)
+                    self._record(step.get("label"), path, latency, status, body, detail)
+                    if step.get("sum"):
+                        sums.setdefault(step["sum"], []).append(latency)
+                if ok and step.get("save"):
+                    try:
+                        saved[step["save"]] = str(json.loads(body)[step["save"]])
+                    except (ValueError, KeyError, TypeError):
+                        ok = False
+                if not ok:
+                    complete = False
+                    break
+            if complete:
+                for name, parts in sums.items():
+                    own = self.by_label.setdefault(name, {"latencies_ms": [], "statuses": Counter()})
+                    own["latencies_ms"].append(round(sum(parts), 3))
+                    own["statuses"]["200"] += 1
+        if conn is not None:
+            conn[1].close()
+
     async def _worker(self, index: int) -> None:
+        if self.flows:
+            await self._flow_worker(index)
+            return
         loop = asyncio.get_running_loop()
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         uses = 0
@@ -239,6 +381,10 @@ class Run:
             "cpu_s": round(cpu_s, 3),
             "cpu_wall_s": round(wall, 3),
             "distinct_paths": len(set(self.paths)),
+            "by_label": {
+                label: {"latencies_ms": own["latencies_ms"], "statuses": dict(own["statuses"])}
+                for label, own in self.by_label.items()
+            },
         }
 
 
@@ -277,7 +423,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[1]).read_text())
-    if not spec["paths"]:
+    if not spec["paths"] and not spec.get("flows"):
         print("no paths to request", file=sys.stderr)
         return 2
     started = time.time()

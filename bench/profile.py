@@ -80,6 +80,8 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
     except SkipScenario as exc:
         print(f"== {name}: skipped ({exc})")
         return {}
+    if load.flows:
+        return profile_flow(name, load, requests=requests, explain=explain, use_cprofile=use_cprofile)
     # a scenario with bodies or per-client headers (a guest cart token): each path carries
     # its own; ``paths`` stay plain strings for the loops below
     planned = load.requests()[:requests]
@@ -157,6 +159,106 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
         )
         print(out.getvalue())
     return result
+
+
+def profile_flow(name: str, load: Any, *, requests: int, explain: bool, use_cprofile: bool) -> dict[str, Any]:
+    """A flow (the checkout): its iterations through the test client, each client's flow in
+    turn, with queries, database time and CPU per step label; ``--explain`` lists every
+    query of one iteration, step by step (statements only: most are writes)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.scenarios import REGISTRY
+
+    item = REGISTRY[name]
+    client = Client()
+    per_label: dict[str, dict[str, list[float]]] = {}
+    captured_one: list[tuple[str, list[str]]] = []
+    spent = [0.0]
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    def make_send(record: bool) -> Any:
+        def send(method: str, path: str, body: str | None, own: dict[str, str]) -> tuple[int, bytes]:
+            merged = {k: v for k, v in {**item.headers, **own}.items() if k.lower() != "content-type"}
+            spent[0] = 0.0
+            cpu = time.process_time()
+            with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(timed):
+                response = client.generic(
+                    method, path, body or "", content_type="application/json", headers=merged
+                )
+            cpu = time.process_time() - cpu
+            if record:
+                label = next(s.label for s in flow.steps if s.method == method and _matches(s.path, path))
+                own_stats = per_label.setdefault(
+                    label, {"queries": [], "db_ms": [], "cpu_ms": [], "status": []}
+                )
+                own_stats["queries"].append(len(captured.captured_queries))
+                own_stats["db_ms"].append(spent[0] * 1000)
+                own_stats["cpu_ms"].append(cpu * 1000)
+                own_stats["status"].append(response.status_code)
+                if explain and len(captured_one) < len(flow.steps):
+                    captured_one.append((label, [q["sql"] for q in captured.captured_queries]))
+            return response.status_code, response.content
+
+        return send
+
+    iterations = max(1, requests // 4)
+    flows = load.flows
+    for k in range(min(5, iterations)):  # warm caches, imports, the connection
+        flow = flows[k % len(flows)]
+        load.run_flow(flow, make_send(False))
+    profiler = cProfile.Profile(time.process_time) if use_cprofile else None
+    if profiler:
+        profiler.enable()
+    for k in range(iterations):
+        flow = flows[k % len(flows)]
+        load.run_flow(flow, make_send(True))
+    if profiler:
+        profiler.disable()
+    result: dict[str, Any] = {}
+    print(f"== {name}: {iterations} iterations (CPU per request in process: median)")
+    for label, own in per_label.items():
+        cpu_sorted = sorted(own["cpu_ms"])
+        result[label] = {
+            "queries_min": min(own["queries"]),
+            "queries_max": max(own["queries"]),
+            "db_ms_mean": sum(own["db_ms"]) / len(own["db_ms"]),
+            "cpu_ms": cpu_sorted[len(cpu_sorted) // 2],
+            "statuses": sorted(set(own["status"])),
+        }
+        r = result[label]
+        print(
+            f"   {label}: {len(own['queries'])} requests, statuses {r['statuses']}, queries/request "
+            f"{r['queries_min']}..{r['queries_max']}, DB time {r['db_ms_mean']:.2f} ms, CPU {r['cpu_ms']:.2f} ms"
+        )
+    for label, queries in captured_one:
+        print(f"   -- {label}: {len(queries)} queries")
+        for sql in queries:
+            print(f"      {sql[:240]}")
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+        stats.print_stats(
+            os.environ.get("PROFILE_FILTER", r"apps/|joopang/|bench/"),
+            int(os.environ.get("PROFILE_LIMIT", "25")),
+        )
+        print(out.getvalue())
+    return result
+
+
+def _matches(template: str, path: str) -> bool:
+    """``/orders/{id}/payments`` matches ``/orders/<uuid>/payments``."""
+    head, _sep, tail = template.partition("{")
+    if not _sep:
+        return template == path
+    return path.startswith(head) and path.endswith(tail.partition("}")[2])
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             concurrency = meta.get("concurrency")
             lines.append(
                 "| {name} | {app} | {db} | {client} | {client_core:.0%} | {other} | {cap} | {lat} |".format(
-                    name=row["name"],
+                    name=row["extra"].get("cpu_label", row["name"]),
                     app=_cpu(cpu.get("gunicorn")),
                     db=_cpu(cpu.get("postgres")),
                     client=_cpu(cpu.get("loadgen")),

@@ -495,6 +495,25 @@ def preflight(
     import httpx
 
     problems = []
+    if load is not None and load.flows:
+        # A flow's steps depend on each other: run the first client's iteration once.
+        def send(method: str, path: str, body: str | None, own: dict[str, str]) -> tuple[int, bytes]:
+            response = httpx.request(
+                method,
+                f"http://{HOST}:{port}{path}",
+                headers={**headers, **own},
+                content=body.encode("utf-8") if body is not None else None,
+                timeout=30,
+            )
+            return response.status_code, response.content
+
+        try:
+            for step, path, status, body in load.run_flow(load.flows[0], send):
+                if not 200 <= status < 300:
+                    problems.append(f"{name}: {step.method} {path} answered {status}: {body[:200]!r}")
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            problems.append(f"{name}: flow: {type(exc).__name__}: {exc}")
+        return problems
     asks = (
         load.first_requests(3)
         if load is not None
@@ -553,6 +572,112 @@ def wallet_check(services: Services) -> str:
         f"top_up check: the sandbox received {stats['requests'].get('charge', 0)} charge requests and applied "
         f"{len(applied)} charges ({twice} applied more than once); {entries} top-up ledger rows; "
         f"{drift} wallets off their ledger sum"
+    )
+
+
+def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int) -> list[Any]:
+    """The rows one scenario makes: one, or for a flow one per ``load.rows`` entry (its
+    step labels and sums). A flow's CPU per request covers all its requests (the load
+    generator cannot tell whose request a CPU second was): it goes with the first row."""
+    from bench.stats import summarize
+
+    extra = cpu_extra(result, cores)
+    if not load.flows:
+        return [
+            summarize(
+                name=item.name,
+                title=item.title,
+                latencies_ms=result["latencies_ms"],
+                statuses=result["statuses"],
+                duration_s=result["duration_s"],
+                p95_target_ms=item.p95_target_ms,
+                extra=extra,
+            )
+        ]
+    extra["cpu_label"] = f"{item.name} (all its requests)"
+    out = []
+    for index, row in enumerate(load.rows):
+        own = result.get("by_label", {}).get(row.label, {"latencies_ms": [], "statuses": {}})
+        out.append(
+            summarize(
+                name=row.label,
+                title=row.title,
+                latencies_ms=own["latencies_ms"],
+                statuses=own["statuses"],
+                duration_s=result["duration_s"],
+                p95_target_ms=row.p95_target_ms,
+                extra=extra if index == 0 else {"error_samples": []},
+            )
+        )
+    return out
+
+
+def flow_note(name: str, load: Any, result: dict[str, Any]) -> str:
+    """How many iterations a flow completed and its CPU per iteration (all its requests)."""
+    by_label = result.get("by_label", {})
+    sums = [row.label for row in load.rows if row.label not in {s.label for f in load.flows for s in f.steps}]
+    iterations = len(by_label.get(sums[0], {}).get("latencies_ms", [])) if sums else 0
+    requests = sum(result["statuses"].values())
+    text = f"{name}: {requests} requests, {iterations} complete iterations recorded"
+    cpu = result.get("cpu")
+    if cpu and iterations:
+        text += (
+            f"; CPU per iteration (all its requests): gunicorn {1000 * cpu['gunicorn'] / iterations:.1f} ms, "
+            f"PostgreSQL {1000 * cpu['postgres'] / iterations:.1f} ms"
+        )
+    return text
+
+
+def checkout_check() -> str:
+    """After the checkouts: every wallet equals its ledger, no order paid twice (captured
+    payments and payment ledger rows per order), on_hand = the sum of its movements."""
+    from django.db import connections
+    from django.db.models import Count, Sum
+
+    from apps.inventory.models import StockLevel, StockMovement
+    from apps.orders.models import Order, OrderPayment
+    from apps.payments.models import WalletEntry
+    from apps.payments.selectors import wallet_drift
+
+    drift = len(wallet_drift())
+    paid = Order.objects.filter(status=Order.Status.PAID).count()
+    pending = Order.objects.filter(status=Order.Status.PENDING).count()
+    captured_twice = (
+        OrderPayment.objects.filter(status=OrderPayment.Status.CAPTURED)
+        .values("order_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
+    )
+    captured = OrderPayment.objects.filter(status=OrderPayment.Status.CAPTURED).count()
+    debits = WalletEntry.objects.filter(kind=WalletEntry.Kind.PAYMENT).count()
+    paid_unmatched = (
+        Order.objects.filter(status=Order.Status.PAID)
+        .exclude(payments__status=OrderPayment.Status.CAPTURED)
+        .count()
+    )
+    # The seed writes opening stock without movements: a level's ledger starts at its first
+    # movement's on_hand_before, so on_hand must be that plus every delta since.
+    level_table, movement_table = StockLevel._meta.db_table, StockMovement._meta.db_table
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE l.on_hand <> f.on_hand_before + m.total)
+            FROM {level_table} l
+            JOIN (SELECT stock_level_id, SUM(delta) AS total, MIN(id) AS first_id
+                  FROM {movement_table} GROUP BY stock_level_id) m ON m.stock_level_id = l.id
+            JOIN {movement_table} f ON f.id = m.first_id"""
+        )
+        checked, stock_off = cursor.fetchone()
+    commits = StockMovement.objects.filter(kind=StockMovement.Kind.COMMIT).aggregate(units=Sum("delta"))[
+        "units"
+    ]
+    connections.close_all()
+    return (
+        f"checkout check: {paid} orders paid ({pending} pending), {captured} captured payments and {debits} "
+        f"wallet payment ledger rows; {captured_twice} orders with more than one captured payment, "
+        f"{paid_unmatched} paid orders without one; {drift} wallets off their ledger sum; "
+        f"{stock_off} of {checked} stock levels with movements whose on_hand is not their ledger "
+        f"(first on_hand_before + every delta); {-(commits or 0)} units sold by commit movements"
     )
 
 
@@ -679,7 +804,6 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     log("/readyz answered 200 and the worker answered a ping")
 
     from bench.report import build_report, render_markdown
-    from bench.stats import summarize
 
     floor = client_floor(config, keep_alive=config.worker_class != "sync")
     log(
@@ -696,23 +820,21 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         log(f"{item.name}: {len(set(paths))} distinct paths, {config.concurrency} connections, "
             f"{config.warmup_s:g} + {config.duration_s:g} s")  # fmt: skip
         result = run_load(config, port, paths, item.headers, meter, item.method, load)
-        summary = summarize(
-            name=item.name,
-            title=item.title,
-            latencies_ms=result["latencies_ms"],
-            statuses=result["statuses"],
-            duration_s=result["duration_s"],
-            p95_target_ms=item.p95_target_ms,
-            extra=cpu_extra(result, config.cores),
-        )
-        summaries.append(summary)
-        log(f"{item.name}: {summary.rps:.0f} req/s, P50 {summary.p50_ms:.1f} ms, P95 {summary.p95_ms:.1f} ms, "
-            f"P99 {summary.p99_ms:.1f} ms, {summary.errors} errors")  # fmt: skip
-        for sample in summary.extra["error_samples"]:
-            log(f"  error sample: {sample}")
+        for summary in scenario_summaries(item, load, result, config.cores):
+            summaries.append(summary)
+            log(f"{summary.name}: {summary.rps:.0f} req/s, P50 {summary.p50_ms:.1f} ms, P95 {summary.p95_ms:.1f} ms, "
+                f"P99 {summary.p99_ms:.1f} ms, {summary.errors} errors")  # fmt: skip
+            for sample in summary.extra.get("error_samples", []):
+                log(f"  error sample: {sample}")
+        if load.flows:
+            notes.append(flow_note(item.name, load, result))
+            log(notes[-1])
     services.check_alive()
     if any(item.name == "top_up" for item, _load in plan):
         notes.append(wallet_check(services))
+        log(notes[-1])
+    if any(item.name == "checkout" for item, _load in plan):
+        notes.append(checkout_check())
         log(notes[-1])
 
     meta = {

@@ -16,6 +16,11 @@ request list per client with its own headers (a guest cart token minted in the b
 ``Load(unique_header="Idempotency-Key")`` makes every request carry a header value never
 sent before (an idempotent POST that must create something each time: ``top_up``).
 
+A flow of dependent requests (a checkout: refill the cart, create the order, pay the order
+just created) is a :class:`Load` with ``flows``: each client runs its steps in order, a
+step may use what an earlier one answered (``{id}`` in its path), and ``rows`` say which
+step labels (and sums of steps) become rows of the table.
+
 ``requires`` names Django apps (labels) that must be installed and migrated; a scenario
 whose app does not exist yet is skipped with a note instead of failing the run. The order
 of registration is the order of the run and of the table; ``baseline`` comes first.
@@ -69,6 +74,48 @@ class ClientLoad:
 
 
 @dataclass
+class FlowStep:
+    """One request of a flow. ``path`` may hold ``{name}``: the value a previous step of the
+    same iteration saved (``save="id"`` keeps the JSON answer's ``id``). ``unique``: this
+    step gets a fresh ``Load.unique_header`` value. Steps with the same ``sum`` are added up
+    per iteration into a row of that name."""
+
+    label: str
+    method: str
+    path: str
+    body: str | None = None
+    unique: bool = False
+    save: str | None = None
+    sum: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "method": self.method, "path": self.path}
+        for name in ("body", "save", "sum"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.unique:
+            out["unique"] = True
+        return out
+
+
+@dataclass
+class ClientFlow:
+    """The flow one client runs again and again, with its own headers (a bearer token)."""
+
+    headers: dict[str, str]
+    steps: list[FlowStep]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the table made from a flow: a step label or a ``sum`` name."""
+
+    label: str
+    title: str
+    p95_target_ms: float | None = None
+
+
+@dataclass
 class Load:
     """What a scenario sends. ``paths`` (and ``bodies``) are shared by all clients, which
     rotate over them; with ``clients`` client *i* sends ``clients[i % len(clients)]``'s."""
@@ -76,8 +123,13 @@ class Load:
     paths: list[str] = field(default_factory=list)
     bodies: list[str] | None = None
     clients: list[ClientLoad] | None = None
-    #: A header the load generator fills with a fresh value on every request.
+    #: A header the load generator fills with a fresh value on every request (on the
+    #: ``unique`` steps of a flow).
     unique_header: str | None = None
+    #: Dependent requests run in order by each client (``clients`` and ``paths`` unused).
+    flows: list[ClientFlow] | None = None
+    #: The rows a flow's results make (step labels and sums), in table order.
+    rows: list[Row] = field(default_factory=list)
 
     def _fresh(self, headers: dict[str, str]) -> dict[str, str]:
         if not self.unique_header:
@@ -85,6 +137,8 @@ class Load:
         return {**headers, self.unique_header: f"bench-{uuid.uuid4()}"}
 
     def all_paths(self) -> list[str]:
+        if self.flows:
+            return [step.path for flow in self.flows for step in flow.steps]
         if self.clients:
             return [p for c in self.clients for p in c.paths]
         return list(self.paths)
@@ -105,6 +159,28 @@ class Load:
                 break
         return [(p, b, self._fresh({})) for p, b in seen.items()]
 
+    def run_flow(
+        self, flow: ClientFlow, send: Callable[[str, str, str | None, dict[str, str]], tuple[int, bytes]]
+    ) -> list[tuple[FlowStep, str, int, bytes]]:
+        """One iteration of ``flow`` through ``send(method, path, body, headers) -> (status,
+        body)`` (httpx in the preflight, Django's test client in bench/profile.py), as the
+        load generator runs it; stops at the first non-2xx answer. Returns (step, path,
+        status, body) per request sent."""
+        saved: dict[str, str] = {}
+        out = []
+        for step in flow.steps:
+            path = step.path
+            for name, value in saved.items():
+                path = path.replace("{" + name + "}", value)
+            headers = self._fresh(flow.headers) if step.unique else dict(flow.headers)
+            status, body = send(step.method, path, step.body, headers)
+            out.append((step, path, status, body))
+            if not 200 <= status < 300:
+                break
+            if step.save:
+                saved[step.save] = str(json.loads(body)[step.save])
+        return out
+
     def requests(self) -> list[tuple[str, str | None, dict[str, str]]]:
         """Every (path, body, client headers), the clients interleaved (for bench/profile.py)."""
         if not self.clients:
@@ -120,6 +196,11 @@ class Load:
     def spec(self) -> dict[str, Any]:
         """The load generator's part of the spec (``bench/loadgen.py``)."""
         out: dict[str, Any] = {"paths": self.all_paths()}
+        if self.flows:
+            out["flows"] = [
+                {"headers": flow.headers, "steps": [step.spec() for step in flow.steps]}
+                for flow in self.flows
+            ]
         if self.bodies:
             out["bodies"] = self.bodies
         if self.unique_header:
@@ -541,3 +622,154 @@ def top_up(ctx: Context) -> Load:
             )
         )
     return Load(clients=clients, unique_header="Idempotency-Key")
+
+
+# --- Orders (issue 20) --------------------------------------------------------------------
+
+ORDERS_PATH = "/api/v1/orders"
+ORDER_PAYMENTS_PATH = "/api/v1/orders/{id}/payments"
+#: Units received into each checkout SKU before the load, so that no client runs one dry.
+CHECKOUT_SKU_UNITS = 100_000
+#: Each member's wallet (won): ~1,000 checkouts of the dearest seeded pair, far more than
+#: a run does (the wallet is a balance, not a limit: this only has to never run out).
+CHECKOUT_WALLET = 10**10
+CHECKOUT_ADDRESS = {
+    "recipient": "벤치 주문",
+    "line1": "세종대로 110",
+    "city": "서울",
+    "postal_code": "04524",
+    "country": "KR",
+}
+
+
+def _member(email: str, name: str) -> Any:
+    """A KR member registered through the service (the ``member`` role, the market's
+    required consents); the same one on a database already seeded."""
+    from apps.accounts.models import User
+    from apps.accounts.services import required_consents, user_register
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = user_register(
+            email=email,
+            password=f"Bench-{uuid.uuid4()}",
+            name=name,
+            market="KR",
+            consents=required_consents("KR"),
+        )
+    return user
+
+
+def checkout_steps(sku_codes: Sequence[str]) -> list[FlowStep]:
+    """One checkout iteration: refill the member's cart (one unit of each SKU; a paid order
+    took the last iteration's units out of it), place the order from the cart, pay it from
+    the wallet. Create and pay carry fresh Idempotency-Keys; their sum is the ``checkout``
+    row."""
+    refill = [
+        FlowStep(
+            label="checkout.refill",
+            method="POST",
+            path=CART_ITEMS_PATH,
+            body=json.dumps({"sku": code, "quantity": 1}),
+        )
+        for code in sku_codes
+    ]
+    create = FlowStep(
+        label="checkout.create",
+        method="POST",
+        path=ORDERS_PATH,
+        body=json.dumps({"from_cart": True, "shipping_address": CHECKOUT_ADDRESS}, ensure_ascii=False),
+        unique=True,
+        save="id",
+        sum="checkout",
+    )
+    pay = FlowStep(
+        label="checkout.pay",
+        method="POST",
+        path=ORDER_PAYMENTS_PATH,
+        body=json.dumps({"method": "wallet"}),
+        unique=True,
+        sum="checkout",
+    )
+    return [*refill, create, pay]
+
+
+@scenario(
+    "checkout",
+    "each member: refill a 2-line cart, POST /api/v1/orders from the cart, POST /orders/{id}/payments by wallet",
+    p95_target_ms=400,
+    requires=("catalog", "inventory", "accounts", "payments", "carts", "orders"),
+    method="POST",
+)
+def checkout(ctx: Context) -> Load:
+    """One KR member per client (bearer token, a wallet funded by an ops adjustment) with
+    two SKUs of its own (stocked with ``CHECKOUT_SKU_UNITS`` more by a receipt, so stock
+    rows are not shared between clients and never run out)."""
+    from apps.accounts.services import staff_create_or_update
+    from apps.accounts.tokens import access_token_for
+    from apps.inventory.services import stock_adjust
+    from apps.markets.models import Market
+    from apps.payments.services import wallet_adjust, wallet_get_or_create
+
+    if not _table_exists(ctx.model("orders", "Order")):
+        raise SkipScenario("the orders tables are not migrated")
+    codes = _cart_skus(ctx, 2 * ctx.clients)
+    if len(codes) < 2:
+        raise SkipScenario("not enough KR SKUs with stock seeded")
+    level_model = ctx.model("inventory", "StockLevel")
+    for code in codes:
+        level = (
+            level_model._default_manager.filter(
+                sku__code=code, warehouse__market_id="KR", warehouse__is_active=True
+            )
+            .select_related("warehouse")
+            .order_by("warehouse__priority", "warehouse_id")
+            .first()
+        )
+        if level.available < CHECKOUT_SKU_UNITS:
+            stock_adjust(
+                sku_code=code,
+                warehouse_code=level.warehouse.code,
+                delta=CHECKOUT_SKU_UNITS,
+                kind="receipt",
+                reason="Benchmark: checkout",
+                actor=None,
+                reference=f"bench:checkout:{code}",
+            )
+    kr = Market.objects.get(code="KR")
+    ops, _ = staff_create_or_update(
+        email="bench-ops@bench.test", role="ops_admin", password=f"Bench-{uuid.uuid4()}", market=None
+    )
+    flows = []
+    for i in range(ctx.clients):
+        user = _member(f"bench-checkout-{i}@bench.test", f"Bench checkout {i}")
+        wallet = wallet_get_or_create(user=user, market=kr)
+        if wallet.balance < CHECKOUT_WALLET // 2:
+            wallet_adjust(
+                user=user,
+                market=kr,
+                amount=CHECKOUT_WALLET,
+                reason="Benchmark funding",
+                actor=ops,
+                reference=f"bench:checkout:{user.pk}:{uuid.uuid4()}",
+            )
+        pair = [codes[(2 * i) % len(codes)], codes[(2 * i + 1) % len(codes)]]
+        token = access_token_for(user, lifetime_seconds=TOP_UP_TOKEN_SECONDS)
+        flows.append(
+            ClientFlow(
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                steps=checkout_steps(pair),
+            )
+        )
+    return Load(
+        flows=flows,
+        unique_header="Idempotency-Key",
+        rows=[
+            Row("checkout", "create + pay, the two latencies added up per completed iteration"),
+            Row(
+                "checkout.create", "POST /api/v1/orders {from_cart, shipping_address} (Idempotency-Key)", 400
+            ),
+            Row("checkout.pay", "POST /api/v1/orders/{id}/payments {method: wallet} (Idempotency-Key)", 400),
+            Row("checkout.refill", "POST /api/v1/carts/current/items, twice per iteration (not checkout)"),
+        ],
+    )

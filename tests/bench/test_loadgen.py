@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 
 from bench.loadgen import Run, build_request, read_response
 
@@ -190,3 +191,96 @@ def test_a_unique_header_is_never_sent_twice():
     assert None not in keys
     assert len(set(keys)) == len(keys)
     assert all(b"\x00" not in key for key in keys)
+
+
+def test_a_flow_runs_its_steps_in_order_and_uses_what_an_earlier_step_answered():
+    # given a server: refills answer 201; a create answers 201 with a fresh id (every third
+    # create is refused with 409); a payment answers 201 only for an id it handed out
+    import json
+
+    seen = []
+    created = []
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line, *rest = head.split(b"\r\n")
+                fields = dict(item.split(b": ", 1) for item in rest if b": " in item)
+                await reader.readexactly(int(fields.get(b"Content-Length", b"0")))
+                path = line.split(b" ")[1].decode()
+                key = fields.get(b"Idempotency-Key")
+                seen.append((fields[b"X-Who"], path, key))
+                status, body = b"201 Created", b"{}"
+                if path == "/orders":
+                    if len(created) % 3 == 2:
+                        created.append(None)
+                        status = b"409 Conflict"
+                    else:
+                        created.append(f"o{len(created)}")
+                        body = json.dumps({"id": created[-1]}).encode()
+                elif path.startswith("/orders/"):
+                    status = b"201 Created" if path.split("/")[2] in created else b"404 Not Found"
+                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def steps():
+        return [
+            {"label": "refill", "method": "POST", "path": "/cart/items", "body": "{}"},
+            {"label": "create", "method": "POST", "path": "/orders", "body": "{}", "unique": True,
+             "save": "id", "sum": "checkout"},
+            {"label": "pay", "method": "POST", "path": "/orders/{id}/payments", "body": "{}", "unique": True,
+             "sum": "checkout"},
+        ]  # fmt: skip
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        spec = {
+            "host": "127.0.0.1",
+            "port": port,
+            "paths": ["/cart/items", "/orders", "/orders/{id}/payments"],
+            "method": "POST",
+            "unique_header": "Idempotency-Key",
+            "flows": [
+                {"headers": {"X-Who": "a"}, "steps": steps()},
+                {"headers": {"X-Who": "b"}, "steps": steps()},
+            ],
+            "concurrency": 2,
+            "warmup_s": 0.0,
+            "duration_s": 0.3,
+        }
+        async with server:
+            return await Run(spec).run()
+
+    # when two clients run the flow for a while
+    result = asyncio.run(scenario())
+
+    # then each client's requests come in flow order: a refill, a create, and the payment of
+    # the order that create made, unless it was refused (then the next refill)
+    by_label = result["by_label"]
+    assert set(by_label) == {"refill", "create", "pay", "checkout"}
+    assert by_label["create"]["statuses"].get("409", 0) >= 1
+    for who in (b"a", b"b"):
+        mine = [(path, key) for w, path, key in seen if w == who]
+        for (path, key), (after, _k) in itertools.pairwise(mine):
+            if path == "/cart/items":
+                assert key is None and after == "/orders"
+            elif path == "/orders":
+                assert after in ("/cart/items", *(f"/orders/{c}/payments" for c in created if c))
+            else:
+                assert after == "/cart/items"
+    assert not any(path.startswith("/orders/") and path.split("/")[2] not in created for _w, path, _k in seen)
+    # fresh keys on create and pay only, never twice
+    keys = [key for _w, path, key in seen if path != "/cart/items"]
+    assert None not in keys and len(set(keys)) == len(keys)
+    # the sum row has one entry per iteration whose create and pay both succeeded
+    assert by_label["pay"]["statuses"] == {"201": len(by_label["pay"]["latencies_ms"])}
+    assert len(by_label["checkout"]["latencies_ms"]) <= len(by_label["pay"]["latencies_ms"])
+    assert len(by_label["checkout"]["latencies_ms"]) >= len(by_label["pay"]["latencies_ms"]) - 2
+    assert (
+        sum(by_label[label]["statuses"].get("201", 0) for label in ("refill", "create", "pay"))
+        == (result["statuses"]["201"])
+    )

@@ -1,3 +1,4 @@
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -309,3 +310,100 @@ def test_top_up_gives_each_client_a_member_with_a_saved_method_and_fresh_keys(sa
         json.loads(body)["amount"] for _path, body, _own in asks
     )
     assert len(sandbox_provider.stats()["charges_applied"]) == 2
+
+
+# --- Checkout (issue 20) ------------------------------------------------------------------
+def test_checkout_scenario_judges_create_and_pay_at_400_ms_and_shows_refills_apart():
+    item = REGISTRY["checkout"]
+    assert item.method == "POST"
+    assert item.requires == ("catalog", "inventory", "accounts", "payments", "carts", "orders")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_checkout_gives_each_client_a_funded_member_and_two_skus_and_its_flow_buys_twice(
+    cart_skus, client, django_capture_on_commit_callbacks
+):
+    import json
+
+    from apps.carts.models import CartLine
+    from apps.inventory.models import StockLevel
+    from apps.orders.models import Order, OrderPayment
+    from apps.payments.models import Wallet, WalletEntry
+    from bench.run import checkout_check
+    from bench.scenarios import CHECKOUT_SKU_UNITS, CHECKOUT_WALLET, FlowStep
+
+    # when the builder runs for 2 clients
+    load = REGISTRY["checkout"].build(Context(clients=2))
+
+    # then each client is its own member with a funded wallet, a token and two SKUs of its own
+    assert load.unique_header == "Idempotency-Key" and len(load.flows) == 2
+    assert [(r.label, r.p95_target_ms) for r in load.rows] == [
+        ("checkout", None),
+        ("checkout.create", 400),
+        ("checkout.pay", 400),
+        ("checkout.refill", None),
+    ]
+    assert len({f.headers["Authorization"] for f in load.flows}) == 2
+    assert sorted(Wallet.objects.values_list("balance", flat=True)) == [CHECKOUT_WALLET, CHECKOUT_WALLET]
+    pairs = []
+    for flow in load.flows:
+        assert [s.label for s in flow.steps] == [
+            "checkout.refill",
+            "checkout.refill",
+            "checkout.create",
+            "checkout.pay",
+        ]
+        assert [(s.unique, s.save, s.sum) for s in flow.steps[2:]] == [
+            (True, "id", "checkout"),
+            (True, None, "checkout"),
+        ]
+        assert not any(s.unique for s in flow.steps[:2])
+        pairs.append({json.loads(s.body)["sku"] for s in flow.steps[:2]})
+        assert json.loads(flow.steps[2].body)["from_cart"] is True
+        assert json.loads(flow.steps[3].body) == {"method": "wallet"}
+    assert len(pairs[0]) == 2 and len(pairs[1]) == 2 and not pairs[0] & pairs[1]
+    assert pairs[0] | pairs[1] <= set(cart_skus)
+    # and the SKUs got plenty of stock by a receipt (on top of the 60 they had)
+    for code in pairs[0] | pairs[1]:
+        assert StockLevel.objects.get(sku__code=code).on_hand == 60 + CHECKOUT_SKU_UNITS
+
+    # when the first client's flow runs twice, as the load generator runs it
+    def send(method, path, body, own):
+        headers = {k: v for k, v in {**REGISTRY["checkout"].headers, **own}.items() if k != "Content-Type"}
+        response = client.generic(method, path, body, content_type="application/json", headers=headers)
+        return response.status_code, response.content
+
+    runs = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):  # the cart empties after commit
+            runs.append(load.run_flow(load.flows[0], send))
+
+    # then every request succeeded: two orders placed from the cart and paid, the cart empty
+    for run in runs:
+        assert [(step.label, status) for step, _path, status, _body in run] == [
+            ("checkout.refill", 201),
+            ("checkout.refill", 201),
+            ("checkout.create", 201),
+            ("checkout.pay", 201),
+        ], [body[:300] for *_rest, body in run]
+        order_id = json.loads(run[2][3])["id"]
+        assert run[3][1] == f"/api/v1/orders/{order_id}/payments"
+    assert isinstance(run[2][0], FlowStep)
+    orders = list(Order.objects.order_by("pk"))
+    assert [(o.status, o.lines.count()) for o in orders] == [("paid", 2), ("paid", 2)]
+    assert OrderPayment.objects.filter(status="captured").count() == 2
+    assert CartLine.objects.count() == 0
+    paid = sum(o.total for o in orders)
+    assert WalletEntry.objects.filter(kind="payment").count() == 2
+    assert sorted(Wallet.objects.values_list("balance", flat=True)) == [
+        CHECKOUT_WALLET - paid,
+        CHECKOUT_WALLET,
+    ]
+    # and the after-run check finds nothing off
+    note = checkout_check()
+    assert "2 orders paid (0 pending), 2 captured payments and 2 wallet payment ledger rows" in note
+    assert "0 orders with more than one captured payment, 0 paid orders without one" in note
+    assert "0 wallets off their ledger sum" in note
+    assert re.search(r"; 0 of [1-9]\d* stock levels with movements whose on_hand is not their ledger", note)
+    assert "4 units sold by commit movements" in note
