@@ -56,7 +56,7 @@ class AdjustmentLimit(DomainError):
 class AdjustmentInvalid(DomainError):
     code = "wallet.adjustment_invalid"
     http_status = 400
-    title = _("Invalid adjustment")
+    title = _("Invalid wallet adjustment")
     message = _("An adjustment needs a non-zero amount and a reason.")
 
 

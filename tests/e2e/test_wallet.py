@@ -197,10 +197,7 @@ def test_a_member_adds_a_method_tops_up_and_sees_the_balance_and_the_ledger(
     assert problems == {}
 
 
-# Korean text of the wallet pages: true once the lead has merged /tmp/i18n/storefront.po
-# into locale/ko and compiled it. Until then the page shows the English msgids, so this test
-# is an expected failure; strict, so it turns red the moment it passes: then delete the mark.
-@pytest.mark.xfail(strict=True, reason="Korean wallet strings: remove this mark after merging storefront.po")
+# Korean text of the wallet pages (the ko catalogs of apps/payments).
 def test_the_wallet_pages_speak_korean(browser, live_server):
     from django.test import Client
 

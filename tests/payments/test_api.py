@@ -119,10 +119,10 @@ def test_the_ledger_newest_first_with_signed_amounts_and_no_staff_reason(api_cli
         "balance_after": {"amount": 7000, "currency": "KRW", "display": "₩7,000"},
         "reference": "order:1:payment",
         "created_at": payment["created_at"],
-        "description": "Payment",
+        "description": "결제",  # the member's profile language (ko) wins over Accept-Language
     }
     assert adjustment["kind"] == "adjustment" and adjustment["amount"]["amount"] == 10000
-    assert adjustment["description"] == "Adjustment"
+    assert adjustment["description"] == "조정"
     assert "test funding" not in response.content.decode()  # the staff reason stays internal
     assert body["next"] is None and body["previous"] is None
     assert "no-store" in response["Cache-Control"]
@@ -302,7 +302,7 @@ def test_card_numbers_are_refused_and_never_echoed(api_client, sandbox, body, ca
 
     assert response.status_code == 400
     assert response.json()["code"] == "payment_method.card_number_refused"
-    assert response.json()["title"] == "Never send a card number"
+    assert response.json()["title"] == "카드 번호는 입력하지 마세요"  # the member's profile language
     text = response.content.decode() + str(dict(response.items()))
     assert "41111111111111110000" not in text and "1111 0000" not in text and "4111" not in text
     assert PaymentMethod.objects.count() == 0
@@ -407,7 +407,7 @@ def test_a_top_up_charges_the_method_and_credits_the_wallet(api_client, sandbox,
         "balance_after": {"amount": 50000, "currency": "KRW", "display": "₩50,000"},
         "reference": f"charge:{charge.reference}",
         "created_at": response.json()["created_at"],
-        "description": "Top-up",
+        "description": "충전",  # the member's profile language (ko)
         "top_up": {
             "id": str(charge.reference),
             "status": "succeeded",
