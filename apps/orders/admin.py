@@ -33,6 +33,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
+from unfold.utils import display_for_label
 
 from apps.accounts.admin import MarketScopedAdminMixin
 from apps.accounts.models import User
@@ -144,7 +145,7 @@ class OrderAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
                     "number",
                     "member",
                     "market_code",
-                    "status_badge",
+                    "status_shown",
                     "placed",
                     "pay_by",
                     "paid",
@@ -174,7 +175,7 @@ class OrderAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
         "number",
         "member",
         "market_code",
-        "status_badge",
+        "status_shown",
         "placed",
         "pay_by",
         "paid",
@@ -218,6 +219,12 @@ class OrderAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     @display(description=_("status"), ordering="status", label=STATUS_BADGES)
     def status_badge(self, obj: Order) -> tuple[str, str]:
         return obj.status, _status_label(obj.status)
+
+    @admin.display(description=_("status"))
+    def status_shown(self, obj: Order) -> str:
+        """The list's badge on the order's page (unfold's read-only fields do not apply
+        a ``label`` mapping themselves)."""
+        return display_for_label((obj.status, _status_label(obj.status)), "-", STATUS_BADGES)
 
     @admin.display(description=_("total"), ordering="total")
     def total_shown(self, obj: Order) -> str | None:
@@ -284,12 +291,15 @@ class OrderAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
         outbox events and the shipping address (``admin/orders/order_detail.html``)."""
         order = self.get_object(request, object_id)
         context = {**(extra_context or {}), **self._sections(order)}
-        context["transition_url"] = (
-            reverse("admin:orders_order_change_status", args=[order.pk])
-            if self.has_transition_order_permission(request) and transition_targets(request.user, order)
-            else None
-        )
         return super().change_view(request, object_id, form_url, context)
+
+    def get_actions_detail(self, request: HttpRequest, object_id: Any) -> list[Any]:
+        """No "Change status" button on an order this user can move nowhere (cancelled,
+        refunded, or outside their policy); the form itself still answers, and says so."""
+        actions = super().get_actions_detail(request, object_id)
+        if not transition_targets(request.user, self.get_object(request, str(object_id))):
+            actions = [a for a in actions if a.action_name != "orders_order_change_status"]
+        return actions
 
     def _sections(self, order: Order) -> dict[str, Any]:
         currency = order.currency
