@@ -151,18 +151,17 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
             [
                 (_("Customers"), "group", "accounts.user", ""),
                 (_("Consents"), "task_alt", "accounts.consent", ""),
-                # Wallets sit with the customers they belong to: the CS desk's next click.
+            ],
+        ),
+        (
+            _("Orders and payments"),
+            [
+                # Lines, payments, refunds, history and events are on the order's page.
+                (_("Orders"), "shopping_bag", "orders.order", ""),
                 (_("Wallets"), "account_balance_wallet", "payments.wallet", ""),
                 (_("Wallet ledger"), "receipt", "payments.walletentry", ""),
                 (_("Payment methods"), "credit_card", "payments.paymentmethod", ""),
                 (_("Charges"), "payments", "payments.charge", ""),
-            ],
-        ),
-        (
-            _("Orders"),
-            [
-                # Lines, payments, refunds, history and events are on the order's page.
-                (_("Orders"), "shopping_bag", "orders.order", ""),
             ],
         ),
         # Coupons and integrations join here with their apps.

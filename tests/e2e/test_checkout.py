@@ -6,8 +6,7 @@ button is on the first screen of a 390 x 844 phone. Screenshots: /tmp/checkout-k
 /tmp/checkout-390.png, /tmp/receipt-ko.png (and the English ones), copied to test-results/.
 
 The flow asserts language-independent things (status codes in ``data-status``, amounts, ids);
-the Korean words of the order pages are checked by ``test_the_order_pages_speak_korean``,
-which needs /tmp/i18n/orders-store.po merged (strict xfail until then).
+the Korean words of the order pages are checked by ``test_the_order_pages_speak_korean``.
 """
 
 from __future__ import annotations
@@ -247,11 +246,7 @@ def test_a_member_buys_from_the_cart_with_the_wallet_cancels_and_sees_the_refund
     assert problems == {}
 
 
-# Korean text of the order pages: true once the lead has merged /tmp/i18n/orders-store.po (and
-# orders-core.po for the status names) into the catalogs and compiled them. Until then the pages
-# show English msgids, so this is an expected failure; strict, so it turns red the moment it
-# passes: then delete the mark.
-@pytest.mark.xfail(strict=True, reason="Korean order strings: remove this mark after merging orders-store.po")
+# Korean text of the order pages (the ko catalogs of apps/orders).
 def test_the_order_pages_speak_korean(browser, live_server, markets):
     from django.test import Client
 

@@ -421,7 +421,7 @@ def test_the_history_lists_only_my_orders_newest_first(kr):
 
     assert re.findall(r'class="order-row" data-number="([^"]+)"', html) == [newer.number, older.number]
     assert theirs.number not in html
-    assert re.search(r"생수\s+\+1", html)
+    assert re.search(r"생수\s+외 1건", html)  # "+1 more" in Korean
 
 
 def test_the_history_paginates(kr):
