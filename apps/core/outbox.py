@@ -24,29 +24,37 @@ from apps.core.models import OutboxEvent
 SEQUENCE_NAME = "core_outboxevent_sequence_seq"
 
 
-def _next_sequence() -> int:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT nextval(%s)", [SEQUENCE_NAME])
-            return int(cursor.fetchone()[0])
-    # SQLite: the IMMEDIATE transaction holds the database's write lock, so no other writer
-    # can take the same number between this read and the insert.
-    return int(OutboxEvent.objects.aggregate(m=Max("sequence"))["m"] or 0) + 1
+def _next_numbers(aggregate_type: str, aggregate_id: str) -> tuple[int, int]:
+    """The event's global ``sequence`` and its ``aggregate_sequence``.
 
-
-def _next_aggregate_sequence(aggregate_type: str, aggregate_id: str) -> int:
+    PostgreSQL, two statements: the global number and the aggregate's advisory lock in one
+    round trip, then the aggregate's MAX in a statement of its own. Two transactions
+    publishing for the same aggregate take turns at the lock (released at commit), and the
+    MAX must be a later statement than the lock: in READ COMMITTED each statement reads a
+    new snapshot, so it sees the row the previous holder committed; read in the same
+    statement as the lock, the snapshot would predate the wait, both would read the same MAX
+    and one would fail on the unique index.
+    """
     if connection.vendor == "postgresql":
-        # Two transactions publishing for the same aggregate take turns here (released at
-        # commit), so both never read the same MAX and one fail on the unique index.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"outbox:{aggregate_type}:{aggregate_id}"],
+                "SELECT nextval(%s), pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [SEQUENCE_NAME, f"outbox:{aggregate_type}:{aggregate_id}"],
             )
+            sequence = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT MAX(aggregate_sequence) FROM core_outboxevent WHERE aggregate_type = %s AND aggregate_id = %s",
+                [aggregate_type, aggregate_id],
+            )
+            last = cursor.fetchone()[0]
+        return sequence, int(last or 0) + 1
+    # SQLite: the IMMEDIATE transaction holds the database's write lock, so no other writer
+    # can take the same numbers between these reads and the insert.
+    sequence = int(OutboxEvent.objects.aggregate(m=Max("sequence"))["m"] or 0) + 1
     last = OutboxEvent.objects.filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id).aggregate(
         m=Max("aggregate_sequence")
     )["m"]
-    return int(last or 0) + 1
+    return sequence, int(last or 0) + 1
 
 
 def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
@@ -72,14 +80,15 @@ def publish(
     """
     assert connection.in_atomic_block, "outbox.publish() must run inside the caller's transaction"
     aggregate_key = str(aggregate_id)
+    sequence, aggregate_sequence = _next_numbers(aggregate_type, aggregate_key)
     return OutboxEvent.objects.create(
-        sequence=_next_sequence(),
+        sequence=sequence,
         type=type,
         version=version,
         market=market or "",
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_key,
-        aggregate_sequence=_next_aggregate_sequence(aggregate_type, aggregate_key),
+        aggregate_sequence=aggregate_sequence,
         payload=_jsonable(payload),
         occurred_at=clock.now(),
     )
