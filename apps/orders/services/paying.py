@@ -24,7 +24,7 @@ from apps.core import clock
 from apps.inventory.errors import ReservationExpired
 from apps.inventory.services import reservation_commit_held
 from apps.orders.errors import NotPayable, PaymentPending
-from apps.orders.models import Order, OrderPayment
+from apps.orders.models import Order, OrderLine, OrderPayment
 from apps.orders.services.common import MEMBER, key_hash, order_qs_for_update, status_label, status_move
 from apps.payments import services as payments
 from apps.payments.errors import PaymentDeclined, ProviderUnavailable
@@ -64,9 +64,9 @@ def _check_payable(order: Order, hashed_key: str) -> OrderPayment | None:
     return None
 
 
-def _record_sales(order: Order) -> None:
+def _record_sales(order: Order, lines: list[OrderLine]) -> None:
     per_product: dict[int, int] = {}
-    for line in order.lines.all():
+    for line in lines:
         per_product[line.product_id_snapshot] = per_product.get(line.product_id_snapshot, 0) + line.quantity
     for product_id, units in sorted(per_product.items()):
         product_sales_record(
@@ -102,9 +102,10 @@ def _capture(
             "payment": {"method": payment.method, "amount": payment.amount, "id": str(payment.public_id)}
         },
     )
-    _record_sales(order)
+    lines = list(order.lines.all())  # one read for the counters and the cart
+    _record_sales(order, lines)
     if order.from_cart:
-        bought = [(line.sku_code, line.quantity) for line in order.lines.all()]
+        bought = [(line.sku_code, line.quantity) for line in lines]
         transaction.on_commit(partial(_empty_cart_of, order.user_id, bought))
     return order
 
