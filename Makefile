@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
+# The payment sandbox (the built-in stand-in for a payment provider) that `make run` starts.
+SANDBOX_PORT ?= 8765
 STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/prod.txt requirements/dev.txt
 PYTEST_ARGS ?=
@@ -33,9 +35,11 @@ migrate: messages ## apply migrations to the configured database
 seed: migrate ## load demo data (idempotent: running it twice creates nothing new)
 	$(PY) manage.py seed_demo
 
-run: seed ## set up, then start web + Celery worker + beat on http://127.0.0.1:$(PORT)
-	@$(PY) manage.py run_banner --port $(PORT)
-	@PORT=$(PORT) $(VENV)/bin/honcho start --no-colour -e /dev/null -f Procfile.dev -p $(PORT)
+RUN_ENV = SANDBOX_PORT=$(SANDBOX_PORT) PAYMENT_PROVIDER_URL=$${PAYMENT_PROVIDER_URL:-http://127.0.0.1:$(SANDBOX_PORT)}
+
+run: seed ## set up, then start web + Celery worker + beat + payment sandbox on http://127.0.0.1:$(PORT)
+	@$(RUN_ENV) $(PY) manage.py run_banner --port $(PORT)
+	@PORT=$(PORT) $(RUN_ENV) $(VENV)/bin/honcho start --no-colour -e /dev/null -f Procfile.dev -p $(PORT)
 
 test: messages ## run the whole test suite (SQLite by default; DATABASE_URL/REDIS_URL switch it)
 	$(PY) -m pytest -n auto --dist loadfile $(PYTEST_ARGS)

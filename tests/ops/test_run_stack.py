@@ -1,4 +1,4 @@
-"""`make run` on the embedded default: web + worker + beat serve and work, Ctrl-C stops all
+"""`make run` on the embedded default: web + worker + beat (+ the payment sandbox) serve and work, Ctrl-C stops all
 of them cleanly within honcho's 5 s (no SIGKILL), and no Celery superuser warning as root.
 
 This starts the real command in a fresh VAR_DIR (its own SQLite file and filesystem
@@ -70,6 +70,9 @@ def _started_pids(output: str) -> dict[str, int]:
 def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
     port = _free_port()
     env = _embedded_env(tmp_path / "var", port)
+    sandbox_port = _free_port()
+    env["SANDBOX_PORT"] = str(sandbox_port)
+    env.pop("PAYMENT_PROVIDER_URL", None)
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
@@ -91,6 +94,9 @@ def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
         assert ko.status_code == en.status_code == 200
         assert '<html lang="ko">' in ko.text and "검색" in ko.text
         assert '<html lang="en">' in en.text and "Search" in en.text
+        # The payment sandbox answers where the web process will look for the provider.
+        sandbox = _wait_for(f"http://127.0.0.1:{sandbox_port}/_sandbox/stats", time.monotonic() + 30)
+        assert sandbox.json()["fault"]["mode"] == "ok"
 
         # The worker picks a task from the filesystem broker and stores its result.
         code = "from apps.core.tasks import ping_task; print(ping_task.delay('hello').get(timeout=120))"
@@ -122,14 +128,15 @@ def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
         log.seek(0)
         output = log.read()
     assert "Storefront" in output and f"http://127.0.0.1:{port}/" in output
-    for name in ("web", "worker", "beat"):
+    assert f"http://127.0.0.1:{sandbox_port}" in output  # the banner names the sandbox
+    for name in ("web", "worker", "beat", "payments"):
         assert f"{name}.1 " in output or f"{name}.1 |" in output, f"{name} did not start:\n{output[-3000:]}"
     # Ctrl-C stopped every process of the stack cleanly and in time: honcho never had to
     # SIGKILL anything (it does after 5 s), the worker finished its warm shutdown (rc 0),
     # and none of the three processes is left.
     assert "SIGKILL" not in output, output[-3000:]
     assert stopped_after < 5, f"stopping took {stopped_after:.1f} s:\n{output[-3000:]}"
-    assert set(children) == {"web", "worker", "beat"}, output[-3000:]
+    assert set(children) == {"web", "worker", "beat", "payments"}, output[-3000:]
     assert "worker.1 stopped (rc=0)" in output, output[-3000:]
     for name, pid in children.items():
         assert f"{name}.1 stopped" in output, output[-3000:]
