@@ -613,18 +613,19 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
 
 
 def flow_note(name: str, load: Any, result: dict[str, Any]) -> str:
-    """How many iterations a flow completed and its CPU per iteration (all its requests)."""
+    """How many iterations a flow completed, and its CPU per iteration: the CPU of all its
+    requests over requests / steps per iteration (iterations cut by the window's edges
+    count for the requests they made)."""
     by_label = result.get("by_label", {})
     sums = [row.label for row in load.rows if row.label not in {s.label for f in load.flows for s in f.steps}]
-    iterations = len(by_label.get(sums[0], {}).get("latencies_ms", [])) if sums else 0
+    complete = len(by_label.get(sums[0], {}).get("latencies_ms", [])) if sums else 0
     requests = sum(result["statuses"].values())
-    text = f"{name}: {requests} requests, {iterations} complete iterations recorded"
+    steps = len(load.flows[0].steps)
+    text = f"{name}: {requests} requests ({steps} per iteration), {complete} complete iterations recorded"
     cpu = result.get("cpu")
-    if cpu and iterations:
-        text += (
-            f"; CPU per iteration (all its requests): gunicorn {1000 * cpu['gunicorn'] / iterations:.1f} ms, "
-            f"PostgreSQL {1000 * cpu['postgres'] / iterations:.1f} ms"
-        )
+    if cpu and requests:
+        per = 1000 * steps / requests
+        text += f"; CPU per iteration: gunicorn {cpu['gunicorn'] * per:.1f} ms, PostgreSQL {cpu['postgres'] * per:.1f} ms"
     return text
 
 
