@@ -554,7 +554,10 @@ METRICS_REFRESH_HOOKS.append("apps.payments.metrics.gauges_refresh")
 
 # --- Orders (issue 20, ADR 0009) --------------------------------------------------------------
 CELERY_BEAT_SCHEDULE["orders-expire-due"] = {"task": "joopang.orders.orders_expire_due", "schedule": 30}
-CELERY_BEAT_SCHEDULE["orders-payments-settle"] = {"task": "joopang.orders.order_payments_settle", "schedule": 60}
+CELERY_BEAT_SCHEDULE["orders-payments-settle"] = {
+    "task": "joopang.orders.order_payments_settle",
+    "schedule": 60,
+}
 CELERY_BEAT_SCHEDULE["orders-refunds-send-pending"] = {
     "task": "joopang.orders.order_refunds_send_pending",
     "schedule": 5 * 60,
