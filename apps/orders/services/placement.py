@@ -125,6 +125,12 @@ def _priced_lines(
     return view, cart_selectors.cart_totals(view=view)
 
 
+def _names(product: Product) -> tuple[str, str]:
+    """(Korean, English) name of the snapshot, each falling back to the other."""
+    ko, en = product.name_ko, product.name_en  # type: ignore[attr-defined]
+    return ko or en or "", en or ko or ""
+
+
 def _as_dict(line: cart_selectors.CartLineView) -> dict[str, Any]:
     return {name: getattr(line, name) for name in line.__slots__}
 
@@ -186,11 +192,11 @@ def order_place(
     assert total == totals.total.amount - coupon_discount, (total, totals.total)
 
     now = clock.now()
-    skus = {s.code: s for s in Sku.objects.filter(code__in=[line.sku for line in lines])}
-    names = {
-        p.pk: (p.name_ko or p.name_en or "", p.name_en or p.name_ko or "")  # type: ignore[attr-defined]
-        for p in Product.objects.filter(pk__in=[line.product_id for line in lines])
+    # One query for the SKUs and their products' names (the lines' product ids are theirs).
+    skus = {
+        s.code: s for s in Sku.objects.filter(code__in=[line.sku for line in lines]).select_related("product")
     }
+    names = {sku.product_id: _names(sku.product) for sku in skus.values()}
     try:
         with transaction.atomic():
             order = Order.objects.create(
