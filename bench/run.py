@@ -851,7 +851,9 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         "duration_s": config.duration_s,
         "warmup_s": config.warmup_s,
         "server": (
-            f"gunicorn {config.worker_class}, {config.workers} workers (2 x {config.cores} cores + 1) x {config.threads} "
+            f"gunicorn {config.worker_class}, {config.workers} workers "
+            f"({'2 x ' + str(config.cores) + ' cores + 1' if config.workers == 2 * config.cores + 1 else 'BENCH_WORKERS'}) "
+            f"x {config.threads} "
             f"threads, psycopg pool max {config.threads} per worker; 1 Celery worker (solo)"
         ),
         "database": (
