@@ -88,10 +88,11 @@ def _capture(
     if not stock_committed:
         reservation_commit_held(owner=order.owner, actor=actor)
     now = clock.now()
-    OrderPayment.objects.filter(pk=payment.pk).update(
-        status=OrderPayment.Status.CAPTURED, captured_at=now, updated_at=now
-    )
-    payment.status, payment.captured_at = OrderPayment.Status.CAPTURED, now
+    if payment.status != OrderPayment.Status.CAPTURED:  # a wallet payment is created captured
+        OrderPayment.objects.filter(pk=payment.pk).update(
+            status=OrderPayment.Status.CAPTURED, captured_at=now, updated_at=now
+        )
+        payment.status, payment.captured_at = OrderPayment.Status.CAPTURED, now
     status_move(
         order,
         to=Order.Status.PAID,
@@ -148,15 +149,18 @@ def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> Paym
             reference=f"order:{order.public_id}:payment",
             actor=user,
         ).entry
+    # Captured from the start: the money is taken in this same transaction, so no one can
+    # ever see this payment pending (one live payment per order holds the same either way).
     payment = OrderPayment.objects.create(
         order=order,
         method=OrderPayment.Method.WALLET,
-        status=OrderPayment.Status.PENDING,
+        status=OrderPayment.Status.CAPTURED,
         amount=order.total,
         currency=order.currency,
         wallet_entry=entry,
         idempotency_key=hashed,
         created_at=now,
+        captured_at=now,
         updated_at=now,
     )
     _capture(order, payment, actor=user, actor_kind=MEMBER, stock_committed=True)
