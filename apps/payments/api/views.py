@@ -71,7 +71,7 @@ from apps.payments.errors import (
     TopUpNotFound,
     WalletNotFound,
 )
-from apps.payments.models import Charge, WalletEntry
+from apps.payments.models import WalletEntry
 
 _MEMBER_ERRORS = (LoginRequired, PermissionDenied)
 _IDEMPOTENCY_ERRORS = (IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyInProgress)
@@ -345,16 +345,9 @@ class TopUpCreateApi(MemberApi):
             raise _field_invalid(
                 "payment_method_id", str(serializers.UUIDField.default_error_messages["invalid"])
             )
-        key = request.headers[IDEMPOTENCY_HEADER]
         # A key released after a 503 and sent again with another body must not resume the
-        # first top-up's charge (the idempotency layer forgot that key; the charge did not).
-        earlier = (
-            Charge.objects.filter(user=user, request_key=services.request_key_hash(key))
-            .values_list("amount", "payment_method__public_id")
-            .first()
-        )
-        if earlier is not None and earlier != (data.get("amount"), public_id):
-            raise IdempotencyKeyReused()
+        # first top-up's charge: the service refuses it (idempotency.key_reused).
+        key = request.headers[IDEMPOTENCY_HEADER]
         result = services.top_up(
             user=user, market=market, method_id=public_id, amount=data.get("amount"), request_key=key
         )
