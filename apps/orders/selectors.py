@@ -77,6 +77,9 @@ class Receipt:
     business: dict[str, str]
     buyer_name: str
     lines: list[dict[str, Any]]
+    #: Each line's goods (unit price x quantity, less its coupon share); shipping apart, so
+    #: lines + shipping_fee (+ tax when added) = total.
+    shipping_fee: int
     supply_amount: int
     vat: int
     total: int
@@ -109,10 +112,11 @@ def order_receipt(order: Order) -> Receipt | None:
                 "name_en": line.name_en,
                 "quantity": line.quantity,
                 "unit_price": line.unit_price,
-                "amount": line.line_total,
+                "amount": line.unit_price * line.quantity - line.coupon_share,
             }
             for line in order.lines.all()
         ],
+        shipping_fee=order.shipping_fee,
         supply_amount=order.total - vat,
         vat=vat,
         total=order.total,

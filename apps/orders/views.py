@@ -504,6 +504,7 @@ def order_receipt(request: HttpRequest, public_id: Any) -> HttpResponse:
             }
             for line in receipt.lines
         ],
+        "shipping_fee": order.money(receipt.shipping_fee),
         "supply_amount": order.money(receipt.supply_amount),
         "vat": order.money(receipt.vat),
         "total": order.money(receipt.total),

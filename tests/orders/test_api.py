@@ -562,6 +562,9 @@ def test_a_kr_paid_order_has_a_receipt_whose_vat_and_supply_add_up(api_client):
     assert receipt["total"] == {"amount": 38700, "currency": "KRW", "display": "₩38,700"}
     assert (receipt["vat"]["amount"], receipt["supply_amount"]["amount"]) == (3518, 35182)
     assert receipt["vat"]["amount"] + receipt["supply_amount"]["amount"] == order.total
+    # the items are the goods; shipping is its own row; together they are what was paid
+    goods = sum(line["amount"]["amount"] for line in receipt["lines"])
+    assert goods + receipt["shipping_fee"]["amount"] == order.total
     assert receipt["payment_method"] == "wallet"
 
 

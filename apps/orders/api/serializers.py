@@ -111,6 +111,7 @@ class ReceiptSerializer(serializers.Serializer):
     )
     buyer_name = serializers.CharField()
     lines = ReceiptLineSerializer(many=True)
+    shipping_fee = MoneySerializer(help_text="Shipping, apart from the lines' goods.")
     supply_amount = MoneySerializer(help_text="Total minus VAT.")
     vat = MoneySerializer(help_text="The VAT included in the total (10/110 in KR, to the won).")
     total = MoneySerializer()
@@ -264,6 +265,7 @@ def receipt_json(order: Order, language: str) -> dict[str, Any] | None:
             }
             for line in receipt.lines
         ],
+        "shipping_fee": money(receipt.shipping_fee),
         "supply_amount": money(receipt.supply_amount),
         "vat": money(receipt.vat),
         "total": money(receipt.total),
