@@ -221,7 +221,8 @@ class OrdersApi(MemberApi):
             coupon_id=str(coupon_id) if coupon_id not in (None, "") else None,
             shipping_address=address,
         )
-        order = _member_order(request, str(placed.order.public_id))
+        # A new order comes shaped for its answer (no re-read); a retry's is read.
+        order = placed.order if placed.created else _member_order(request, str(placed.order.public_id))
         return Response(order_json(order), status=status.HTTP_201_CREATED)
 
 
@@ -300,7 +301,11 @@ class OrderPaymentCreateApi(MemberApi):
             outcome = services.order_pay_method(
                 order_id=order_id, user=user, payment_method_id=str(method_id), idempotency_key=key
             )
-        body = payment_json(outcome.payment, _member_order(request, order_id))
+        if outcome.lines:  # captured by this request: answer from what the service holds
+            order = services.order_shaped(outcome.order, lines=outcome.lines, payments=[outcome.payment])
+        else:
+            order = _member_order(request, order_id)
+        body = payment_json(outcome.payment, order)
         if outcome.payment.status == OrderPayment.Status.PENDING:
             response = Response(body, status=status.HTTP_202_ACCEPTED)
             response["Location"] = f"/api/v1/orders/{order_id}"

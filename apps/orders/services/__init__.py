@@ -5,6 +5,7 @@
 - ``transitions``: fulfil, cancel, refund, expire, and the staff dispatcher.
 """
 
+from apps.orders.services.common import order_shaped
 from apps.orders.services.paying import (
     PaymentOutcome,
     order_pay_method,
@@ -36,6 +37,7 @@ __all__ = [
     "order_refund",
     "order_refund_send",
     "order_refunds_send_pending",
+    "order_shaped",
     "order_transition",
     "orders_expire_due",
     "request_fingerprint",

@@ -4,6 +4,7 @@ one place that writes ``status`` and ``status_history``), and its event payloads
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -13,7 +14,7 @@ from apps.core import clock
 from apps.core.outbox import publish
 from apps.orders import state
 from apps.orders.errors import InvalidTransition, OrderNotFound
-from apps.orders.models import Order, OrderStatusChange
+from apps.orders.models import Order, OrderLine, OrderPayment, OrderRefund, OrderStatusChange
 
 #: ``actor_kind`` values of the history.
 MEMBER, STAFF, SYSTEM = "member", "staff", "system"
@@ -46,6 +47,39 @@ def order_qs_for_update(**lookup: Any) -> Order:
     order = qs.first()
     if order is None:
         raise OrderNotFound(order=str(lookup.get("public_id") or lookup.get("pk") or ""))
+    return order
+
+
+def order_shaped(
+    order: Order,
+    *,
+    lines: Sequence[OrderLine],
+    history: Sequence[OrderStatusChange] | None = None,
+    payments: Sequence[OrderPayment] = (),
+    refunds: Sequence[OrderRefund] = (),
+) -> Order:
+    """``order`` shaped like the detail selectors' (lines, history, payments and refunds
+    prefetched) from rows the use-case already holds, so the answer needs no re-read. The
+    lines in position order; ``history`` None: read it (one query, in the selectors' order).
+    Only for a use-case that knows these are all of the order's rows (a fresh order, a
+    payment it just captured: a failed attempt is never shown, a pending order has no
+    refunds)."""
+    if history is None:
+        history = list(OrderStatusChange.objects.filter(order=order).order_by("created_at", "pk"))
+    rows: dict[str, list[Any]] = {
+        "lines": sorted(lines, key=lambda line: line.position),
+        "status_history": list(history),
+        "payments": sorted(payments, key=lambda payment: -int(payment.pk)),
+        "refunds": list(refunds),
+    }
+    cache: dict[str, Any] = {}
+    for name, values in rows.items():
+        # What prefetch_related stores: the relation's queryset with its rows in place.
+        qs = getattr(order, name).get_queryset()
+        qs._result_cache = values
+        qs._prefetch_done = True
+        cache[name] = qs
+    order._prefetched_objects_cache = cache  # type: ignore[attr-defined]
     return order
 
 

@@ -39,6 +39,9 @@ class PaymentOutcome:
     order: Order
     #: False: the key had already paid (a retry after a crash): nothing new happened.
     created: bool = True
+    #: A payment captured by this call: the order's lines as read for the capture (its
+    #: answer shows them without reading them again; ``order_shaped``). Else empty.
+    lines: tuple[OrderLine, ...] = ()
 
 
 def _live_payment(order: Order) -> OrderPayment | None:
@@ -82,9 +85,9 @@ def _capture(
     actor_kind: str,
     reason: str = "",
     stock_committed: bool = False,
-) -> Order:
+) -> list[OrderLine]:
     """Commit the stock (unless the caller did) and mark the order PAID (the caller took
-    the money)."""
+    the money). Returns the order's lines (read once, for the counters and the cart)."""
     if not stock_committed:
         reservation_commit_held(owner=order.owner, actor=actor)
     now = clock.now()
@@ -108,7 +111,7 @@ def _capture(
     if order.from_cart:
         bought = [(line.sku_code, line.quantity) for line in lines]
         transaction.on_commit(partial(_empty_cart_of, order.user_id, bought))
-    return order
+    return lines
 
 
 def _empty_cart_of(user_id: int, bought: list[tuple[str, int]]) -> None:
@@ -163,9 +166,9 @@ def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> Paym
         captured_at=now,
         updated_at=now,
     )
-    _capture(order, payment, actor=user, actor_kind=MEMBER, stock_committed=True)
+    lines = _capture(order, payment, actor=user, actor_kind=MEMBER, stock_committed=True)
     logger.info("orders.paid", flow="payment", order=order.number, method="wallet", amount=order.total)
-    return PaymentOutcome(payment, order)
+    return PaymentOutcome(payment, order, lines=tuple(lines))
 
 
 @transaction.atomic(durable=True)

@@ -29,7 +29,7 @@ from apps.markets.models import Market
 from apps.orders.allocation import allocate
 from apps.orders.errors import AddressRequired, OrderEmpty, OrderItemsInvalid
 from apps.orders.models import Order, OrderLine, OrderStatusChange
-from apps.orders.services.common import MEMBER, key_hash, order_event_payload
+from apps.orders.services.common import MEMBER, key_hash, order_event_payload, order_shaped
 
 logger = structlog.get_logger("apps.orders")
 
@@ -42,6 +42,8 @@ REQUIRED_ADDRESS_KEYS = ("recipient", "line1", "city", "postal_code", "country")
 
 @dataclass(frozen=True)
 class Placed:
+    #: A new order comes with its lines and history in place (``order_shaped``): its JSON
+    #: needs no re-read. A retry's order is as stored (read it for the answer).
     order: Order
     #: False: the key had already placed this order (a retry); nothing new happened.
     created: bool
@@ -223,7 +225,7 @@ def order_place(
     except IntegrityError:
         # The same key committed meanwhile (two requests past the idempotency layer at once).
         raise IdempotencyKeyReused() from None
-    OrderLine.objects.bulk_create(
+    order_lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
@@ -249,7 +251,7 @@ def order_place(
     )
     order.expires_at = min(r.expires_at for r in reservations)
     Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
-    OrderStatusChange.objects.create(
+    placed_change = OrderStatusChange.objects.create(
         order=order,
         from_status="",
         to_status=Order.Status.PENDING,
@@ -273,7 +275,7 @@ def order_place(
     )
     transaction.on_commit(partial(_schedule_expiry, order.pk, order.expires_at))
     logger.info("orders.placed", flow="checkout", order=order.number, total=total, market=market.code)
-    return Placed(order, created=True)
+    return Placed(order_shaped(order, lines=order_lines, history=[placed_change]), created=True)
 
 
 def _schedule_expiry(order_id: int, eta: dt.datetime) -> None:

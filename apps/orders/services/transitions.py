@@ -426,4 +426,5 @@ def order_transition(*, order_id: str, to_status: str, actor: User, reason: str,
         created_at=now,
         updated_at=now,
     )
-    return _capture(order, payment, actor=actor, actor_kind=STAFF, reason=reason)
+    _capture(order, payment, actor=actor, actor_kind=STAFF, reason=reason)
+    return order
