@@ -32,6 +32,7 @@ from apps.accounts import (
     roles,
     services,
 )
+from apps.accounts.admin_search import PhoneSearchMixin
 from apps.accounts.auth import signed_in_user
 from apps.accounts.models import Consent, RoleChange, SystemClient, User
 from apps.accounts.selectors import market_scoped, staff_markets
@@ -179,7 +180,7 @@ class RoleFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class UserAdmin(MarketScopedAdminMixin, DjangoUserAdmin, ModelAdmin):
+class UserAdmin(PhoneSearchMixin, MarketScopedAdminMixin, DjangoUserAdmin, ModelAdmin):
     add_form = UserCreationForm
     form = UserChangeForm
     change_password_form = AdminPasswordChangeForm

@@ -66,6 +66,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     # PII, encrypted at rest (apps.accounts.fields); never filter or log these.
     phone = EncryptedTextField(_("phone number"), blank=True, default="")
+    #: ``crypto.phone_index(phone)``: staff find a member by phone without decrypting rows.
+    phone_index = models.CharField(_("phone index"), max_length=64, blank=True, default="", editable=False)
     default_address = EncryptedJSONField(_("default address"), blank=True, null=True)
     # The service account behind a SystemClient: it can never log in or shop.
     is_service_account = models.BooleanField(_("service account"), default=False)
@@ -86,6 +88,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_uniq"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["phone_index"], condition=~Q(phone_index=""), name="accounts_user_phone_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from rest_framework.permissions import BasePermission
+
+SHOP = "accounts.shop"
 
 
 class _HasPermBase(BasePermission):
@@ -36,8 +40,38 @@ def HasPerm(*perms: str, any_of: bool = False) -> type[BasePermission]:
     return type(name, (_HasPermBase,), {"perms": tuple(perms), "any_of": any_of})
 
 
-#: A member who may shop: cart, orders, coupons, wallet (role ``member``).
-IsMember = HasPerm("accounts.shop")
+def may_shop(user: Any) -> bool:
+    """``user.has_perm("accounts.shop")`` in one query: the member role (or the permission
+    given to the user directly). Django's ModelBackend answers a first ``has_perm`` with two
+    queries that load every permission the user has, which a member request never needs
+    again; every API request of a member asks this once. Same answers: inactive accounts
+    have nothing, an active superuser everything, a cache ``has_perm`` already filled is
+    used. The answer is kept on the user object (one request)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_perm_cache", None)
+    if cached is not None:
+        return SHOP in cached
+    memo: bool | None = getattr(user, "_may_shop", None)
+    if memo is None:
+        app_label, codename = SHOP.split(".")
+        memo = (
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .filter(Q(group__user=user) | Q(user=user))
+            .exists()
+        )
+        user._may_shop = memo
+    return memo
+
+
+class IsMember(BasePermission):
+    """A member who may shop: cart, orders, coupons, wallet (role ``member``,
+    ``accounts.shop``); see ``may_shop``."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return may_shop(request.user)
 
 
 class IsPerson(BasePermission):

@@ -36,6 +36,7 @@ from unfold.decorators import action, display
 from unfold.utils import display_for_label
 
 from apps.accounts.admin import MarketScopedAdminMixin
+from apps.accounts.admin_search import PhoneSearchMixin
 from apps.accounts.models import User
 from apps.accounts.selectors import staff_markets
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
@@ -126,12 +127,13 @@ def _address_lines(address: Any) -> list[str]:
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+class OrderAdmin(PhoneSearchMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     market_scope_field = "market"
     list_display = ("number", "member", "status_badge", "total_shown", "placed", "paid")
     list_filter = ("status", "market", ("created_at", MarketDayRangeFilter))
     list_filter_submit = True
     search_fields = ("number", "user__email", "user__name")
+    phone_index_lookup = "user__phone_index"  # and the member's phone (PhoneSearchMixin)
     list_select_related = ("user",)
     ordering = ("-created_at", "-pk")
     show_full_result_count = False  # orders grow without bound: no second COUNT(*) per page

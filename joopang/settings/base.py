@@ -310,6 +310,9 @@ LOGOUT_REDIRECT_URL = "/"
 # production (joopang.settings.prod refuses to start with it).
 DEV_INSECURE_FIELD_ENCRYPTION_KEY = "ZGV2LWluc2VjdXJlLWpvb3BhbmctZmllbGQta2V5ISE="
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [DEV_INSECURE_FIELD_ENCRYPTION_KEY])
+# Key of the blind indexes that let staff find a member by phone (HMAC-SHA256); empty means
+# derived from SECRET_KEY. Set it in production so rotating SECRET_KEY leaves searches working.
+FIELD_INDEX_KEY = env_str("FIELD_INDEX_KEY", "")
 
 # JWTs (djangorestframework-simplejwt); the token endpoint is apps.accounts.api.
 JWT_ACCESS_TOKEN_SECONDS = env_int("JWT_ACCESS_TOKEN_SECONDS", 300)

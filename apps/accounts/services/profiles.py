@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from guardian.models import UserObjectPermission
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from apps.accounts import errors, roles
+from apps.accounts import crypto, errors, roles
 from apps.accounts.auth import axes_client_ip, axes_username, sign_in_refusal
 from apps.accounts.models import Consent, RoleChange, User
 from apps.accounts.selectors import privacy_modules
@@ -156,7 +156,8 @@ def user_profile_update(*, user: User, **changes: Any) -> User:
         fields.append("market")
     if "phone" in changes:
         user.phone = (changes["phone"] or "").strip()
-        fields.append("phone")
+        user.phone_index = crypto.phone_index(user.phone)
+        fields.extend(["phone", "phone_index"])
     if "default_address" in changes:
         user.default_address = address_clean(changes["default_address"])
         fields.append("default_address")
@@ -235,6 +236,7 @@ def user_delete(*, user: User, actor: User | None = None) -> User:
     user.email = f"deleted-{user.pk}@deleted.joopang.invalid"
     user.name = ""
     user.phone = ""
+    user.phone_index = ""
     user.default_address = None
     user.set_unusable_password()
     user.is_active = False

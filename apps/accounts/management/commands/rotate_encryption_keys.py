@@ -1,7 +1,9 @@
-"""Re-encrypt every encrypted field with the newest key of FIELD_ENCRYPTION_KEYS.
+"""Re-encrypt every encrypted field with the newest key of FIELD_ENCRYPTION_KEYS, and
+recompute the blind indexes (``User.phone_index``) under the current FIELD_INDEX_KEY.
 
 Rotation: put the new key first in FIELD_ENCRYPTION_KEYS (keep the old ones after it),
-deploy, run this command, then drop the old keys.
+deploy, run this command, then drop the old keys. A new FIELD_INDEX_KEY takes effect for
+searches once this command has run.
 """
 
 from __future__ import annotations
@@ -60,7 +62,22 @@ class Command(BaseCommand):
                 last_pk = rows[-1][0]
             total += rotated
             self.stdout.write(f"{table}: {rotated} row(s) re-encrypted ({', '.join(columns)})")
+        indexed = self._reindex_phones(batch)
+        self.stdout.write(f"accounts_user: {indexed} phone index(es) recomputed")
         self.stdout.write(self.style.SUCCESS(f"done: {total} row(s)"))
+
+    def _reindex_phones(self, batch: int) -> int:
+        from apps.accounts.models import User
+
+        changed = 0
+        for pk, phone, index in (
+            User.objects.order_by("pk").values_list("pk", "phone", "phone_index").iterator(chunk_size=batch)
+        ):
+            fresh = crypto.phone_index(str(phone or ""))
+            if fresh != index:
+                User.objects.filter(pk=pk).update(phone_index=fresh)
+                changed += 1
+        return changed
 
 
 class _Raw(str):
