@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import call_command
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
 
 from apps.payments.providers import (
     ChargeResult,
@@ -29,6 +28,7 @@ from apps.payments.providers import (
 )
 from apps.payments.providers.http import HttpPaymentProvider
 from apps.payments.providers.sandbox import SandboxServer
+from tests.utils.logs import record_logs
 
 READ_TIMEOUT = 0.3
 RETRY_ATTEMPTS = 3
@@ -480,16 +480,16 @@ def test_half_open_lets_one_probe_through_and_refuses_the_rest(sandbox: SandboxS
     assert provider.breaker_state == "closed"
 
 
-def test_breaker_logs_its_transitions_and_never_a_token(sandbox: SandboxServer) -> None:
+def test_breaker_logs_its_transitions_and_never_a_token(sandbox: SandboxServer, monkeypatch) -> None:
     # given a failing charge endpoint and an approved method
     token = approved_token()
     sandbox.set_fault("fail", operations=["charge"])
+    logs = record_logs(monkeypatch, "apps.payments.providers.metrics.logger")
 
     # when the breaker opens
-    with capture_logs() as logs:
-        for n in range(FAIL_MAX):
-            with pytest.raises(ProviderUnavailable):
-                get_provider().charge(token=token, amount=1_000, currency="KRW", reference=f"topup-{n}")
+    for n in range(FAIL_MAX):
+        with pytest.raises(ProviderUnavailable):
+            get_provider().charge(token=token, amount=1_000, currency="KRW", reference=f"topup-{n}")
 
     # then it was logged as a payment event, with our references but never the token
     events = [entry["event"] for entry in logs]

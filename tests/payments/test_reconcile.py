@@ -12,13 +12,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
 
 from apps.core import clock
 from apps.payments import services
 from apps.payments.models import Charge, Wallet
 from apps.payments.tasks import wallets_reconcile_task
 from tests.payments.factories import MemberFactory, funded_wallet, ledger_sum, method_for
+from tests.utils.logs import record_logs
 
 pytestmark = pytest.mark.django_db
 
@@ -69,16 +69,17 @@ def test_clean_wallets_exit_zero(kr):
     }
 
 
-def test_a_balance_edited_behind_the_ledger_is_reported_with_its_difference(kr):
+def test_a_balance_edited_behind_the_ledger_is_reported_with_its_difference(kr, monkeypatch):
     # given a wallet of 30,000 whose balance is raised by 5 with raw SQL
     member = MemberFactory()
     wallet = funded_wallet(member, kr, 30_000)
     funded_wallet(MemberFactory(), kr, 1_000)  # a healthy neighbour
     _forge_drift(wallet, 5)
 
+    logs = record_logs(monkeypatch, "apps.payments.services.reconcile.logger")
+
     # when reconciled
-    with capture_logs() as logs:
-        code, out = _reconcile()
+    code, out = _reconcile()
 
     # then the command fails and names the wallet, its member and the difference
     assert code == 1
