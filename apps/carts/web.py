@@ -24,6 +24,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 
+from apps.accounts.permissions import may_shop
 from apps.carts import selectors, services
 from apps.carts.errors import CartNotFound
 from apps.carts.models import Cart
@@ -58,9 +59,7 @@ def can_shop(user: Any) -> bool:
     signed-in staff account or system client may not (the API answers them 403)."""
     if user is None or not user.is_authenticated:
         return True
-    return bool(
-        user.is_active and not getattr(user, "is_service_account", False) and user.has_perm("accounts.shop")
-    )
+    return bool(not getattr(user, "is_service_account", False) and may_shop(user))
 
 
 def request_cart_token(request: Any) -> str | None:
