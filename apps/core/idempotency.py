@@ -31,7 +31,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -103,32 +103,55 @@ def _lock_until(now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
 
 
-@transaction.atomic
+def _insert(**fields: Any) -> IdempotencyKey:
+    """INSERT the claim: a single autocommit statement (one round trip) outside any
+    transaction; inside the caller's, in a savepoint so a duplicate leaves it usable.
+    Raises: IntegrityError (the key exists)."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(**fields)
+    return IdempotencyKey.objects.create(**fields)
+
+
 def idempotency_begin(
     *, caller: str, key: str, req_hash: str, method: str, path: str
 ) -> Replay | IdempotencyKey:
     """Claim ``key`` for ``caller``; return the claimed row or a stored response to replay.
+
+    The common case, a new key, is one INSERT. Only when the key exists does a transaction
+    look at it: an expired row is replaced, a completed one replayed, a dead attempt's
+    taken over.
 
     Locks: the unique index on (caller, key) serialises concurrent claims.
     Raises: idempotency.key_reused, idempotency.in_progress.
     """
     now = clock.now()
     ttl = dt.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    IdempotencyKey.objects.filter(caller=caller, key=key, expires_at__lte=now).delete()
+    fields = {
+        "caller": caller,
+        "key": key,
+        "method": method,
+        "path": path[:500],
+        "request_hash": req_hash,
+        "locked_until": _lock_until(now),
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
     try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(
-                caller=caller,
-                key=key,
-                method=method,
-                path=path[:500],
-                request_hash=req_hash,
-                locked_until=_lock_until(now),
-                created_at=now,
-                expires_at=now + ttl,
-            )
+        return _insert(**fields)
     except IntegrityError:
-        pass
+        return _claim_existing(fields=fields, now=now)
+
+
+@transaction.atomic
+def _claim_existing(*, fields: dict[str, Any], now: dt.datetime) -> Replay | IdempotencyKey:
+    """The key exists: replace it if expired, else replay, refuse, or take it over."""
+    caller, key, req_hash = fields["caller"], fields["key"], fields["request_hash"]
+    if IdempotencyKey.objects.filter(caller=caller, key=key, expires_at__lte=now).delete()[0]:
+        try:
+            return _insert(**fields)
+        except IntegrityError:  # another request claimed it meanwhile: judge that claim
+            pass
     existing = IdempotencyKey.objects.get(caller=caller, key=key)
     if existing.request_hash != req_hash:
         raise IdempotencyKeyReused()

@@ -181,3 +181,29 @@ def test_concurrent_requests_with_one_key_execute_exactly_once(require_postgres)
     assert statuses.count(409) >= 1
     assert _executions() == 1
     assert IdempotencyKey.objects.get(key="race-key").state == "completed"
+
+
+@pytest.mark.django_db
+def test_an_expired_key_not_yet_purged_is_claimed_afresh_even_with_another_body(api_client):
+    # given: a completed key past its expiry that the purge has not removed yet
+    _post(api_client, {"name": "a", "quantity": 1})
+    IdempotencyKey.objects.update(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+    # when: the key comes again, with another body
+    again = _post(api_client, {"name": "b", "quantity": 2})
+
+    # then: a new execution under a fresh claim (not key_reused, not a replay)
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert _executions() == 2
+    record = IdempotencyKey.objects.get()
+    assert (record.state, record.expires_at.year > 2000) == (IdempotencyKey.State.COMPLETED, True)
+
+
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as under a view
+def test_a_new_key_is_claimed_with_one_statement(django_assert_num_queries):
+    # when / then: one INSERT, no transaction around it, no DELETE first
+    with django_assert_num_queries(1) as captured:
+        claimed = idempotency_begin(caller="user:1", key="new", req_hash="h", method="POST", path="/x")
+    assert isinstance(claimed, IdempotencyKey)
+    assert captured.captured_queries[0]["sql"].startswith("INSERT")
