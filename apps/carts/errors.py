@@ -54,11 +54,5 @@ class ItemNotFound(DomainError):
     message = _("%(sku)s is not in the cart.")
 
 
-class CouponNotFound(DomainError):
-    """Defined here until the coupons app exists (issue: coupons); the totals answer it as
-    ``coupon: {valid: false, reason: "coupon.not_found"}`` inside a 200, never as a problem."""
-
-    code = "coupon.not_found"
-    http_status = 404
-    title = _("No coupon")
-    message = _("There is no coupon %(coupon)s for you.")
+# Moved to the coupons app (issue 21); kept importable from here for older imports.
+from apps.coupons.errors import CouponNotFound  # noqa: E402, F401

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.catalog",
     "apps.inventory",
+    "apps.coupons",
     "apps.payments",
     "apps.carts",
     "apps.orders",
@@ -597,3 +598,6 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Events older than this are not mailed any more (the sweep looks back this far).
 NOTIFICATIONS_WINDOW_MINUTES = env_int("NOTIFICATIONS_WINDOW_MINUTES", 30)
 CELERY_BEAT_SCHEDULE["notifications-send-due"] = {"task": "joopang.notifications.send_due", "schedule": 10}
+
+# --- Coupons (issue 21, ADR 0010) -------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["coupons-expire-due"] = {"task": "joopang.coupons.coupons_expire_due", "schedule": 600}

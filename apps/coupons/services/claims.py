@@ -1,0 +1,234 @@
+"""Claiming a coupon: first come, first served, never one too many (DESIGN.md §7).
+
+Order of checks, cheapest first: the campaign's rules from a short-lived cache (status,
+window, market — no database), the Redis gate (sold out, duplicate — no database), then one
+transaction: the conditional increment of ``issued_count`` and the coupon row with its
+per-member ``seq`` (unique). The transaction is the truth; the gate only keeps the losers
+away from the campaign's row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F
+
+from apps.accounts.models import User
+from apps.core import clock
+from apps.core.formatting import format_datetime
+from apps.core.outbox import publish
+from apps.coupons import metrics
+from apps.coupons.errors import (
+    AlreadyClaimed,
+    CampaignInactive,
+    CampaignNotFound,
+    MarketMismatch,
+    NotStarted,
+    SoldOut,
+)
+from apps.coupons.models import Campaign, Coupon
+from apps.coupons.services import gate
+from apps.markets.models import Market
+
+logger = structlog.get_logger("apps.coupons")
+
+RULES_TTL_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a claim checks before touching the database (cached for a few seconds)."""
+
+    id: int
+    status: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    markets: frozenset[str]
+    per_user_limit: int
+    limited: bool
+
+
+def _rules_key(campaign_id: int) -> str:
+    return f"coupons:rules:{campaign_id}"
+
+
+def campaign_rules(campaign_id: int) -> Rules:
+    """The campaign's claim rules, from the cache or the database. Raises: campaign_not_found."""
+    cached = cache.get(_rules_key(campaign_id))
+    if cached is not None:
+        return Rules(**{**cached, "markets": frozenset(cached["markets"])})
+    campaign = Campaign.objects.filter(pk=campaign_id).prefetch_related("markets").first()
+    if campaign is None:
+        raise CampaignNotFound(campaign=str(campaign_id))
+    rules = Rules(
+        id=campaign.pk,
+        status=campaign.status,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        markets=frozenset(m.code for m in campaign.markets.all()),
+        per_user_limit=campaign.per_user_limit,
+        limited=campaign.total_quantity is not None,
+    )
+    cache.set(
+        _rules_key(campaign_id),
+        {**rules.__dict__, "markets": sorted(rules.markets)},
+        timeout=RULES_TTL_SECONDS,
+    )
+    return rules
+
+
+def campaign_rules_forget(campaign_id: int) -> None:
+    """After an edit: the next claim reads the campaign again (and re-primes the gate)."""
+    cache.delete(_rules_key(campaign_id))
+    gate.forget(campaign_id=campaign_id)
+
+
+def _check(rules: Rules, market: Market, now: dt.datetime) -> None:
+    if rules.status != Campaign.Status.ACTIVE or now >= rules.ends_at:
+        raise CampaignInactive()
+    if now < rules.starts_at:
+        raise NotStarted(starts_at=format_datetime(rules.starts_at, tz=market.time_zone, zone=True))
+    if market.code not in rules.markets:
+        raise MarketMismatch(market=market.code)
+
+
+def _key_hash(key: str | None) -> str | None:
+    return hashlib.sha256(key.encode()).hexdigest() if key else None
+
+
+@transaction.atomic(durable=True)
+def _claim_in_database(*, campaign_id: int, user: User, key_hash: str | None, now: dt.datetime) -> Coupon:
+    """Locks: the campaign row, by its conditional UPDATE, until commit (claims that issue a
+    coupon take turns there; the gate keeps the others away)."""
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.status != Campaign.Status.ACTIVE or now >= campaign.ends_at:
+        raise CampaignInactive()
+    if now < campaign.starts_at:
+        raise NotStarted(starts_at=campaign.starts_at.isoformat())
+    have = Coupon.objects.filter(campaign_id=campaign_id, user=user).count()
+    if have >= campaign.per_user_limit:
+        raise AlreadyClaimed(limit=campaign.per_user_limit)
+    issued = Campaign.objects.filter(pk=campaign_id)
+    if campaign.total_quantity is not None:
+        # Invariant: issued_count <= total_quantity (CHECK too). The one line that decides.
+        issued = issued.filter(issued_count__lt=F("total_quantity"))
+    if not issued.update(issued_count=F("issued_count") + 1, updated_at=now):
+        raise SoldOut()
+    expires_at = campaign.ends_at
+    if campaign.valid_days:
+        expires_at = min(expires_at, now + dt.timedelta(days=campaign.valid_days))
+    try:
+        with transaction.atomic():
+            coupon = Coupon.objects.create(
+                campaign=campaign,
+                user=user,
+                seq=have + 1,
+                uses_left=campaign.uses_per_coupon,
+                expires_at=expires_at,
+                idempotency_key=key_hash,
+                claimed_at=now,
+            )
+    except IntegrityError:
+        # The same member claimed at the same moment and took this seq: the whole
+        # transaction (the increment included) rolls back with this error.
+        raise AlreadyClaimed(limit=campaign.per_user_limit) from None
+    publish(
+        type="coupon.issued",
+        aggregate_type="coupon_campaign",
+        aggregate_id=campaign.pk,
+        market=None,
+        payload={
+            "coupon_id": str(coupon.public_id),
+            "campaign_id": campaign.pk,
+            "user_id": user.pk,
+            "seq": coupon.seq,
+            "expires_at": expires_at,
+        },
+    )
+    if campaign.total_quantity is not None and campaign.issued_count + 1 >= campaign.total_quantity:
+        transaction.on_commit(lambda: metrics.exhausted(campaign_id=campaign_id))
+    return coupon
+
+
+def _prime_gate(campaign_id: int) -> None:
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    claims = dict(
+        Coupon.objects.filter(campaign_id=campaign_id)
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .values_list("user_id", "n")
+    )
+    remaining = campaign.remaining if campaign.remaining is not None else 0
+    gate.prime(campaign_id=campaign_id, remaining=remaining, claims=claims, ends_at=campaign.ends_at)
+
+
+def coupon_claim(
+    *, campaign_id: int, user: User, market: Market, idempotency_key: str | None = None
+) -> Coupon:
+    """Issue one coupon of a campaign to a member, first come, first served.
+
+    The same ``idempotency_key`` returns the coupon it claimed.
+    Locks: the campaign row by one conditional UPDATE (only claims that issue get there).
+    Raises: coupon.campaign_not_found, coupon.campaign_inactive, coupon.not_started,
+    coupon.market_mismatch, coupon.sold_out, coupon.already_claimed.
+    Emits: coupon.issued (outbox, same transaction).
+    """
+    key_hash = _key_hash(idempotency_key)
+    if key_hash is not None:
+        earlier = Coupon.objects.filter(user=user, idempotency_key=key_hash, campaign_id=campaign_id).first()
+        if earlier is not None:
+            return earlier
+    now = clock.now()
+    rules = campaign_rules(campaign_id)
+    try:
+        _check(rules, market, now)
+    except Exception as exc:
+        metrics.claim_rejected(campaign_id=campaign_id, reason=getattr(exc, "code", "error"))
+        raise
+    answer = gate.claim(
+        campaign_id=campaign_id, user_id=user.pk, per_user_limit=rules.per_user_limit, limited=rules.limited
+    )
+    if answer == gate.SOLD_OUT:
+        metrics.claim_rejected(campaign_id=campaign_id, reason=SoldOut.code, gated=True)
+        raise SoldOut()
+    if answer == gate.DUPLICATE:
+        metrics.claim_rejected(campaign_id=campaign_id, reason=AlreadyClaimed.code, gated=True)
+        raise AlreadyClaimed(limit=rules.per_user_limit)
+    try:
+        coupon = _claim_in_database(campaign_id=campaign_id, user=user, key_hash=key_hash, now=now)
+    except SoldOut:
+        if answer == gate.OK:
+            gate.mark_sold_out(campaign_id=campaign_id)
+        metrics.claim_rejected(campaign_id=campaign_id, reason=SoldOut.code)
+        raise
+    except AlreadyClaimed:
+        if answer == gate.OK:
+            count = Coupon.objects.filter(campaign_id=campaign_id, user=user).count()
+            gate.sync_member(campaign_id=campaign_id, user_id=user.pk, count=count)
+        metrics.claim_rejected(campaign_id=campaign_id, reason=AlreadyClaimed.code)
+        raise
+    except BaseException as exc:
+        if answer == gate.OK:
+            gate.give_back(campaign_id=campaign_id, user_id=user.pk, limited=rules.limited)
+        metrics.claim_rejected(campaign_id=campaign_id, reason=getattr(exc, "code", "error"))
+        raise
+    if answer == gate.UNPRIMED:
+        _prime_gate(campaign_id)
+    metrics.claimed(campaign_id=campaign_id)
+    return coupon
+
+
+def rejected_counts(campaign_id: int) -> dict[str, int]:
+    """Claims refused, by reason (the cache: shared on Redis, per process otherwise)."""
+    return metrics.rejected_counts(campaign_id)
+
+
+__all__: list[Any] = ["Rules", "campaign_rules", "campaign_rules_forget", "coupon_claim", "rejected_counts"]
