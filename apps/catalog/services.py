@@ -6,13 +6,14 @@ listing rows, in the same transaction: there are no signals doing it behind one'
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 
 from apps.catalog import pricing, search
 from apps.catalog.errors import SkuCodeTaken
@@ -359,47 +360,62 @@ def listings_refresh_due(*, now: dt.datetime | None = None) -> int:
 # --- Sales and popularity ------------------------------------------------------------------
 
 
-def _popularity(product_id: int, market: Market, today: dt.date) -> int:
-    from django.conf import settings
-
-    since = today - dt.timedelta(days=settings.CATALOG_POPULAR_DAYS - 1)
-    return (
-        ProductSalesDaily.objects.filter(
-            product_id=product_id, market_id=market.code, date__gte=since
-        ).aggregate(total=Sum("units"))["total"]
-        or 0
-    )
-
-
 @transaction.atomic
 def product_sales_record(
     *, product_id: int, market_code: str, units: int, at: dt.datetime | None = None
 ) -> None:
-    """Add ``units`` sold (a paid order line) to the product's market-local day and update
-    its popularity. Called by the order flow on payment.
+    """Add ``units`` sold of one product, as its own transaction: see ``products_sales_record``."""
+    products_sales_record(market_code=market_code, units={product_id: units}, at=at)
 
-    Locks: none; the day's counter moves with one conditional UPDATE (or an INSERT when
-    the day has no row yet; a racing INSERT retries as the UPDATE).
+
+def products_sales_record(
+    *, market_code: str, units: Mapping[int, int], at: dt.datetime | None = None
+) -> None:
+    """Add the units sold of each product (``{product_id: units}``: a paid order's lines)
+    to its market-local day and update the products' popularity. Called by the order flow
+    on payment. Two statements for all the products, whatever their number: an upsert of
+    the day's counters and one UPDATE of the listings' popularity (the sum over the
+    popularity window, as ``popularity_refresh`` computes it); the market's "popular"
+    cache is dropped once, after commit. Runs in the caller's transaction (the payment's).
+
+    Locks: the products' day rows (the upsert, in product order), then their listing rows
+    (PostgreSQL: locked in product order by the UPDATE's subquery), so two payments of the
+    same products never deadlock. No read-modify-write: the counter moves in the statement.
     """
+    from django.conf import settings
+
+    assert connection.in_atomic_block, "products_sales_record() runs in the caller's transaction"
+    wanted = sorted((pid, n) for pid, n in units.items() if n)
+    if not wanted:
+        return
     market = market_get(market_code)
     day = market_today(market, at)
-    updated = ProductSalesDaily.objects.filter(product_id=product_id, market_id=market.code, date=day).update(
-        units=F("units") + units
+    since = day - dt.timedelta(days=settings.CATALOG_POPULAR_DAYS - 1)
+    sales, listings = ProductSalesDaily._meta.db_table, ProductListing._meta.db_table
+    ids = [pid for pid, _ in wanted]
+    marks = ", ".join(["%s"] * len(ids))
+    # Table names from the models, every value a parameter.
+    locked = (
+        f"AND id IN (SELECT id FROM {listings} WHERE market_id = %s AND product_id IN ({marks}) "  # noqa: S608
+        "ORDER BY product_id FOR UPDATE)"
+        if connection.vendor == "postgresql"
+        else ""
     )
-    if not updated:
-        try:
-            with transaction.atomic():
-                ProductSalesDaily.objects.create(
-                    product_id=product_id, market_id=market.code, date=day, units=units
-                )
-        except IntegrityError:
-            ProductSalesDaily.objects.filter(product_id=product_id, market_id=market.code, date=day).update(
-                units=F("units") + units
-            )
-    ProductListing.objects.filter(product_id=product_id, market_id=market.code).update(
-        popularity=_popularity(product_id, market, day)
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(wanted))
+    upsert = (
+        f"INSERT INTO {sales} (product_id, market_id, date, units) VALUES {rows} "  # noqa: S608
+        f"ON CONFLICT (product_id, market_id, date) DO UPDATE SET units = {sales}.units + excluded.units"
     )
-    transaction.on_commit(lambda: cache.delete(POPULAR_KEY.format(market=market.code)))
+    popularity = (
+        f"UPDATE {listings} SET popularity = COALESCE((SELECT SUM(s.units) FROM {sales} s "  # noqa: S608
+        f"WHERE s.product_id = {listings}.product_id AND s.market_id = %s AND s.date >= %s), 0) "
+        f"WHERE market_id = %s AND product_id IN ({marks}) {locked}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(upsert, [value for pid, n in wanted for value in (pid, market.code, day, n)])
+        params: list[Any] = [market.code, since, market.code, *ids]
+        cursor.execute(popularity, params + ([market.code, *ids] if locked else []))
+    transaction.on_commit(partial(cache.delete, POPULAR_KEY.format(market=market.code)))
 
 
 def popularity_refresh(*, now: dt.datetime | None = None) -> int:
