@@ -26,6 +26,31 @@ def campaigns_claimable(*, market: Market, now: dt.datetime | None = None) -> Qu
     )
 
 
+def claimed_counts(*, user: User, campaign_ids: list[int]) -> dict[int, int]:
+    """How many coupons of each of these campaigns the member holds (any status), one query."""
+    if not campaign_ids:
+        return {}
+    rows = (
+        Coupon.objects.filter(user=user, campaign_id__in=campaign_ids)
+        .values("campaign_id")
+        .annotate(n=Count("pk"))
+        .values_list("campaign_id", "n")
+    )
+    return dict(rows)
+
+
+def campaign_list(*, status: str | None = None) -> QuerySet[Campaign]:
+    """Every campaign (back office), newest first, with its markets and eligibility lists."""
+    qs = Campaign.objects.prefetch_related("markets", "categories", "products", "excluded_products")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-pk")
+
+
+def campaign_get(*, campaign_id: int) -> Campaign | None:
+    return campaign_list().filter(pk=campaign_id).first()
+
+
 def coupon_list(*, user: User, status: str | None = None) -> QuerySet[Coupon]:
     qs = Coupon.objects.filter(user=user).select_related("campaign")
     if status:
