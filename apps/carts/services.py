@@ -120,7 +120,10 @@ def cart_touch(*, cart: Cart, now: dt.datetime | None = None) -> None:
 def _lock(cart: Cart) -> Cart:
     """The cart row, locked (caller's transaction). Gone meanwhile (merged, pruned):
     cart.not_found."""
-    locked = Cart.objects.select_for_update().select_related("market").filter(pk=cart.pk).first()
+    # of=self: the cart row only. Without it PostgreSQL also locks the joined market row
+    # FOR UPDATE, which every cart write of the market and every INSERT referencing the
+    # market (its foreign-key check takes FOR KEY SHARE) would queue behind.
+    locked = Cart.objects.select_for_update(of=("self",)).select_related("market").filter(pk=cart.pk).first()
     if locked is None:
         raise CartNotFound()
     return locked
