@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -81,3 +82,16 @@ def redis_cache(settings) -> Iterator[Any]:
     cache.clear()
     yield cache
     cache.clear()
+
+
+#: A fixed "now" (whole seconds, so event payloads show exact ISO strings).
+NOW = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def frozen(monkeypatch) -> dt.datetime:
+    """``clock.now()`` answers NOW for the whole test."""
+    from apps.core import clock
+
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    return NOW
