@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("apps.catalog.urls")),
     path("", include("apps.carts.urls")),
     path("", include("apps.payments.urls")),
+    path("", include("apps.coupons.urls")),
     path("", include("apps.orders.urls")),
     path("", include("apps.storefront.urls")),
 ]
