@@ -23,7 +23,7 @@ import datetime as dt
 from typing import Any
 
 import structlog
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from apps.core import clock
@@ -67,7 +67,9 @@ _scripts: dict[tuple[int, str], Any] = {}
 
 
 def _backend() -> RedisCache | None:
-    return cache if isinstance(cache, RedisCache) else None  # type: ignore[return-value]
+    # The backend itself: ``django.core.cache.cache`` is a proxy, never an instance of RedisCache.
+    backend = caches["default"]
+    return backend if isinstance(backend, RedisCache) else None
 
 
 def _run(name: str, source: str, keys: list[str], args: list[Any]) -> int | None:
