@@ -60,7 +60,11 @@ def _rules_key(campaign_id: int) -> str:
 
 def campaign_rules(campaign_id: int) -> Rules:
     """The campaign's claim rules, from the cache or the database. Raises: campaign_not_found."""
-    cached = cache.get(_rules_key(campaign_id))
+    try:
+        cached = cache.get(_rules_key(campaign_id))
+    except Exception:  # noqa: BLE001 - Redis down: the database answers
+        logger.warning("coupons.rules_cache_unavailable", campaign_id=campaign_id)
+        cached = None
     if cached is not None:
         return Rules(**{**cached, "markets": frozenset(cached["markets"])})
     campaign = Campaign.objects.filter(pk=campaign_id).prefetch_related("markets").first()
@@ -75,17 +79,23 @@ def campaign_rules(campaign_id: int) -> Rules:
         per_user_limit=campaign.per_user_limit,
         limited=campaign.total_quantity is not None,
     )
-    cache.set(
-        _rules_key(campaign_id),
-        {**rules.__dict__, "markets": sorted(rules.markets)},
-        timeout=RULES_TTL_SECONDS,
-    )
+    try:
+        cache.set(
+            _rules_key(campaign_id),
+            {**rules.__dict__, "markets": sorted(rules.markets)},
+            timeout=RULES_TTL_SECONDS,
+        )
+    except Exception:  # noqa: BLE001
+        logger.warning("coupons.rules_cache_unavailable", campaign_id=campaign_id)
     return rules
 
 
 def campaign_rules_forget(campaign_id: int) -> None:
     """After an edit: the next claim reads the campaign again (and re-primes the gate)."""
-    cache.delete(_rules_key(campaign_id))
+    try:
+        cache.delete(_rules_key(campaign_id))
+    except Exception:  # noqa: BLE001 - the rules expire within RULES_TTL_SECONDS anyway
+        logger.warning("coupons.rules_cache_unavailable", campaign_id=campaign_id)
     gate.forget(campaign_id=campaign_id)
 
 
