@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from apps.accounts.models import User
 from apps.catalog.models import Category
@@ -231,21 +231,30 @@ def coupon_release(*, owner: str) -> int:
 
 def coupon_restore(*, owner: str) -> int:
     """A paid order was cancelled: give its coupon's use back while the coupon and its
-    campaign still run (after that it stays used). Runs in the caller's transaction."""
+    campaign still run (after that it stays used, and so does its usage row). A coupon
+    another order holds meanwhile stays held by it, with one use more. Runs in the caller's
+    transaction. Locks: the coupon row."""
     now = clock.now()
-    restored = 0
+    restored: list[int] = []
     qs = Coupon.objects.select_related("campaign").filter(
         uses__owner=owner, uses__status=CouponUse.Status.USED
     )
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(of=("self",))
     for coupon in qs.distinct().order_by("pk"):
         campaign = coupon.campaign
         if coupon.status == Coupon.Status.REVOKED or coupon.expires_at <= now or now >= campaign.ends_at:
             continue
         if campaign.status == Campaign.Status.ENDED:
             continue
-        Coupon.objects.filter(pk=coupon.pk).update(
-            status=Coupon.Status.ISSUED, uses_left=coupon.uses_left + 1, held_by=""
-        )
-        restored += 1
-    _use_status(owner, CouponUse.Status.USED, CouponUse.Status.RESTORED)
-    return restored
+        if coupon.status == Coupon.Status.RESERVED:
+            Coupon.objects.filter(pk=coupon.pk).update(uses_left=F("uses_left") + 1)
+        else:
+            Coupon.objects.filter(pk=coupon.pk).update(
+                status=Coupon.Status.ISSUED, uses_left=F("uses_left") + 1, held_by=""
+            )
+        restored.append(coupon.pk)
+    CouponUse.objects.filter(owner=owner, status=CouponUse.Status.USED, coupon_id__in=restored).update(
+        status=CouponUse.Status.RESTORED, updated_at=now
+    )
+    return len(restored)
