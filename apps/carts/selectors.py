@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from apps.carts.calculators import shipping_calculator, tax_calculator
 from apps.carts.models import Cart, CartLine
@@ -19,6 +21,9 @@ from apps.catalog.models import MarketPrice, Sku
 from apps.core import clock
 from apps.core.errors import DomainError
 from apps.core.money import Money
+from apps.coupons.errors import CouponNotFound, NotApplicable
+from apps.coupons.models import Coupon
+from apps.coupons.services.checkout import PricedLine, coupon_price
 from apps.inventory.selectors import available_by_sku_codes
 from apps.markets.models import Market
 
@@ -66,6 +71,7 @@ class SkuOffer:
     price: pricing.EffectivePrice | None
     available: int
     sold: bool
+    category_id: int | None = None
 
 
 def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = None) -> dict[str, SkuOffer]:
@@ -115,6 +121,7 @@ def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = No
             price=price,
             available=max(stock.get(code, 0), 0),
             sold=sold,
+            category_id=product.category_id,
         )
     return offers
 
@@ -137,6 +144,8 @@ class CartLineView:
     #: Units available in the market now (a hint; the cart reserves nothing).
     stock: int
     issue: str | None = None
+    #: The product's category (what a coupon's category rule reads).
+    category_id: int | None = None
 
 
 @dataclass
@@ -173,6 +182,7 @@ def _line_view(line_sku: str, quantity: int, offer: SkuOffer) -> CartLineView:
             offer.max_per_order or None,
             offer.available,
             ISSUE_UNAVAILABLE,
+            offer.category_id,
         )
     issue = None
     available = True
@@ -194,6 +204,7 @@ def _line_view(line_sku: str, quantity: int, offer: SkuOffer) -> CartLineView:
         max_per_order=offer.max_per_order,
         stock=offer.available,
         issue=issue,
+        category_id=offer.category_id,
     )
 
 
@@ -233,8 +244,15 @@ def cart_count(*, cart: Cart | None) -> int:
 @dataclass(frozen=True, slots=True)
 class CouponCheck:
     valid: bool
+    #: The coupon's id as asked (its ``public_id``) when it was found.
     code: str | None = None
+    #: Invalid: ``coupon.not_found``, or the ``coupon.not_applicable`` sub-reason
+    #: (``min_order_amount``, ``no_eligible_items``, ``expired``, ...).
     reason: str | None = None
+    #: Valid: what the coupon takes off the goods (rounded down per the market).
+    discount: Money | None = None
+    #: Invalid: the reason in the request's language (for the page).
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,39 +261,83 @@ class CartTotals:
     subtotal: Money
     #: Sale discounts (list - effective price) x quantities.
     discount: Money
-    #: What the shopper pays for the goods: subtotal - discount.
+    #: What the shopper pays for the goods: subtotal - discount (before a coupon).
     merchandise: Money
+    #: On the goods after the coupon (KR: the VAT inside them; US: added).
     estimated_tax: Money
     #: True (KR): the tax is inside the prices, shown not added.
     tax_included: bool
+    #: From the merchandise before the coupon (a coupon never makes shipping cost more).
     shipping_fee: Money
     free_shipping_remaining: Money
     free_shipping_threshold: Money
     total: Money
     coupon: CouponCheck | None
+    #: What a valid coupon takes off (0 without one).
+    coupon_discount: Money | None = None
 
 
-def coupon_check(*, coupon_id: str | None) -> CouponCheck | None:
-    """Pre-check of a coupon for the totals. Until the coupons app exists no coupon is
-    found: ``valid False, reason coupon.not_found`` (a 200 answer, not a problem)."""
+def coupon_check(
+    *,
+    coupon_id: str | None,
+    user: Any = None,
+    view: CartView | None = None,
+    now: dt.datetime | None = None,
+) -> CouponCheck | None:
+    """Pre-check of a member's coupon against the cart's counted lines (the same pricing
+    an order applies: ``coupons.services.coupon_price``). A 200 answer either way, never a
+    problem: ``valid False`` with ``coupon.not_found`` (unknown, someone else's, or a
+    guest) or the ``coupon.not_applicable`` sub-reason. Reads only: nothing is held.
+
+    Queries: none for a guest; the coupon with its campaign, then the campaign's market and
+    rules (about five)."""
     if coupon_id is None:
         return None
-    return CouponCheck(valid=False, reason="coupon.not_found")
+    not_found = CouponCheck(valid=False, reason=CouponNotFound.code)
+    if view is None or user is None or not getattr(user, "is_authenticated", False):
+        return not_found
+    try:
+        key = uuid.UUID(str(coupon_id))
+    except ValueError:
+        return not_found
+    coupon = Coupon.objects.select_related("campaign").filter(public_id=key, user_id=user.pk).first()
+    if coupon is None:
+        return not_found
+    lines = [
+        PricedLine(line.product_id, line.category_id, line.line_total.amount)
+        for line in view.lines
+        if line.available and line.line_total is not None and line.product_id is not None
+    ]
+    code = str(coupon.public_id)
+    try:
+        priced = coupon_price(coupon=coupon, market=view.market, lines=lines, now=now)
+    except NotApplicable as exc:
+        return CouponCheck(
+            valid=False, code=code, reason=str(exc.params.get("reason", "")), message=exc.detail
+        )
+    return CouponCheck(valid=True, code=code, discount=Money(priced.discount, view.market.currency))
 
 
-def cart_totals(*, view: CartView, coupon_id: str | None = None) -> CartTotals:
+def cart_totals(
+    *, view: CartView, coupon_id: str | None = None, user: Any = None, now: dt.datetime | None = None
+) -> CartTotals:
     """The totals of a priced cart in its market, through the market's calculators.
 
-    total = subtotal - discount + (tax when added) + shipping_fee. No query."""
+    total = merchandise - coupon discount + (tax when added) + shipping_fee; the tax is
+    estimated on the goods after the coupon (US: added on them; KR: the VAT inside them).
+    No query without ``coupon_id`` (see ``coupon_check`` for one)."""
     market = view.market
     currency = market.currency
     counted = [line for line in view.lines if line.available and line.line_total is not None]
     subtotal = Money.sum([line.list_price * line.quantity for line in counted if line.list_price], currency)
     merchandise = Money.sum([line.line_total for line in counted if line.line_total], currency)
     discount = subtotal - merchandise
-    tax = tax_calculator(market).estimate(market=market, taxable=merchandise)
+    coupon = coupon_check(coupon_id=coupon_id, user=user, view=view, now=now)
+    coupon_discount = coupon.discount if coupon is not None and coupon.discount is not None else None
+    goods = merchandise - coupon_discount if coupon_discount is not None else merchandise
+    tax = tax_calculator(market).estimate(market=market, taxable=goods)
     shipping = shipping_calculator(market).quote(market=market, merchandise=merchandise)
-    total = merchandise + shipping.fee + (Money.zero(currency) if tax.included else tax.amount)
+    total = goods + shipping.fee + (Money.zero(currency) if tax.included else tax.amount)
     return CartTotals(
         subtotal=subtotal,
         discount=discount,
@@ -286,5 +348,6 @@ def cart_totals(*, view: CartView, coupon_id: str | None = None) -> CartTotals:
         free_shipping_remaining=shipping.free_shipping_remaining,
         free_shipping_threshold=shipping.threshold,
         total=total,
-        coupon=coupon_check(coupon_id=coupon_id),
+        coupon=coupon,
+        coupon_discount=coupon_discount,
     )

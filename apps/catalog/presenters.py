@@ -192,7 +192,9 @@ def categories_json() -> list[dict[str, Any]]:
     return [category_json(node) for node in category_tree().roots]
 
 
-def detail_json(detail: ProductDetail, sku_available: dict[int, int], absolute: Any) -> dict[str, Any]:
+def detail_json(
+    detail: ProductDetail, sku_available: dict[int, int], absolute: Any, *, coupon_applicable: bool = False
+) -> dict[str, Any]:
     product = detail.product
     total = sum(max(sku_available.get(v.sku.pk, 0), 0) for v in detail.skus)
     return {
@@ -209,7 +211,7 @@ def detail_json(detail: ProductDetail, sku_available: dict[int, int], absolute: 
         "stock_status": stock_status(total),
         "rocket_delivery": product.rocket_delivery,
         "max_per_order": product.max_per_order,
-        "coupon_applicable": False,
+        "coupon_applicable": coupon_applicable,
         "rating": None,
         "promotions": [],
         "skus": [

@@ -28,6 +28,7 @@ from apps.catalog.models import Product
 from apps.core.errors import DomainError, RequestInvalid
 from apps.core.money import currency_exponent
 from apps.core.problems import _field_errors
+from apps.coupons import selectors as coupon_selectors
 from apps.inventory import selectors as inventory_selectors
 
 STOREFRONT_PAGE_SIZE = 20
@@ -97,7 +98,25 @@ def _product_page(
         # the first page of a short list counts itself; otherwise one COUNT(*)
         short = not params.get("cursor") and page.next_cursor is None
         total = len(page.items) if short else qs.order_by().count()
-    return page, presenters.cards(page.items, availability), total
+    return page, coupon_flags(presenters.cards(page.items, availability), market), total
+
+
+def coupon_flags(cards: list[presenters.ProductCard], market: Any) -> list[presenters.ProductCard]:
+    """Set the cards' ``coupon_applicable`` from the market's running campaigns (the
+    coupons' selector): one query when none runs, six when some do, whatever the number of
+    cards; none without cards."""
+    if cards:
+        covered = coupon_selectors.products_with_campaigns(
+            product_ids=list({card.id for card in cards}), market=market
+        )
+        for card in cards:
+            card.coupon_applicable = card.id in covered
+    return cards
+
+
+def product_coupon_applicable(product_id: int, market: Any) -> bool:
+    """One product's flag (the detail page and API), as ``coupon_flags``."""
+    return product_id in coupon_selectors.products_with_campaigns(product_ids=[product_id], market=market)
 
 
 def page_url(request: Any, cursor: str | None, *, absolute: bool = False) -> str | None:
@@ -116,7 +135,7 @@ def popular_cards(market: Any) -> list[presenters.ProductCard]:
         return []
     listings = selectors.listings_for_products(market=market, product_ids=ids)
     availability = inventory_selectors.available_by_product_ids(product_ids=ids, market_code=market.code)
-    return presenters.cards(listings, availability)
+    return coupon_flags(presenters.cards(listings, availability), market)
 
 
 @dataclass
@@ -141,7 +160,7 @@ def home_shelves(market: Any) -> list[HomeShelf]:
         return []
     rows = selectors.listings_for_products(market=market, product_ids=ids)
     availability = inventory_selectors.available_by_product_ids(product_ids=ids, market_code=market.code)
-    by_id = {card.id: card for card in presenters.cards(rows, availability)}
+    by_id = {card.id: card for card in coupon_flags(presenters.cards(rows, availability), market)}
 
     def pick(product_ids: list[int]) -> list[presenters.ProductCard]:
         return [by_id[pid] for pid in product_ids if pid in by_id]
@@ -362,6 +381,7 @@ def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> Htt
             "category": category,
             "parent": parent,
             "image_src": presenters.image_src(product.pk, product.image_url),
+            "coupon_applicable": product_coupon_applicable(product.pk, market),
         },
     )
 

@@ -48,17 +48,30 @@ class CartItemSerializer(serializers.Serializer):
 
 class CouponCheckSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    code = serializers.CharField(allow_null=True, required=False)
-    reason = serializers.CharField(allow_null=True, required=False, help_text="E.g. `coupon.not_found`.")
+    code = serializers.CharField(allow_null=True, required=False, help_text="The coupon's id, when found.")
+    reason = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="Invalid only: `coupon.not_found`, or why `coupon.not_applicable` (`min_order_amount`, "
+        "`no_eligible_items`, `expired`, `used_up`, `not_usable`, `campaign_inactive`, `market`).",
+    )
+    discount = MoneySerializer(
+        allow_null=True, required=False, help_text="Valid only: what the coupon takes off the goods."
+    )
+    message = serializers.CharField(
+        allow_null=True, required=False, help_text="Invalid: the reason, localized."
+    )
 
 
 class TotalsSerializer(serializers.Serializer):
     subtotal = MoneySerializer(help_text="List prices x quantities of the available lines.")
-    discount = MoneySerializer(help_text="Sale discounts (list - effective price) x quantities.")
+    discount = MoneySerializer(
+        help_text="Sale discounts (list - effective price) x quantities, plus a valid coupon's discount."
+    )
     coupon = CouponCheckSerializer(allow_null=True, help_text="Only when `coupon_id` was given.")
     estimated_tax = MoneySerializer(
-        help_text="KR: the VAT included in the prices (10/110, to the won), not added; US: sales tax added "
-        "(to the cent)."
+        help_text="On the goods after a valid coupon. KR: the VAT included in the prices (10/110, to the "
+        "won), not added; US: sales tax added (to the cent)."
     )
     tax_included = serializers.BooleanField()
     shipping_fee = MoneySerializer()
@@ -126,12 +139,21 @@ def _issue(line: CartLineView) -> dict[str, str] | None:
 def totals_json(totals: CartTotals, language: str | None = None) -> dict[str, Any]:
     language = language or translation.get_language() or "en"
     coupon = totals.coupon
+    discount = totals.discount
+    if totals.coupon_discount is not None:
+        discount = discount + totals.coupon_discount
     return {
         "subtotal": money_json(totals.subtotal, language),
-        "discount": money_json(totals.discount, language),
+        "discount": money_json(discount, language),
         "coupon": None
         if coupon is None
-        else {"valid": coupon.valid, "code": coupon.code, "reason": coupon.reason},
+        else {
+            "valid": coupon.valid,
+            "code": coupon.code,
+            "reason": coupon.reason,
+            "discount": None if coupon.discount is None else money_json(coupon.discount, language),
+            "message": coupon.message,
+        },
         "estimated_tax": money_json(totals.estimated_tax, language),
         "tax_included": totals.tax_included,
         "shipping_fee": money_json(totals.shipping_fee, language),

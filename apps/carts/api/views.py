@@ -252,8 +252,10 @@ class CartItemApi(CartApiView):
 
 
 class CartTotalsApi(CartApiView):
-    """Totals of the current cart in the request's market. ``coupon_id``: a pre-check; until
-    coupons exist it answers ``coupon: {valid: false, reason: "coupon.not_found"}`` (200)."""
+    """Totals of the current cart in the request's market. ``coupon_id``: a pre-check of
+    one of the member's coupons against the cart (200 either way): valid, its discount is
+    taken off ``total`` and counted in ``discount``; else ``coupon: {valid: false, reason}``
+    (``coupon.not_found``, always for a guest, or the ``coupon.not_applicable`` reason)."""
 
     @extend_schema(
         operation_id="carts_totals",
@@ -278,7 +280,7 @@ class CartTotalsApi(CartApiView):
                 raise err
         cart = _found(request, create=False).cart
         view = selectors.cart_get(cart=cart, market=_market(request))
-        return Response(totals_json(selectors.cart_totals(view=view, coupon_id=coupon_id)))
+        return Response(totals_json(selectors.cart_totals(view=view, coupon_id=coupon_id, user=request.user)))
 
 
 class CartMergeApi(APIView):

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from apps.catalog import presenters, selectors
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
-from apps.catalog.views import page_url, popular_cards, product_page
+from apps.catalog.views import page_url, popular_cards, product_coupon_applicable, product_page
 from apps.core.api.schema import problem_responses
 from apps.core.errors import RequestInvalid
 from apps.inventory import selectors as inventory_selectors
@@ -178,4 +178,5 @@ class ProductDetailApi(APIView):
         available = inventory_selectors.available_by_sku_ids(
             sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code
         )
-        return Response(presenters.detail_json(detail, available, _absolute(request)))
+        flag = product_coupon_applicable(detail.product.pk, market)
+        return Response(presenters.detail_json(detail, available, _absolute(request), coupon_applicable=flag))
