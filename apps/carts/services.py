@@ -235,10 +235,12 @@ def cart_items_bought(*, user_id: int, lines: list[tuple[str, int]]) -> int:
     down by what was bought, and a line at zero goes. Lines added since (or more units than
     were bought) stay. Called after the payment commits. Returns lines changed.
     Locks: the cart row."""
-    cart = selectors.member_cart_get(user_id=user_id)
-    if cart is None:
+    # One read: the member's cart, locked (was read, then locked by its pk).
+    locked = (
+        Cart.objects.select_for_update(of=("self",)).select_related("market").filter(user_id=user_id).first()
+    )
+    if locked is None:
         return 0
-    locked = _lock(cart)
     bought: dict[str, int] = {}
     for code, quantity in lines:
         bought[code] = bought.get(code, 0) + quantity

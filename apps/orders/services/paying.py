@@ -107,18 +107,35 @@ def _capture(
     lines = list(order.lines.all())  # one read for the counters and the cart
     _record_sales(order, lines)
     if order.from_cart:
-        bought = [(line.sku_code, line.quantity) for line in lines]
-        transaction.on_commit(partial(_empty_cart_of, order.user_id, bought))
+        transaction.on_commit(partial(_send_cart_empty, int(order.pk)))
     return lines
 
 
-def _empty_cart_of(user_id: int, bought: list[tuple[str, int]]) -> None:
-    """After the payment commits: what was bought leaves the member's cart. A failure here
-    is logged, never raised: the order is paid either way."""
+def _send_cart_empty(order_id: int) -> None:
+    """After the payment commits: a task takes what was bought out of the member's cart
+    (not the paying request: the order is paid either way). A broker that is down is
+    logged, not raised; the cart then keeps the bought units (the member may remove them)."""
+    from apps.orders.tasks import order_cart_empty_task
+
     try:
-        cart_items_bought(user_id=user_id, lines=bought)
-    except Exception:  # noqa: BLE001
-        logger.warning("orders.cart_not_emptied", flow="checkout", user_id=user_id)
+        order_cart_empty_task.delay(order_id=order_id)
+    except Exception:  # noqa: BLE001 - the payment has committed; never fail it for this
+        logger.warning("orders.cart_not_emptied", flow="checkout", order_id=order_id)
+
+
+def order_cart_empty(*, order_id: int) -> int:
+    """What a paid order placed from the cart bought leaves the member's cart (units added
+    since stay: see ``cart_items_bought``). Returns the cart lines changed; 0 for an order
+    not from the cart or not paid. Not idempotent (a second run would take the units
+    again), so its task is acked on receipt, never replayed."""
+    rows = list(
+        OrderLine.objects.filter(
+            order_id=order_id, order__from_cart=True, order__paid_at__isnull=False
+        ).values_list("order__user_id", "sku_code", "quantity")
+    )
+    if not rows:
+        return 0
+    return cart_items_bought(user_id=rows[0][0], lines=[(code, quantity) for _, code, quantity in rows])
 
 
 @transaction.atomic(durable=True)
