@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.carts.api.urls")),
+    path("", include("apps.coupons.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.orders.api.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Coupons REST API (API.md "Coupons")."""
