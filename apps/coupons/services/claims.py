@@ -221,6 +221,10 @@ def coupon_claim(
         raise
     except AlreadyClaimed:
         if answer == gate.OK:
+            # The slot the gate took was not used: give it back (a gate that says "sold out"
+            # while the database still has coupons would lose sales), then set the member's
+            # count to the database's.
+            gate.give_back(campaign_id=campaign_id, user_id=user.pk, limited=rules.limited)
             count = Coupon.objects.filter(campaign_id=campaign_id, user=user).count()
             gate.sync_member(campaign_id=campaign_id, user_id=user.pk, count=count)
         metrics.claim_rejected(campaign_id=campaign_id, reason=AlreadyClaimed.code)
