@@ -16,7 +16,14 @@ Optional ``"flows": [{"headers", "steps": [{"label", "method", "path", "body", "
 order, again and again (one iteration = all steps). A step's ``{name}`` in its path is the
 value an earlier step of the same iteration saved (``"save": "id"`` keeps the JSON answer's
 ``id``); ``"unique": true`` gives that step a fresh ``unique_header`` value; a failed step
-ends the iteration (the next starts at step 1). Latencies and statuses are also kept per
+ends the iteration (the next starts at step 1). A client may carry ``"request_headers"``
+(parallel to its ``paths``): more headers for each of its requests (a flash sale: every
+attempt is another member's bearer token). ``"once": true``: every client sends its list
+once and stops (a burst of a fixed number of requests: ``duration_s`` is then only a cap,
+and the result's ``duration_s`` is the time the burst took). ``"classify": true``: the
+result also carries ``events``, one ``[finish ms after the start, status, problem code,
+latency ms]`` per recorded request (the code read from a non-2xx JSON body), so the harness can tell when
+a flash sale sold out and count the answers after it. Latencies and statuses are also kept per
 step ``label``, and the steps naming the same ``"sum"`` are added up per iteration (kept
 under that name when all of them succeeded inside the window): a checkout's create + pay.
 ``concurrency`` asyncio tasks each keep one keep-alive connection and send their next request as soon as the previous answer is read, walking
@@ -131,13 +138,18 @@ class Run:
             own = {**headers, **client.get("headers", {})}
             cpaths = list(client["paths"])
             cbodies = client.get("bodies") or [None] * len(cpaths)
+            cheaders = client.get("request_headers") or [{}] * len(cpaths)
             self.client_paths.append(cpaths)
             self.client_requests.append(
                 [
-                    build_request(self.host, self.port, p, own, method, b)
-                    for p, b in zip(cpaths, cbodies, strict=True)
+                    build_request(self.host, self.port, p, {**own, **h}, method, b)
+                    for p, b, h in zip(cpaths, cbodies, cheaders, strict=True)
                 ]
             )
+        self.once: bool = bool(spec.get("once"))
+        self.classify: bool = bool(spec.get("classify"))
+        self.events: list[tuple[float, int, str, float]] = []
+        self.last_finish = 0.0
         # Optional: multi-step flows (a checkout: refill the cart, create, pay).
         self.flows: list[list[dict[str, Any]]] = []
         for flow in spec.get("flows") or []:
@@ -299,13 +311,16 @@ class Run:
             requests, paths, position, step = self.client_requests[own], self.client_paths[own], 0, 1
         count = len(requests)
         sent = 0
+        limit = (
+            (len(requests) if self.client_requests else len(range(index, count, step))) if self.once else -1
+        )
         while True:
             started = loop.time()
-            if started >= self.record_end:
+            if started >= self.record_end or sent == limit:
                 break
             raw = requests[position % count]
+            sent += 1
             if self.unique_header:
-                sent += 1
                 raw = raw.replace(UNIQUE_PLACEHOLDER, b"%s-%d-%d" % (self.unique_prefix, index, sent))
             path = paths[position % count]
             position += step
@@ -347,6 +362,17 @@ class Run:
                 break
             self.latencies_ms.append(round((finished - started) * 1000, 3))
             self.statuses[str(status)] += 1
+            self.last_finish = max(self.last_finish, finished)
+            if self.classify:
+                code = ""
+                if not 200 <= status < 300 and body[:1] == b"{":
+                    try:
+                        code = str(json.loads(body).get("code", ""))
+                    except (ValueError, AttributeError):
+                        code = "?"
+                self.events.append(
+                    (round((finished - self.record_start) * 1000, 3), status, code, self.latencies_ms[-1])
+                )
             if status == 0:
                 self.transport_errors[detail.split(":")[0]] += 1
                 self._sample(path, status, detail)
@@ -367,6 +393,8 @@ class Run:
         wall_start = loop.time()
         await asyncio.gather(*tasks)
         wall = loop.time() - wall_start
+        if self.once and self.last_finish:  # a burst: its own length, not the cap
+            self.duration_s = max(self.last_finish - self.record_start, 1e-3)
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
         print("END", flush=True)
         cpu_s = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
@@ -381,6 +409,7 @@ class Run:
             "cpu_s": round(cpu_s, 3),
             "cpu_wall_s": round(wall, 3),
             "distinct_paths": len(set(self.paths)),
+            **({"events": self.events} if self.classify else {}),
             "by_label": {
                 label: {"latencies_ms": own["latencies_ms"], "statuses": dict(own["statuses"])}
                 for label, own in self.by_label.items()

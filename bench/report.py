@@ -36,7 +36,9 @@ def build_report(
         "baseline": BASELINE if base else None,
         "scenarios": rows,
         "skipped": list(skipped),
-        "passed": all(s.passed for s in summaries) and bool(summaries),
+        "passed": all(s.passed for s in summaries)
+        and bool(summaries)
+        and all(all(check["targets"].values()) for check in meta.get("flash_sales", [])),
         "errors": sum(s.errors for s in summaries),
     }
 
@@ -141,6 +143,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "(concurrency / throughput). P95 is higher than that mean.",
             "",
         ]
+    lines += _flash_lines(meta.get("flash_sales") or [])
     for item in report["skipped"]:
         lines.append(f"- skipped **{item['name']}**: {item['reason']}")
     if report["skipped"]:
@@ -178,3 +181,31 @@ def _cpu(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def _flash_lines(checks: list[dict[str, Any]]) -> list[str]:
+    """The flash sales next to the baseline of the same run: claims/s, P95, what was issued,
+    time to sell out, sold-out answers/s, and the issue's targets."""
+    if not checks:
+        return []
+
+    def num(value: float | None, fmt: str) -> str:
+        return "–" if value is None else format(value, fmt)
+
+    lines = [
+        "Flash sales (every attempt counted; 201 = a coupon, 409 = sold out or already claimed):",
+        "",
+        "| run | attempts | claims/s | P95 ms | P95 of the 201s | issued (counter / rows / 201s) "
+        "| time to sell out | sold-out answers/s (P95) | vs baseline req/s | targets |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for c in checks:
+        verdicts = ", ".join(f"{name}: {'pass' if ok else 'FAIL'}" for name, ok in c["targets"].items())
+        lines.append(
+            f"| {c['name']} | {c['attempts']} | {c['claims_per_s']:.0f} | {_ms(c['p95_ms'])} "
+            f"| {_ms(c['p95_created_ms'])} | {c['issued_count']} / {c['coupon_rows']} / {c['answers_201']} "
+            f"of {c['coupons']} | {num(c['sold_out_at_ms'], '.0f')} ms "
+            f"| {num(c['sold_out_per_s'], '.0f')} ({_ms(c['sold_out_p95_ms'])} ms) "
+            f"| {num(c['sold_out_vs_baseline'], '.0%')} | {verdicts} |"
+        )
+    return [*lines, ""]

@@ -46,6 +46,8 @@ PYTHON = sys.executable
 SETTINGS = os.environ.get("BENCH_SETTINGS", "joopang.settings.bench")  # A/B a settings variant
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: The longest a burst (a flash sale) may take before the load generator stops it.
+FLASH_CAP_S = 300.0
 
 
 def log(message: str) -> None:
@@ -142,6 +144,21 @@ class Services:
             return "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    def stop_one(self, name: str) -> None:
+        """Stop one server (gunicorn, to restart it with another environment)."""
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop in time: killing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
     def stop(self) -> None:
         if self.sandbox is not None:
@@ -351,6 +368,8 @@ def run_load(
             "warmup_s": config.warmup_s,
             "duration_s": config.duration_s,
         }
+        if load is not None and load.once:  # a burst: no warm-up, the duration only a cap
+            spec.update(warmup_s=0, duration_s=max(config.duration_s, FLASH_CAP_S))
         spec_path.write_text(json.dumps(spec))
         proc = subprocess.Popen(
             [PYTHON, "-m", "bench.loadgen", str(spec_path), str(result_path)],
@@ -366,7 +385,7 @@ def run_load(
                     start = meter.snapshot()
                 elif line.strip() == "END" and meter:
                     end = meter.snapshot()
-            proc.wait(timeout=config.warmup_s + config.duration_s + 120)
+            proc.wait(timeout=spec["warmup_s"] + spec["duration_s"] + 120)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -592,6 +611,7 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
                 duration_s=result["duration_s"],
                 p95_target_ms=item.p95_target_ms,
                 extra=extra,
+                ok_statuses=load.ok_statuses,
             )
         ]
     extra["cpu_label"] = f"{item.name} (all its requests)"
@@ -626,6 +646,98 @@ def flow_note(name: str, load: Any, result: dict[str, Any]) -> str:
     if cpu and requests:
         per = 1000 * steps / requests
         text += f"; CPU per iteration: gunicorn {cpu['gunicorn'] * per:.1f} ms, PostgreSQL {cpu['postgres'] * per:.1f} ms"
+    return text
+
+
+def flash_sale_check(
+    name: str, load: Any, result: dict[str, Any], baseline_rps: float | None
+) -> dict[str, Any]:
+    """After a flash sale: what the database issued (the campaign's counter, its coupon rows,
+    members above the per-member limit) against the coupons on offer, and from the load
+    generator's events the time to sell out (the answer that took the last coupon, counted
+    from the first request) and the sold-out answers per second after it. ``passed`` is
+    False on ANY over- or under-issuance (the run then fails loudly); ``targets`` are the
+    issue's (P95 <= 400 ms; with Redis, sold-out answers >= 50 % of the baseline's req/s)."""
+    from django.db import connections
+    from django.db.models import Count
+
+    from apps.coupons.models import Campaign, Coupon
+    from bench.stats import percentile
+
+    facts = load.facts
+    campaign = Campaign.objects.get(pk=facts["campaign_id"])
+    rows = Coupon.objects.filter(campaign=campaign)
+    coupon_rows = rows.count()
+    above_limit = rows.values("user_id").annotate(n=Count("pk")).filter(n__gt=facts["per_user_limit"]).count()
+    connections.close_all()
+    events = sorted(result.get("events", []))
+    created = [e for e in events if e[1] == 201]
+    sold_out_at_ms = created[-1][0] if len(created) >= facts["coupons"] else None
+    end_ms = events[-1][0] if events else 0.0
+    codes: dict[str, int] = {}
+    for _t, status, code, *_rest in events:
+        key = str(status) if 200 <= status < 300 else f"{status} {code or '?'}"
+        codes[key] = codes.get(key, 0) + 1
+    after = [e for e in events if sold_out_at_ms is not None and e[0] > sold_out_at_ms]
+    sold_out_after = [e for e in after if e[2] == "coupon.sold_out"]
+    window_s = (end_ms - sold_out_at_ms) / 1000 if sold_out_at_ms is not None else 0.0
+    sold_out_rps = len(sold_out_after) / window_s if window_s > 0 else None
+    latencies = sorted(result["latencies_ms"])
+    p95 = percentile(latencies, 95)
+    created_p95 = percentile(sorted(e[3] for e in created), 95) if created else None
+    sold_out_p95 = percentile(sorted(e[3] for e in sold_out_after), 95) if sold_out_after else None
+    exact = campaign.issued_count == coupon_rows == len(created) == facts["coupons"] and above_limit == 0
+    redis = "no_redis" not in name
+    ratio = sold_out_rps / baseline_rps if sold_out_rps and baseline_rps else None
+    targets = {
+        "zero over-issuance": exact,
+        "claim P95 <= 400 ms": p95 <= 400,
+    }
+    if redis:
+        targets["sold-out answers >= 50 % of baseline req/s"] = ratio is not None and ratio >= 0.5
+    return {
+        "name": name,
+        "campaign_id": campaign.pk,
+        "coupons": facts["coupons"],
+        "members": facts["members"],
+        "attempts": len(events),
+        "issued_count": campaign.issued_count,
+        "coupon_rows": coupon_rows,
+        "answers_201": len(created),
+        "members_above_limit": above_limit,
+        "answers": dict(sorted(codes.items())),
+        "duration_s": round(result["duration_s"], 3),
+        "claims_per_s": len(events) / result["duration_s"] if result["duration_s"] else 0.0,
+        "p95_ms": p95,
+        "p95_created_ms": created_p95,
+        "sold_out_at_ms": sold_out_at_ms,
+        "sold_out_answers_after": len(sold_out_after),
+        "sold_out_per_s": sold_out_rps,
+        "sold_out_p95_ms": sold_out_p95,
+        "baseline_rps": baseline_rps,
+        "sold_out_vs_baseline": ratio,
+        "exact": exact,
+        "targets": targets,
+        "passed": exact,
+    }
+
+
+def flash_note(check: dict[str, Any]) -> str:
+    def num(value: float | None, fmt: str) -> str:
+        return "–" if value is None else format(value, fmt)
+
+    text = (
+        f"{check['name']} check: {check['attempts']} claim attempts by {check['members']} members for "
+        f"{check['coupons']} coupons in {check['duration_s']:.2f} s ({check['claims_per_s']:.0f} claims/s, "
+        f"P95 {num(check['p95_ms'], '.0f')} ms); issued_count {check['issued_count']}, "
+        f"{check['coupon_rows']} coupon rows, {check['answers_201']} answers 201, "
+        f"{check['members_above_limit']} members above the limit "
+        f"({'exactly ' + str(check['coupons']) if check['exact'] else 'NOT EXACT: FAILED'}); "
+        f"sold out after {num(check['sold_out_at_ms'], '.0f')} ms; then "
+        f"{check['sold_out_answers_after']} sold-out answers at {num(check['sold_out_per_s'], '.0f')}/s "
+        f"(P95 {num(check['sold_out_p95_ms'], '.0f')} ms, {num(check['sold_out_vs_baseline'], '.0%')} of the "
+        f"baseline's req/s); answers: {check['answers']}"
+    )
     return text
 
 
@@ -813,10 +925,24 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     )
     meter = CpuMeter(gunicorn.pid, config.database_url, config.db_name)
     summaries = []
+    server_env: dict[str, str] = {}
+    flash_checks: list[dict[str, Any]] = []
     for item, load in plan:
         paths = load.all_paths()
-        for problem in preflight(port, item.name, paths, item.headers, item.method, load):
-            log(f"preflight: {problem}")
+        if item.server_env != server_env:  # e.g. without Redis: restart gunicorn
+            server_env = dict(item.server_env)
+            services.stop_one("gunicorn")
+            gunicorn = services.start(
+                "gunicorn",
+                [PYTHON, "-m", "gunicorn", "--config", "bench/gunicorn.conf.py"],
+                {**child_env, **server_env},
+            )
+            wait_ready(port, services)
+            meter = CpuMeter(gunicorn.pid, config.database_url, config.db_name)
+            log(f"gunicorn restarted with {server_env or 'the run environment'}")
+        if load.preflight:
+            for problem in preflight(port, item.name, paths, item.headers, item.method, load):
+                log(f"preflight: {problem}")
         services.check_alive()
         log(f"{item.name}: {len(set(paths))} distinct paths, {config.concurrency} connections, "
             f"{config.warmup_s:g} + {config.duration_s:g} s")  # fmt: skip
@@ -830,6 +956,13 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         if load.flows:
             notes.append(flow_note(item.name, load, result))
             log(notes[-1])
+        if load.facts.get("campaign_id"):
+            base = next((s for s in summaries if s.name == "baseline"), None)
+            flash_checks.append(flash_sale_check(item.name, load, result, base.rps if base else None))
+            notes.append(flash_note(flash_checks[-1]))
+            log(notes[-1])
+            if not flash_checks[-1]["exact"]:
+                log(f"FAILED: {item.name} did not issue exactly {load.facts['coupons']} coupons")
     services.check_alive()
     if any(item.name == "top_up" for item, _load in plan):
         notes.append(wallet_check(services))
@@ -863,6 +996,7 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         "client_floor": floor,
         "settings": SETTINGS,
         "notes": notes,
+        "flash_sales": flash_checks,
     }
     report = build_report(meta=meta, summaries=summaries, skipped=skipped)
     markdown = render_markdown(report)
@@ -872,6 +1006,9 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     print()
     print(markdown)
     log(f"wrote {RESULTS_DIR / 'latest.json'} and {RESULTS_DIR / 'latest.md'}")
+    if any(not check["exact"] for check in flash_checks):
+        log("a flash sale issued a number of coupons other than those on offer: exit 1")
+        return 1
     if report["errors"]:
         log(f"{report['errors']} requests failed: exit 1")
         return 1

@@ -28,6 +28,7 @@ of registration is the order of the run and of the table; ``baseline`` comes fir
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import uuid
@@ -71,6 +72,9 @@ class ClientLoad:
     headers: dict[str, str]
     paths: list[str]
     bodies: list[str] | None = None
+    #: More headers per request (parallel to ``paths``): a flash sale's attempts each carry
+    #: another member's bearer token.
+    request_headers: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -130,6 +134,18 @@ class Load:
     flows: list[ClientFlow] | None = None
     #: The rows a flow's results make (step labels and sums), in table order.
     rows: list[Row] = field(default_factory=list)
+    #: A burst: every client sends its list once, then stops (no warm-up; the run's
+    #: duration is only a cap). The flash sale.
+    once: bool = False
+    #: The load generator records ``[finish ms, status, problem code, latency ms]`` per
+    #: request (``events`` in its result).
+    classify: bool = False
+    #: Non-2xx statuses that are answers, not errors (a flash sale's 409 sold out).
+    ok_statuses: tuple[int, ...] = ()
+    #: False: no preflight requests (they would change what the load measures: a claim).
+    preflight: bool = True
+    #: What the harness checks after the load (``bench.run.flash_sale_check``).
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def _fresh(self, headers: dict[str, str]) -> dict[str, str]:
         if not self.unique_header:
@@ -207,9 +223,19 @@ class Load:
             out["unique_header"] = self.unique_header
         if self.clients:
             out["clients"] = [
-                {"headers": c.headers, "paths": c.paths, **({"bodies": c.bodies} if c.bodies else {})}
+                {
+                    "headers": c.headers,
+                    "paths": c.paths,
+                    **({"bodies": c.bodies} if c.bodies else {}),
+                    **({"request_headers": c.request_headers} if c.request_headers else {}),
+                }
                 for c in self.clients
             ]
+        if self.once:
+            out["once"] = True
+            out["warmup_s"] = 0
+        if self.classify:
+            out["classify"] = True
         return out
 
 
@@ -249,6 +275,10 @@ class Scenario:
     requires: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "GET"
+    #: Environment of gunicorn for this scenario (the harness restarts it when this
+    #: differs from the last scenario's): ``{"REDIS_URL": ""}`` runs it on the local-memory
+    #: cache, without Redis.
+    server_env: dict[str, str] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, Scenario] = {}
@@ -265,6 +295,7 @@ def scenario(
     requires: Sequence[str] = (),
     headers: dict[str, str] | None = None,
     method: str = "GET",
+    server_env: dict[str, str] | None = None,
 ) -> Callable[[Builder], Builder]:
     """Register a path builder as a scenario (see the module docstring)."""
 
@@ -279,6 +310,7 @@ def scenario(
             requires=tuple(requires),
             headers=dict(API_HEADERS if headers is None else headers),
             method=method,
+            server_env=dict(server_env or {}),
         )
         return build
 
@@ -773,3 +805,167 @@ def checkout(ctx: Context) -> Load:
             Row("checkout.refill", "POST /api/v1/carts/current/items, twice per iteration (not checkout)"),
         ],
     )
+
+
+# --- Coupons (issue 21) -------------------------------------------------------------------
+
+#: The flash sale: coupons on offer, distinct members, claim attempts (at least).
+FLASH_COUPONS = 1_000
+FLASH_MEMBERS = 5_000
+FLASH_ATTEMPTS = 20_000
+FLASH_CLAIM_PATH = "/api/v1/coupons/campaigns/{id}/claim"
+#: Made once per run and shared by both flash-sale scenarios (each has its own campaign).
+_flash_members: list[tuple[int, str]] = []
+
+
+def _flash_sale_members(count: int) -> list[tuple[int, str]]:
+    """``count`` KR members ``bench-flash-<i>@bench.test`` as (id, bearer token), made in
+    bulk: one INSERT per 1,000 users (an unusable password: they never sign in), one for
+    their ``member`` role rows, and access tokens signed here with the claims
+    ``access_token_for`` would read from the database (roles, market, locale): no query per
+    member. No consent rows (a claim does not read them)."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.accounts import roles
+    from apps.accounts.models import User
+
+    if len(_flash_members) >= count:
+        return _flash_members[:count]
+    emails = [f"bench-flash-{i}@bench.test" for i in range(count)]
+    existing = dict(User.objects.filter(email__in=emails).values_list("email", "pk"))
+    unusable = make_password(None)
+    new = [
+        User(email=e, name=f"Bench flash {i}", market_id="KR", locale="ko", password=unusable)
+        for i, e in enumerate(emails)
+        if e not in existing
+    ]
+    User.objects.bulk_create(new, batch_size=1000)
+    ids = dict(User.objects.filter(email__in=emails).values_list("email", "pk"))
+    member = Group.objects.get(name=roles.MEMBER)
+    through = User.groups.through
+    have = set(
+        through.objects.filter(group=member, user_id__in=ids.values()).values_list("user_id", flat=True)
+    )
+    through.objects.bulk_create(
+        [through(user_id=pk, group_id=member.pk) for pk in ids.values() if pk not in have], batch_size=2000
+    )
+    out = []
+    for email in emails:
+        user = User(pk=ids[email], email=email, market_id="KR", locale="ko")
+        token = AccessToken.for_user(user)
+        token["user_id"] = user.pk
+        token.set_exp(lifetime=dt.timedelta(seconds=TOP_UP_TOKEN_SECONDS))
+        token["roles"] = [roles.MEMBER]
+        token["market"] = "KR"
+        token["locale"] = "ko"
+        out.append((user.pk, str(token)))
+    _flash_members[:] = out
+    return out
+
+
+def _flash_campaign(name: str) -> Any:
+    """An active KR campaign of ``FLASH_COUPONS`` coupons, one per member, running now."""
+    from apps.accounts.services import staff_create_or_update
+    from apps.core import clock
+    from apps.coupons.services import campaign_create, campaign_transition
+
+    actor, _ = staff_create_or_update(
+        email="bench-marketing@bench.test",
+        role="marketing_manager",
+        password=f"Bench-{uuid.uuid4()}",
+        market=None,
+    )
+    now = clock.now()
+    campaign = campaign_create(
+        data={
+            "name_ko": f"벤치 선착순 쿠폰 ({name})",
+            "name_en": f"Bench flash sale ({name})",
+            "discount_type": "fixed",
+            "discount_value": 1000,
+            "markets": ["KR"],
+            "total_quantity": FLASH_COUPONS,
+            "per_user_limit": 1,
+            "starts_at": now - dt.timedelta(hours=1),
+            "ends_at": now + dt.timedelta(days=1),
+        },
+        actor=actor,
+    )
+    campaign_transition(campaign_id=campaign.pk, to_status="active", actor=actor)
+    return campaign
+
+
+def flash_sale_load(ctx: Context, name: str) -> Load:
+    """The attempts: every member in a shuffled order, four rounds, plus random repeats up
+    to ``FLASH_ATTEMPTS`` rounded up to a multiple of the clients; attempt *k* goes to
+    connection *k* mod clients, so a member's later attempts race on other connections
+    (some at the same moment). Nobody is warmed up: the first request opens the sale."""
+    if not _table_exists(ctx.model("coupons", "Campaign")):
+        raise SkipScenario("the coupons tables are not migrated")
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(FLASH_CLAIM_PATH.format(id=1))
+    except Resolver404 as exc:
+        raise SkipScenario(
+            "the claim API (POST /api/v1/coupons/campaigns/{id}/claim) does not exist yet"
+        ) from exc
+    members = _flash_sale_members(FLASH_MEMBERS)
+    campaign = _flash_campaign(name)
+    total = -(-FLASH_ATTEMPTS // ctx.clients) * ctx.clients
+    order: list[int] = []
+    while len(order) < total:
+        round_ = list(range(len(members)))
+        ctx.rng.shuffle(round_)
+        order.extend(round_)
+    order = order[:total]
+    path = FLASH_CLAIM_PATH.format(id=campaign.pk)
+    clients = []
+    for c in range(ctx.clients):
+        mine = order[c :: ctx.clients]
+        clients.append(
+            ClientLoad(
+                headers={},
+                paths=[path] * len(mine),
+                request_headers=[{"Authorization": f"Bearer {members[m][1]}"} for m in mine],
+            )
+        )
+    return Load(
+        clients=clients,
+        once=True,
+        classify=True,
+        ok_statuses=(409,),
+        preflight=False,
+        facts={
+            "campaign_id": campaign.pk,
+            "coupons": FLASH_COUPONS,
+            "members": len(members),
+            "attempts": total,
+            "per_user_limit": 1,
+        },
+    )
+
+
+@scenario(
+    "flash_sale",
+    f"POST {FLASH_CLAIM_PATH}: {FLASH_COUPONS:,} coupons, {FLASH_MEMBERS:,} members, "
+    f"{FLASH_ATTEMPTS:,}+ attempts at once (Redis gate)",
+    p95_target_ms=400,
+    requires=("accounts", "coupons"),
+    method="POST",
+)
+def flash_sale(ctx: Context) -> Load:
+    return flash_sale_load(ctx, "redis")
+
+
+@scenario(
+    "flash_sale_no_redis",
+    "the same on gunicorn without Redis (local-memory cache: no gate, the database alone)",
+    p95_target_ms=400,
+    requires=("accounts", "coupons"),
+    method="POST",
+    server_env={"REDIS_URL": ""},
+)
+def flash_sale_no_redis(ctx: Context) -> Load:
+    return flash_sale_load(ctx, "no redis")

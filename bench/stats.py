@@ -90,15 +90,20 @@ def summarize(
     duration_s: float,
     p95_target_ms: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    ok_statuses: Sequence[int] = (),
 ) -> ScenarioSummary:
     """One scenario's numbers from the load generator's raw samples.
 
     ``statuses`` counts every completed request by HTTP status ("0" = transport error:
-    reset, timeout); anything but 2xx is an error. Latency percentiles cover all of them.
+    reset, timeout); anything but 2xx (and ``ok_statuses``: a flash sale's 409) is an error. Latency percentiles cover all of them.
     """
     values = sorted(latencies_ms)
     requests = sum(statuses.values())
-    errors = sum(count for status, count in statuses.items() if not is_success(int(status)))
+    errors = sum(
+        count
+        for status, count in statuses.items()
+        if not is_success(int(status)) and int(status) not in ok_statuses
+    )
     return ScenarioSummary(
         name=name,
         title=title,
