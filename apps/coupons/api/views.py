@@ -380,7 +380,8 @@ class AdminCampaignApi(_AdminApi):
     """One campaign. ``PUT``: every field (omitted optional ones take their defaults);
     ``PATCH``: only the fields sent. ``status`` in either moves the campaign (``{"status":
     "paused"}``); an edit and a status change in one request are checked before either is
-    written. A campaign is never deleted (``DELETE``: 405): end it instead."""
+    written. A campaign is never deleted, even without coupons (``DELETE`` answers 405
+    ``request.method_not_allowed``): end it with ``{"status": "ended"}`` instead."""
 
     perms: ClassVar[dict[str, str]] = {
         "GET": "coupons.view_campaign",
