@@ -164,7 +164,15 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
                 (_("Charges"), "payments", "payments.charge", ""),
             ],
         ),
-        # Coupons and integrations join here with their apps.
+        (
+            _("Coupons"),
+            [
+                (_("Campaigns"), "campaign", "coupons.campaign", ""),
+                (_("Coupons"), "confirmation_number", "coupons.coupon", ""),
+                (_("Coupon usage"), "history", "coupons.couponuse", ""),
+            ],
+        ),
+        # Integrations join here with their app.
         (
             _("Operations"),
             [
