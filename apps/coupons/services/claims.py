@@ -133,21 +133,27 @@ def _claim_in_database(*, campaign_id: int, user: User, key_hash: str | None, no
     expires_at = campaign.ends_at
     if campaign.valid_days:
         expires_at = min(expires_at, now + dt.timedelta(days=campaign.valid_days))
-    try:
-        with transaction.atomic():
-            coupon = Coupon.objects.create(
-                campaign=campaign,
-                user=user,
-                seq=have + 1,
-                uses_left=campaign.uses_per_coupon,
-                expires_at=expires_at,
-                idempotency_key=key_hash,
-                claimed_at=now,
-            )
-    except IntegrityError:
-        # The same member claimed at the same moment and took this seq: the whole
-        # transaction (the increment included) rolls back with this error.
-        raise AlreadyClaimed(limit=campaign.per_user_limit) from None
+    seq = have + 1
+    while True:
+        try:
+            with transaction.atomic():
+                coupon = Coupon.objects.create(
+                    campaign=campaign,
+                    user=user,
+                    seq=seq,
+                    uses_left=campaign.uses_per_coupon,
+                    expires_at=expires_at,
+                    idempotency_key=key_hash,
+                    claimed_at=now,
+                )
+            break
+        except IntegrityError:
+            # The same member claimed at the same moment and took this seq: try the next
+            # one while under the limit. At the limit the whole transaction (the increment
+            # included) rolls back with this error.
+            seq += 1
+            if seq > campaign.per_user_limit:
+                raise AlreadyClaimed(limit=campaign.per_user_limit) from None
     publish(
         type="coupon.issued",
         aggregate_type="coupon_campaign",
