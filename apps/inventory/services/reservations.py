@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from functools import partial
+from functools import partial, reduce
+from operator import or_
 from typing import Any
 
 import structlog
@@ -59,6 +60,15 @@ def _sum_lines(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 def _ttl(market: Market, ttl: dt.timedelta | None) -> dt.timedelta:
     return ttl if ttl is not None else dt.timedelta(minutes=market.reservation_ttl_minutes)
+
+
+def reservation_expires_at(
+    *, market: Market, now: dt.datetime, ttl: dt.timedelta | None = None
+) -> dt.datetime:
+    """When a hold made ``now`` in ``market`` expires (``ttl`` or the market's): a caller
+    that records the hold's expiry on its own row (an order's pay-by time) knows it before
+    the hold, and hands it to ``reservation_hold``."""
+    return now + _ttl(market, ttl)
 
 
 def _allocate(
@@ -200,9 +210,16 @@ def reservation_hold(
     lines: Sequence[tuple[str, int]],
     market: Market,
     ttl: dt.timedelta | None = None,
+    expires_at: dt.datetime | None = None,
+    countdown: bool = True,
 ) -> list[Reservation]:
     """Hold stock for ``owner`` (``"order:123"``, ``"cart:abc"``) until now + ``ttl``
-    (default: the market's ``reservation_ttl_minutes``). All or nothing.
+    (default: the market's ``reservation_ttl_minutes``), or until ``expires_at`` when the
+    caller computed it (``reservation_expires_at``). All or nothing.
+
+    ``countdown=False``: no countdown task for these rows, for an owner whose own countdown
+    releases them at the same time (an order: ``order_expire`` releases its hold); the
+    beat sweep (``reservations_expire_due``) still expires them if that task is lost.
 
     Runs in the caller's transaction (an order's creation holds its stock in the same
     transaction as the order row); ``reservation_create`` is the durable use-case.
@@ -218,17 +235,23 @@ def reservation_hold(
     """
     wanted = _sum_lines(lines)
     now = clock.now()
-    expires_at = now + _ttl(market, ttl)
+    if expires_at is None:
+        expires_at = reservation_expires_at(market=market, now=now, ttl=ttl)
     skus = {
         sku.code: sku
         for sku in Sku.objects.filter(code__in=list(wanted), is_active=True, product__is_active=True)
     }
-    candidate_ids = list(
+    # The candidate rows found and locked in one statement, in primary-key order (the
+    # locking rows come sorted: PostgreSQL locks them as the sort emits them).
+    levels = list(
         StockLevel.objects.filter(
             sku__in=list(skus.values()), warehouse__market=market, warehouse__is_active=True
-        ).values_list("pk", flat=True)
+        )
+        .select_related("warehouse", "sku")
+        .order_by("pk")
+        .select_for_update(of=("self",))
     )
-    levels = list(locks.stock_levels_qs_for_update(candidate_ids))
+    candidate_ids = [level.pk for level in levels]
     plan, short = _allocate(wanted, skus, levels)
     if short and _reclaim_expired(candidate_ids, now):
         levels = list(locks.stock_levels_qs_for_update(candidate_ids))
@@ -280,7 +303,8 @@ def reservation_hold(
         market=market.code,
         payload={"owner": owner, "expires_at": expires_at, "lines": [_line(r) for r in reservations]},
     )
-    transaction.on_commit(partial(_schedule_countdown, [r.pk for r in reservations], expires_at))
+    if countdown:
+        transaction.on_commit(partial(_schedule_countdown, [r.pk for r in reservations], expires_at))
     return reservations
 
 
@@ -330,25 +354,30 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
         pending = [r for r in expired if r.created_at == latest]
     if not pending:
         return sorted(rows, key=lambda r: r.pk)
+    # Their stock rows found and locked in one statement, in primary-key order.
     levels = {
         (lv.sku_id, lv.warehouse_id): lv
-        for lv in locks.stock_levels_qs_for_update(
-            StockLevel.objects.filter(
-                sku_id__in={r.sku_id for r in pending}, warehouse_id__in={r.warehouse_id for r in pending}
-            ).values_list("pk", flat=True)
+        for lv in StockLevel.objects.filter(
+            sku_id__in={r.sku_id for r in pending}, warehouse_id__in={r.warehouse_id for r in pending}
         )
+        .select_related("warehouse", "sku")
+        .order_by("pk")
+        .select_for_update(of=("self",))
     }
-    committed: list[Reservation] = []
-    for reservation in sorted(pending, key=lambda r: levels[(r.sku_id, r.warehouse_id)].pk):
+    pending = sorted(pending, key=lambda r: levels[(r.sku_id, r.warehouse_id)].pk)
+    for reservation in pending:
         level = levels[(reservation.sku_id, reservation.warehouse_id)]
-        held = reservation.quantity if reservation.status == Status.ACTIVE else 0
-        if not held and level.available < reservation.quantity:
+        if reservation.status != Status.ACTIVE and level.available < reservation.quantity:
             raise ReservationExpired(owner=owner, sku=reservation.sku.code, available=max(level.available, 0))
-        moved = Reservation.objects.filter(pk=reservation.pk, status=reservation.status).update(
-            status=Status.COMMITTED, updated_at=now
-        )
-        if not moved:  # unreachable while the row is locked; never commit twice
-            continue
+    # All rows committed by one compare-and-set on the status each had (never twice).
+    moved = Reservation.objects.filter(reduce(or_, (Q(pk=r.pk, status=r.status) for r in pending))).update(
+        status=Status.COMMITTED, updated_at=now
+    )
+    if moved != len(pending):  # unreachable while the rows are locked: roll everything back
+        raise RuntimeError(f"reservations of {owner} changed under their lock")
+    committed: list[Reservation] = []
+    for reservation in pending:
+        level = levels[(reservation.sku_id, reservation.warehouse_id)]
         _move(
             level,
             delta=-reservation.quantity,
@@ -356,7 +385,7 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
             reason="Sale committed",
             reference=owner,
             actor=actor,
-            release_reserved=held,
+            release_reserved=reservation.quantity if reservation.status == Status.ACTIVE else 0,
         )
         reservation.status, reservation.updated_at = Status.COMMITTED, now
         committed.append(reservation)
