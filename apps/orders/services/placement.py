@@ -24,7 +24,7 @@ from apps.catalog.models import Product, Sku
 from apps.core import clock
 from apps.core.errors import IdempotencyKeyReused
 from apps.core.outbox import publish
-from apps.inventory.services import reservation_hold
+from apps.inventory.services.reservations import reservation_expires_at, reservation_hold
 from apps.markets.models import Market
 from apps.orders.allocation import allocate
 from apps.orders.errors import AddressRequired, OrderEmpty, OrderItemsInvalid
@@ -199,29 +199,32 @@ def order_place(
         s.code: s for s in Sku.objects.filter(code__in=[line.sku for line in lines]).select_related("product")
     }
     names = {sku.product_id: _names(sku.product) for sku in skus.values()}
+    # The pay-by time is the hold's expiry, known before the hold (no UPDATE after it).
+    expires_at = reservation_expires_at(market=market, now=now)
     try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                number=_next_number(market, now),
-                user=user,
-                market=market,
-                currency=market.currency,
-                status=Order.Status.PENDING,
-                idempotency_key=hashed,
-                request_hash=fingerprint,
-                subtotal=totals.subtotal.amount,
-                sale_discount=totals.discount.amount,
-                coupon_discount=coupon_discount,
-                tax=totals.estimated_tax.amount,
-                tax_included=totals.tax_included,
-                shipping_fee=totals.shipping_fee.amount,
-                total=total,
-                shipping_address=address,
-                from_cart=from_cart,
-                expires_at=now,  # set from the reservation below
-                created_at=now,
-                updated_at=now,
-            )
+        # No savepoint: a duplicate key aborts the whole placement anyway (raised below,
+        # the durable transaction rolls back), and no query runs after it.
+        order = Order.objects.create(
+            number=_next_number(market, now),
+            user=user,
+            market=market,
+            currency=market.currency,
+            status=Order.Status.PENDING,
+            idempotency_key=hashed,
+            request_hash=fingerprint,
+            subtotal=totals.subtotal.amount,
+            sale_discount=totals.discount.amount,
+            coupon_discount=coupon_discount,
+            tax=totals.estimated_tax.amount,
+            tax_included=totals.tax_included,
+            shipping_fee=totals.shipping_fee.amount,
+            total=total,
+            shipping_address=address,
+            from_cart=from_cart,
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
     except IntegrityError:
         # The same key committed meanwhile (two requests past the idempotency layer at once).
         raise IdempotencyKeyReused() from None
@@ -246,11 +249,14 @@ def order_place(
             for index, line in enumerate(lines, start=1)
         ]
     )
-    reservations = reservation_hold(
-        owner=order.owner, lines=[(line.sku, line.quantity) for line in lines], market=market
+    # No countdown of the hold's own: the order's (below) releases it when it expires.
+    reservation_hold(
+        owner=order.owner,
+        lines=[(line.sku, line.quantity) for line in lines],
+        market=market,
+        expires_at=expires_at,
+        countdown=False,
     )
-    order.expires_at = min(r.expires_at for r in reservations)
-    Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at)
     placed_change = OrderStatusChange.objects.create(
         order=order,
         from_status="",
