@@ -236,12 +236,15 @@ def coupon_restore(*, owner: str) -> int:
     transaction. Locks: the coupon row."""
     now = clock.now()
     restored: list[int] = []
-    qs = Coupon.objects.select_related("campaign").filter(
-        uses__owner=owner, uses__status=CouponUse.Status.USED
+    ids = set(
+        CouponUse.objects.filter(owner=owner, status=CouponUse.Status.USED).values_list(
+            "coupon_id", flat=True
+        )
     )
+    qs = Coupon.objects.select_related("campaign").filter(pk__in=ids).order_by("pk")
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(of=("self",))
-    for coupon in qs.distinct().order_by("pk"):
+    for coupon in qs:
         campaign = coupon.campaign
         if coupon.status == Coupon.Status.REVOKED or coupon.expires_at <= now or now >= campaign.ends_at:
             continue
