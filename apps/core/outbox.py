@@ -24,32 +24,44 @@ from apps.core.models import OutboxEvent
 SEQUENCE_NAME = "core_outboxevent_sequence_seq"
 
 
-def _next_numbers(aggregate_type: str, aggregate_id: str) -> tuple[int, int]:
-    """The event's global ``sequence`` and its ``aggregate_sequence``.
+def _insert_postgresql(event: OutboxEvent) -> None:
+    """INSERT ``event`` on PostgreSQL in two statements.
 
-    PostgreSQL, two statements: the global number and the aggregate's advisory lock in one
-    round trip, then the aggregate's MAX in a statement of its own. Two transactions
-    publishing for the same aggregate take turns at the lock (released at commit), and the
-    MAX must be a later statement than the lock: in READ COMMITTED each statement reads a
-    new snapshot, so it sees the row the previous holder committed; read in the same
-    statement as the lock, the snapshot would predate the wait, both would read the same MAX
-    and one would fail on the unique index.
+    First the global number and the aggregate's advisory lock in one round trip; then the
+    INSERT, whose ``aggregate_sequence`` is the aggregate's MAX + 1 read by a subquery of
+    that same statement. Two transactions publishing for the same aggregate take turns at
+    the lock (released at commit), and the MAX must be read by a later statement than the
+    lock: in READ COMMITTED each statement reads a new snapshot, so the INSERT sees the row
+    the previous holder committed; read in the same statement as the lock, the snapshot
+    would predate the wait, both would read the same MAX and one would fail on the unique
+    index. Sets ``event.sequence`` and ``event.aggregate_sequence``.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(%s), pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [SEQUENCE_NAME, f"outbox:{aggregate_type}:{aggregate_id}"],
-            )
-            sequence = int(cursor.fetchone()[0])
-            cursor.execute(
-                "SELECT MAX(aggregate_sequence) FROM core_outboxevent WHERE aggregate_type = %s AND aggregate_id = %s",
-                [aggregate_type, aggregate_id],
-            )
-            last = cursor.fetchone()[0]
-        return sequence, int(last or 0) + 1
-    # SQLite: the IMMEDIATE transaction holds the database's write lock, so no other writer
-    # can take the same numbers between these reads and the insert.
+    table = OutboxEvent._meta.db_table
+    fields = [
+        f for f in OutboxEvent._meta.concrete_fields if f.name not in ("sequence", "aggregate_sequence")
+    ]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(%s), pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [SEQUENCE_NAME, f"outbox:{event.aggregate_type}:{event.aggregate_id}"],
+        )
+        event.sequence = int(cursor.fetchone()[0])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}, sequence, aggregate_sequence) VALUES ({marks}, %s, "  # noqa: S608
+            f"(SELECT COALESCE(MAX(aggregate_sequence), 0) + 1 FROM {table} "
+            "WHERE aggregate_type = %s AND aggregate_id = %s)) RETURNING aggregate_sequence",
+            [*values, event.sequence, event.aggregate_type, event.aggregate_id],
+        )
+        event.aggregate_sequence = int(cursor.fetchone()[0])
+    event._state.adding, event._state.db = False, connection.alias
+
+
+def _next_numbers_sqlite(aggregate_type: str, aggregate_id: str) -> tuple[int, int]:
+    """SQLite: the IMMEDIATE transaction holds the database's write lock, so no other
+    writer can take the same numbers between these reads and the insert."""
     sequence = int(OutboxEvent.objects.aggregate(m=Max("sequence"))["m"] or 0) + 1
     last = OutboxEvent.objects.filter(aggregate_type=aggregate_type, aggregate_id=aggregate_id).aggregate(
         m=Max("aggregate_sequence")
@@ -80,15 +92,18 @@ def publish(
     """
     assert connection.in_atomic_block, "outbox.publish() must run inside the caller's transaction"
     aggregate_key = str(aggregate_id)
-    sequence, aggregate_sequence = _next_numbers(aggregate_type, aggregate_key)
-    return OutboxEvent.objects.create(
-        sequence=sequence,
+    event = OutboxEvent(
         type=type,
         version=version,
         market=market or "",
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_key,
-        aggregate_sequence=aggregate_sequence,
         payload=_jsonable(payload),
         occurred_at=clock.now(),
     )
+    if connection.vendor == "postgresql":
+        _insert_postgresql(event)
+        return event
+    event.sequence, event.aggregate_sequence = _next_numbers_sqlite(aggregate_type, aggregate_key)
+    event.save(force_insert=True)
+    return event
