@@ -199,7 +199,9 @@ def coupon_use(*, owner: str, order_number: str = "") -> list[Coupon]:
     for coupon in _held(owner, Coupon.Status.RESERVED):
         left = coupon.uses_left - 1
         status = Coupon.Status.USED if left == 0 else Coupon.Status.ISSUED
-        Coupon.objects.filter(pk=coupon.pk).update(status=status, uses_left=left, used_at=now, held_by=owner)
+        Coupon.objects.filter(pk=coupon.pk).update(
+            status=status, uses_left=left, used_at=now, held_by=owner if status == Coupon.Status.USED else ""
+        )
         publish(
             type="coupon.used",
             aggregate_type="coupon_campaign",
