@@ -68,6 +68,8 @@ class CouponCard:
     discount: str
     minimum: str
     status_label: str
+    #: The group's title says it for a plain ready or used coupon.
+    show_status: bool
 
 
 def _member(request: HttpRequest) -> User | None:
@@ -258,6 +260,7 @@ def mine_page(request: HttpRequest) -> HttpResponse:
                 discount=discount_text(campaign, market),
                 minimum=minimum_text(campaign, market),
                 status_label=label,
+                show_status=group == "gone" or coupon.status == Coupon.Status.RESERVED,
             )
         )
     context = {

@@ -48,7 +48,7 @@ def _key(html: str, campaign_id: int) -> str:
 
 
 def _card(html: str, campaign_id: int) -> str:
-    match = re.search(rf'<li class="coupon-card" id="campaign-{campaign_id}".*?</li>', html, re.S)
+    match = re.search(rf'<li class="coupon-card[^"]*" id="campaign-{campaign_id}".*?</li>', html, re.S)
     assert match, f"campaign {campaign_id} is on the page"
     return match.group(0)
 
@@ -160,6 +160,7 @@ def test_a_member_claims_by_form_and_sees_a_message_and_the_claimed_button(campa
     card = _card(html, c.pk)
     assert "9 left" in card
     assert re.search(r"<button[^>]*disabled[^>]*>Claimed</button>", card)
+    assert 'class="coupon-card is-claimed"' in card
     coupon = Coupon.objects.get()
     assert (coupon.user, coupon.campaign_id, coupon.status) == (member, c.pk, Coupon.Status.ISSUED)
     assert _issued(c) == (1, 1)
@@ -366,6 +367,7 @@ def test_my_coupons_lists_them_grouped_ready_used_and_expired_or_revoked(campaig
     assert re.search(r'class="coupon-uses">1<', ready)
     assert "used deal" in used and "Orders of ₩20,000 or more" in used
     assert re.search(r'class="coupon-uses">0<', used)
+    assert 'class="coupon-status"' not in ready + used  # the group's title says it
     assert "revoked deal" in gone and "past deal" in gone
     # newest claim first: "past" was claimed after "revoked"
     assert re.findall(r'class="coupon-status">([^<]+)<', gone) == ["Expired", "Revoked"]

@@ -23,11 +23,11 @@
     var now = Date.now() + skew;
     timers = timers.filter(function (time) {
       var card = time.closest(".coupon-card");
-      var left = Math.floor((Date.parse(time.getAttribute("datetime")) - now) / 1000);
+      // rounded up: the button opens at the start, never up to a second before it
+      var left = Math.ceil((Date.parse(time.getAttribute("datetime")) - now) / 1000);
       var caption = card && card.querySelector("[data-countdown-label]");
       if (left <= 0) {
         time.textContent = time.getAttribute("data-open");
-        if (caption) caption.textContent = caption.getAttribute("data-label-running");
         var button = card && card.querySelector("button[data-opens]");
         if (button) {
           button.disabled = false;
@@ -80,7 +80,7 @@
           if (key && answer.request_key) key.value = answer.request_key;
           button.textContent = answer.claimed ? label("claimed") : label("claim");
           button.disabled = !!answer.claimed;
-          card.classList.add("is-claimed");
+          if (answer.claimed) card.classList.add("is-claimed");
         } else {
           error.textContent = answer.message || label("failed");
           error.hidden = false;
@@ -88,6 +88,7 @@
             button.textContent = label("sold-out");
           } else if (answer.code === "coupon.already_claimed") {
             button.textContent = label("claimed");
+            card.classList.add("is-claimed");
           } else {
             button.disabled = false;
           }
