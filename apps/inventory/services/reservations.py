@@ -237,20 +237,23 @@ def reservation_hold(
     now = clock.now()
     if expires_at is None:
         expires_at = reservation_expires_at(market=market, now=now, ttl=ttl)
-    skus = {
-        sku.code: sku
-        for sku in Sku.objects.filter(code__in=list(wanted), is_active=True, product__is_active=True)
-    }
-    # The candidate rows found and locked in one statement, in primary-key order (the
-    # locking rows come sorted: PostgreSQL locks them as the sort emits them).
+    # The candidate rows (the wanted SKUs, sold and active, in the market's active
+    # warehouses) found and locked in one statement, in primary-key order (the locking
+    # rows come sorted: PostgreSQL locks them as the sort emits them). A SKU without any
+    # such row is short like one whose rows are empty.
     levels = list(
         StockLevel.objects.filter(
-            sku__in=list(skus.values()), warehouse__market=market, warehouse__is_active=True
+            sku__code__in=list(wanted),
+            sku__is_active=True,
+            sku__product__is_active=True,
+            warehouse__market=market,
+            warehouse__is_active=True,
         )
         .select_related("warehouse", "sku")
         .order_by("pk")
         .select_for_update(of=("self",))
     )
+    skus = {level.sku.code: level.sku for level in levels}
     candidate_ids = [level.pk for level in levels]
     plan, short = _allocate(wanted, skus, levels)
     if short and _reclaim_expired(candidate_ids, now):
