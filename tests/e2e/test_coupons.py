@@ -4,7 +4,7 @@ remaining count drop and the button change, sees a refusal's message in place (s
 meanwhile), sees a countdown open a campaign's button at its start, then finds the coupon in
 /coupons/mine/; in Korean and English at 390 px; axe-core finds nothing serious; no
 sideways scroll. Screenshots: /tmp/coupons-ko.png, /tmp/coupons-390.png (English),
-/tmp/coupons-mine-<language>.png and /tmp/coupons-footer-ko.png (the home page: the header
+/tmp/coupons-before-<language>.png (before claiming), /tmp/coupons-mine-<language>.png and /tmp/coupons-footer-ko.png (the home page: the header
 unchanged, the footer's link to the zone), and the same names under test-results/.
 """
 
@@ -160,6 +160,7 @@ def test_a_member_claims_without_a_reload_and_finds_the_coupon_in_my_coupons(bro
         expect(later.locator("time[data-countdown]")).to_have_text(re.compile(r"^1\D+ \d\d:\d\d:\d\d$"))
         expect(later.locator("button.claim-button")).to_be_disabled()
         check("zone")
+        _shot(page, f"coupons-before-{language}")
 
         # when: the member claims
         main_button = main.locator("button.claim-button")
