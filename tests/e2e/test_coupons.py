@@ -241,8 +241,7 @@ def test_the_footer_links_to_the_coupon_zone_and_the_header_still_fits_at_390(br
         page.context.close()
 
 
-# Korean text of the coupon pages (the ko catalogs of apps/coupons, merged by the lead).
-@pytest.mark.xfail(strict=True, reason="Korean coupon catalog entries are merged by the lead")
+# Korean text of the coupon pages (the ko catalogs of apps/coupons).
 def test_the_coupon_pages_speak_korean(browser, live_server):
     actor = staff("marketing_manager")
     campaign = active_campaign(actor=actor, discount_value=3000, total_quantity=10)
