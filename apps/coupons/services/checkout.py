@@ -139,6 +139,20 @@ def coupon_price(
     return Pricing(coupon, discount_for(campaign, total, market), eligible)
 
 
+def coupon_preview(*, public_id: object, user: User, market: Market, lines: Sequence[PricedLine]) -> Pricing:
+    """What the member's coupon would take off these lines, without holding it (the order
+    prices with it, then holds it after its stock: inventory rows are locked before coupon
+    rows in every flow). Raises: coupon.not_found, coupon.not_applicable."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        raise CouponNotFound(coupon=str(public_id)[:64]) from None
+    coupon = Coupon.objects.select_related("campaign").filter(public_id=key, user=user).first()
+    if coupon is None:
+        raise CouponNotFound(coupon=str(public_id)[:64])
+    return coupon_price(coupon=coupon, market=market, lines=lines)
+
+
 def coupon_for_update(*, public_id: object, user: User) -> Coupon:
     """The member's coupon, row-locked in the caller's transaction. Raises: coupon.not_found."""
     try:
@@ -155,7 +169,13 @@ def coupon_for_update(*, public_id: object, user: User) -> Coupon:
 
 
 def coupon_hold(
-    *, public_id: object, user: User, market: Market, owner: str, lines: Sequence[PricedLine]
+    *,
+    public_id: object,
+    user: User,
+    market: Market,
+    owner: str,
+    lines: Sequence[PricedLine],
+    order_number: str = "",
 ) -> Pricing:
     """Price the coupon against the order's lines and hold it for ``owner`` (the order).
     Runs in the caller's transaction. Locks: the coupon row.
@@ -168,6 +188,7 @@ def coupon_hold(
     CouponUse.objects.create(
         coupon=coupon,
         owner=owner,
+        order_number=order_number,
         discount=pricing.discount,
         currency=market.currency,
         status=CouponUse.Status.HELD,

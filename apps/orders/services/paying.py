@@ -21,6 +21,7 @@ from apps.accounts.models import User
 from apps.carts.services import cart_items_bought
 from apps.catalog.services import products_sales_record
 from apps.core import clock
+from apps.coupons import services as coupons
 from apps.inventory.errors import ReservationExpired
 from apps.inventory.services import reservation_commit_held
 from apps.orders.errors import NotPayable, PaymentPending
@@ -84,10 +85,12 @@ def _capture(
     reason: str = "",
     stock_committed: bool = False,
 ) -> list[OrderLine]:
-    """Commit the stock (unless the caller did) and mark the order PAID (the caller took
-    the money). Returns the order's lines (read once, for the counters and the cart)."""
+    """Commit the stock and use the held coupon (unless the caller did both) and mark the
+    order PAID (the caller took the money). Returns the order's lines (read once, for the
+    counters and the cart)."""
     if not stock_committed:
         reservation_commit_held(owner=order.owner, actor=actor)
+        coupons.coupon_use(owner=order.owner, order_number=order.number)
     now = clock.now()
     if payment.status != OrderPayment.Status.CAPTURED:  # a wallet payment is created captured
         OrderPayment.objects.filter(pk=payment.pk).update(
@@ -154,9 +157,10 @@ def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> Paym
     if done is not None:
         return PaymentOutcome(done, order, created=False)
     now = clock.now()
-    # Stock first, then the wallet: every flow locks inventory rows before a wallet row
-    # (a cancellation returns stock, then credits), so two never wait on each other.
+    # Stock, then the coupon, then the wallet: every flow locks in this order (a
+    # cancellation returns stock, restores the coupon, then credits), so none waits on another.
     reservation_commit_held(owner=order.owner, actor=user)
+    coupons.coupon_use(owner=order.owner, order_number=order.number)
     entry: WalletEntry | None = None
     if order.total > 0:
         wallet = payments.wallet_get_or_create(user=user, market=order.market)

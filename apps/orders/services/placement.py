@@ -19,11 +19,15 @@ from django.db.models import Max
 from apps.accounts.models import User
 from apps.accounts.services import address_clean
 from apps.carts import selectors as cart_selectors
-from apps.carts.errors import CouponNotFound, PurchaseLimitExceeded, SkuUnavailable
+from apps.carts.calculators import tax_calculator
+from apps.carts.errors import PurchaseLimitExceeded, SkuUnavailable
 from apps.catalog.models import Product, Sku
 from apps.core import clock
 from apps.core.errors import IdempotencyKeyReused
+from apps.core.money import Money
 from apps.core.outbox import publish
+from apps.coupons import services as coupons
+from apps.coupons.errors import NOT_APPLICABLE_REASONS, NotApplicable
 from apps.inventory.services.reservations import reservation_expires_at, reservation_hold
 from apps.markets.models import Market
 from apps.orders.allocation import allocate
@@ -154,9 +158,10 @@ def order_place(
     can never create a second order: the same key returns the first order (``created``
     False); the same key with another request is ``idempotency.key_reused``.
 
-    Locks: the stock rows of the reserve (inventory, pk order).
+    Locks: the stock rows of the reserve (inventory, pk order), then the coupon's row.
     Raises: order.items_invalid, order.empty, order.address_required, cart.sku_unavailable,
-    cart.purchase_limit_exceeded, coupon.not_found, inventory.insufficient_stock,
+    cart.purchase_limit_exceeded, coupon.not_found, coupon.not_applicable,
+    inventory.insufficient_stock,
     idempotency.key_reused.
     Emits: order.created (and inventory.reserved), same transaction.
     """
@@ -173,32 +178,47 @@ def order_place(
         raise OrderItemsInvalid()
     wanted = None if from_cart else _clean_items(items)
     address = _clean_address(shipping_address)
-    if coupon_id:
-        # The coupons app (issue 21) will price a coupon here; until then none exists.
-        raise CouponNotFound(coupon=coupon_id)
     view, totals = _priced_lines(user=user, market=market, items=wanted)
 
     lines = view.lines
-    merchandise = [line.line_total.amount for line in lines if line.line_total is not None]
-    coupon_discount = 0
-    coupon_shares = allocate(coupon_discount, merchandise)
-    net = [m - c for m, c in zip(merchandise, coupon_shares, strict=True)]
-    tax_shares = allocate(totals.estimated_tax.amount, net)
-    shipping_shares = allocate(totals.shipping_fee.amount, net)
-    line_totals = [
-        n + (0 if totals.tax_included else t) + s
-        for n, t, s in zip(net, tax_shares, shipping_shares, strict=True)
-    ]
-    total = sum(line_totals)
-    # The lines add up to what the cart showed (largest remainder never loses a unit).
-    assert total == totals.total.amount - coupon_discount, (total, totals.total)
-
-    now = clock.now()
-    # One query for the SKUs and their products' names (the lines' product ids are theirs).
+    # One query for the SKUs and their products (names, categories for a coupon's rules).
     skus = {
         s.code: s for s in Sku.objects.filter(code__in=[line.sku for line in lines]).select_related("product")
     }
     names = {sku.product_id: _names(sku.product) for sku in skus.values()}
+    merchandise = [line.line_total.amount for line in lines if line.line_total is not None]
+    priced = [
+        coupons.PricedLine(
+            product_id=line.product_id or 0,
+            category_id=skus[line.sku].product.category_id,
+            merchandise=amount,
+        )
+        for line, amount in zip(lines, merchandise, strict=True)
+    ]
+    coupon_discount = 0
+    coupon_shares = [0] * len(lines)
+    if coupon_id:
+        # Priced now, held after the stock below (inventory rows before coupon rows).
+        preview = coupons.coupon_preview(public_id=coupon_id, user=user, market=market, lines=priced)
+        coupon_discount = preview.discount
+        coupon_shares = allocate(coupon_discount, preview.eligible)
+    net = [m - c for m, c in zip(merchandise, coupon_shares, strict=True)]
+    tax_amount, tax_included = totals.estimated_tax.amount, totals.tax_included
+    if coupon_discount:
+        # Tax on what is paid for the goods: the discounted merchandise (KR: the VAT inside
+        # it; US: added on it). Shipping still follows the goods before the coupon.
+        estimate = tax_calculator(market).estimate(market=market, taxable=Money(sum(net), market.currency))
+        tax_amount, tax_included = estimate.amount.amount, estimate.included
+    tax_shares = allocate(tax_amount, net)
+    shipping_shares = allocate(totals.shipping_fee.amount, net)
+    line_totals = [
+        n + (0 if tax_included else t) + s for n, t, s in zip(net, tax_shares, shipping_shares, strict=True)
+    ]
+    total = sum(line_totals)
+    # The lines add up to the order (largest remainder never loses a unit).
+    assert total == sum(net) + totals.shipping_fee.amount + (0 if tax_included else tax_amount), total
+
+    now = clock.now()
     # The pay-by time is the hold's expiry, known before the hold (no UPDATE after it).
     expires_at = reservation_expires_at(market=market, now=now)
     try:
@@ -215,8 +235,9 @@ def order_place(
             subtotal=totals.subtotal.amount,
             sale_discount=totals.discount.amount,
             coupon_discount=coupon_discount,
-            tax=totals.estimated_tax.amount,
-            tax_included=totals.tax_included,
+            tax=tax_amount,
+            tax_included=tax_included,
+            coupon_code=str(coupon_id) if coupon_id else "",
             shipping_fee=totals.shipping_fee.amount,
             total=total,
             shipping_address=address,
@@ -257,6 +278,17 @@ def order_place(
         expires_at=expires_at,
         countdown=False,
     )
+    if coupon_id:
+        held = coupons.coupon_hold(
+            public_id=coupon_id,
+            user=user,
+            market=market,
+            owner=order.owner,
+            lines=priced,
+            order_number=order.number,
+        )
+        if held.discount != coupon_discount:  # the campaign changed between the two reads
+            raise NotApplicable(reason="not_usable", reason_text=str(NOT_APPLICABLE_REASONS["not_usable"]))
     placed_change = OrderStatusChange.objects.create(
         order=order,
         from_status="",
@@ -273,6 +305,7 @@ def order_place(
         payload=order_event_payload(
             order,
             expires_at=order.expires_at,
+            coupon={"id": str(coupon_id), "discount": coupon_discount} if coupon_id else None,
             lines=[
                 {"sku": line.sku, "quantity": line.quantity, "line_total": line_totals[i]}
                 for i, line in enumerate(lines)

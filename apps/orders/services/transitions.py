@@ -23,6 +23,7 @@ from apps.accounts.models import User
 from apps.core import clock
 from apps.core.formatting import format_date
 from apps.core.outbox import publish
+from apps.coupons import services as coupons
 from apps.inventory.services import reservation_release_held, stock_return_held
 from apps.markets.models import Market
 from apps.orders import state
@@ -168,12 +169,14 @@ def _cancel_locked(order: Order, *, actor: User | None, actor_kind: str, reason:
         if OrderPayment.objects.filter(order=order, status=OrderPayment.Status.PENDING).exists():
             raise PaymentPending(order=order.number)
         reservation_release_held(owner=order.owner, reason=CANCELLED_REASON)
+        coupons.coupon_release(owner=order.owner)
         return status_move(
             order, to=Order.Status.CANCELLED, actor=actor, actor_kind=actor_kind, reason=reason
         )
     if order.status == Order.Status.PAID:
         # Stock back first, then the money (the lock order of every flow: inventory, wallet).
         stock_return_held(owner=order.owner, reason=CANCELLED_REASON, actor=actor)
+        coupons.coupon_restore(owner=order.owner)  # while its campaign still runs
         remaining = order.total - order.refunded_amount
         refund = None
         if remaining > 0:
@@ -239,6 +242,7 @@ def order_expire(*, order_id: int, now: dt.datetime | None = None) -> bool:
     if OrderPayment.objects.filter(order=order, status=OrderPayment.Status.PENDING).exists():
         return False
     reservation_release_held(owner=order.owner, reason="Order expired")
+    coupons.coupon_release(owner=order.owner)
     status_move(order, to=Order.Status.CANCELLED, actor=None, actor_kind=SYSTEM, reason=EXPIRED)
     logger.info("orders.expired", flow="checkout", order=order.number)
     return True
