@@ -78,6 +78,8 @@ class CheckoutForm(PaymentChoiceMixin):
     )
     save_default = forms.BooleanField(label=_("Save as my default address"), required=False)
     order_key = forms.UUIDField(widget=forms.HiddenInput)
+    #: The coupon applied on the page (``?coupon=``), carried into the order.
+    coupon = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean_country(self) -> str:
         country = str(self.cleaned_data.get("country") or "").strip().upper()

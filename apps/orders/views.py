@@ -36,6 +36,8 @@ from apps.core.cache_control import personal_data
 from apps.core.errors import DomainError, IdempotencyKeyReused
 from apps.core.formatting import format_money
 from apps.core.money import Money
+from apps.coupons import selectors as coupon_selectors
+from apps.coupons.errors import CouponNotFound, NotApplicable
 from apps.markets.models import Market
 from apps.orders import selectors, services
 from apps.orders.errors import AddressRequired, OrderEmpty
@@ -176,6 +178,12 @@ def _pay(
 # --- Checkout -------------------------------------------------------------------------------
 
 
+def _coupon_param(request: HttpRequest) -> str | None:
+    value = (request.POST.get("coupon") if request.method == "POST" else request.GET.get("coupon")) or ""
+    value = value.strip()
+    return value[:64] if value else None
+
+
 def _checkout_render(
     request: HttpRequest,
     view: cart_selectors.CartView,
@@ -185,13 +193,25 @@ def _checkout_render(
     error: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    totals = cart_selectors.cart_totals(view=view)
+    user = _member(request)
+    coupon_id = _coupon_param(request)
+    totals = cart_selectors.cart_totals(view=view, coupon_id=coupon_id, user=user)
+    usable = list(coupon_selectors.usable_coupons(user=user, market=view.market)) if user is not None else []
+    language = get_language()
     context = {
         "lines": view.lines,
         "totals": totals,
         "options": options,
         "form": form,
         "error": error,
+        "coupon_choices": [
+            {"id": str(c.public_id), "label": c.campaign.name(language), "selected": str(c.public_id) == coupon_id}
+            for c in usable
+        ],
+        "coupon_applied": coupon_id if totals.coupon is not None and totals.coupon.valid else None,
+        "coupon_problem": totals.coupon.message
+        if totals.coupon is not None and not totals.coupon.valid and getattr(totals.coupon, "message", None)
+        else None,
     }
     return render(request, "orders/checkout.html", context, status=status)
 
@@ -220,16 +240,25 @@ def checkout_page(request: HttpRequest) -> HttpResponse:
     if any(line.issue for line in view.lines):
         messages.error(request, _("Some items in your cart need your attention before you check out."))
         return HttpResponseRedirect(reverse("carts:page"))
-    totals = cart_selectors.cart_totals(view=view)
+    coupon_id = _coupon_param(request)
+    totals = cart_selectors.cart_totals(view=view, coupon_id=coupon_id, user=user)
     options = _pay_options(user, market, totals.total)
-    form = _checkout_form(options, initial=CheckoutForm.initial_for(user, market, options.default))
+    initial = CheckoutForm.initial_for(user, market, options.default)
+    if totals.coupon is not None and totals.coupon.valid:
+        initial["coupon"] = coupon_id
+    form = _checkout_form(options, initial=initial)
     return _checkout_render(request, view, options, form)
 
 
 def _checkout_post(
     request: HttpRequest, user: User, market: Market, cart: Any, view: cart_selectors.CartView
 ) -> HttpResponse:
-    amount = cart_selectors.cart_totals(view=view).total if view.lines else Money.zero(market.currency)
+    coupon_id = _coupon_param(request)
+    amount = (
+        cart_selectors.cart_totals(view=view, coupon_id=coupon_id, user=user).total
+        if view.lines
+        else Money.zero(market.currency)
+    )
     options = _pay_options(user, market, amount)
     form = _checkout_form(options, data=request.POST)
     if not form.is_valid():
@@ -241,12 +270,22 @@ def _checkout_post(
     try:
         try:
             placed = services.order_place(
-                user=user, market=market, idempotency_key=order_key, from_cart=True, shipping_address=address
+                user=user,
+                market=market,
+                idempotency_key=order_key,
+                from_cart=True,
+                coupon_id=form.cleaned_data["coupon"] or None,
+                shipping_address=address,
             )
         except IdempotencyKeyReused:
             # Two sends of one form raced past each other: the second finds the first's order.
             placed = services.order_place(
-                user=user, market=market, idempotency_key=order_key, from_cart=True, shipping_address=address
+                user=user,
+                market=market,
+                idempotency_key=order_key,
+                from_cart=True,
+                coupon_id=form.cleaned_data["coupon"] or None,
+                shipping_address=address,
             )
     except (AddressRequired, IdempotencyKeyReused) as exc:
         # The page stays; a key reused with another address (back, edit, send) gets new keys.
@@ -260,6 +299,9 @@ def _checkout_post(
     except OrderEmpty:
         messages.info(request, _("Your cart is empty: add something to check out."))
         return HttpResponseRedirect(reverse("carts:page"))
+    except (CouponNotFound, NotApplicable) as exc:  # the coupon no longer fits: checkout without it
+        messages.error(request, exc.detail)
+        return HttpResponseRedirect(reverse("orders:checkout"))
     except DomainError as exc:  # stock, unavailable, purchase limit: the cart shows the lines
         messages.error(request, exc.detail)
         return HttpResponseRedirect(reverse("carts:page"))
