@@ -175,12 +175,16 @@ def test_a_409_is_an_answer_when_the_scenario_says_so_and_the_flash_table_shows_
 
 @pytest.mark.django_db
 def test_the_harness_check_passes_exactly_the_coupons_on_offer_and_fails_loudly_otherwise(monkeypatch):
+    from django.db import connections
+
     from apps.accounts.models import User
     from apps.coupons.models import Campaign
     from apps.coupons.services import coupon_claim
     from apps.markets.models import Market
     from bench.run import flash_note, flash_sale_check
 
+    # the harness closes its connections after a check; the test's transaction needs its own
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     monkeypatch.setattr(scenarios, "FLASH_COUPONS", 2)
     monkeypatch.setattr(scenarios, "FLASH_MEMBERS", 3)
     monkeypatch.setattr(scenarios, "FLASH_ATTEMPTS", 6)
