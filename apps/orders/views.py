@@ -205,7 +205,11 @@ def _checkout_render(
         "form": form,
         "error": error,
         "coupon_choices": [
-            {"id": str(c.public_id), "label": c.campaign.name(language), "selected": str(c.public_id) == coupon_id}
+            {
+                "id": str(c.public_id),
+                "label": c.campaign.name(language),
+                "selected": str(c.public_id) == coupon_id,
+            }
             for c in usable
         ],
         "coupon_applied": coupon_id if totals.coupon is not None and totals.coupon.valid else None,
