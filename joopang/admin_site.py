@@ -10,9 +10,8 @@ language and time zone, its sidebar per role, and its 403 page.
   (``LocaleMarketMiddleware``). Django's own date display and
   :func:`apps.core.admin_display.datetime_cell` both read the active zone.
 * **Sidebar.** Groups by what each role does; an item shows only when the user may
-  view its list, a group only when one of its items shows. Groups whose apps do not
-  exist yet (coupons, integrations) have no items, so they never
-  appear and never link to nowhere.
+  view its list, a group only when one of its items shows. A group whose app does not
+  exist yet (integrations) has no items, so it never appears and never links to nowhere.
 """
 
 from __future__ import annotations
