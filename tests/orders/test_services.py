@@ -665,3 +665,30 @@ def test_a_charge_that_succeeds_after_the_hold_expired_and_the_stock_went_is_ref
     assert (sku_stock(sku).on_hand, sku_stock(sku).reserved) == (1, 1)
     assert Reservation.objects.get(owner=rival.owner).status == "active"
     assert services.order_expire(order_id=order.pk) is True
+
+
+def test_a_late_charges_refund_that_fails_is_owed_and_sent_once_by_the_next_settle(sandbox, kr, settings):
+    # given: a charge that succeeds after its order was cancelled, while refunds fail
+    user = MemberFactory()
+    _, sku = stocked(kr=12900)
+    order, _ = _timed_out_method_payment(sandbox, user, kr, sku)
+    Order.objects.filter(pk=order.pk).update(status="cancelled")
+    later = clock.now() + dt.timedelta(seconds=settings.PAYMENT_CHARGE_SETTLE_AFTER_SECONDS + 1)
+    payments.charges_settle_pending(now=later)
+    sandbox.set_fault("fail", operations=["refund"])
+
+    # when: the payment is applied (the refund call fails), then settled again with the provider back
+    first = services.order_payments_settle()
+    owed = OrderPayment.objects.get()
+    sandbox.set_fault("ok")
+    second = services.order_payments_settle()
+    third = services.order_payments_settle()
+
+    # then: the refund stays owed until it goes through, and it goes through once
+    assert first == {"applied": 0, "errors": 2}  # the apply, then the owed refund's retry
+    assert (owed.status, owed.failure_code) == ("failed", "refund_due")
+    assert second == {"applied": 0, "errors": 0, "refunded": 1}
+    assert third == {"applied": 0, "errors": 0}
+    payment = OrderPayment.objects.get()
+    assert payment.failure_code == "not_capturable_refunded"
+    assert sandbox.stats()["refunds_applied"] == {f"order-payment:{payment.public_id}": 1}

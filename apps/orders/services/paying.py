@@ -28,7 +28,7 @@ from apps.orders.errors import NotPayable, PaymentPending
 from apps.orders.models import Order, OrderLine, OrderPayment
 from apps.orders.services.common import MEMBER, key_hash, order_qs_for_update, status_label, status_move
 from apps.payments import services as payments
-from apps.payments.errors import PaymentDeclined, ProviderUnavailable
+from apps.payments.errors import PaymentDeclined, ProviderUnavailable, decline_reason
 from apps.payments.models import Charge, WalletEntry
 
 logger = structlog.get_logger("apps.orders")
@@ -278,29 +278,39 @@ def order_payment_apply(*, payment_id: int) -> PaymentOutcome:
                     _capture(order, payment, actor=order.user, actor_kind=MEMBER)
             except (NotPayable, ReservationExpired):
                 refund_due = True
+                # Recorded as owed before the provider is asked: if the refund call fails,
+                # order_payments_settle sends it again (same reference: refunded once).
                 OrderPayment.objects.filter(pk=payment.pk).update(
-                    status=OrderPayment.Status.FAILED, failure_code="not_capturable_refunded", updated_at=now
+                    status=OrderPayment.Status.FAILED, failure_code=REFUND_DUE, updated_at=now
                 )
                 payment.status = OrderPayment.Status.FAILED
     if refund_due:
-        # The money came in but the order could not take it (expired, stock gone): give it
-        # back. The provider dedupes the reference, so a retried apply refunds once.
-        payments.charge_refund(
-            charge=charge, amount=charge.amount, reference=f"order-payment:{payment.public_id}"
-        )
+        # The money came in but the order could not take it (expired, stock gone): give it back.
+        _refund_not_capturable(payment, charge)
         logger.warning("orders.payment_refunded_not_capturable", flow="payment", order=order.number)
         raise NotPayable(order=order.number, status=status_label(order.status))
     if payment.status == OrderPayment.Status.FAILED:
         if charge.failure_code == "provider_unavailable":
             raise ProviderUnavailable()
-        raise PaymentDeclined(reason=payments_decline(charge.failure_code), decline_code=charge.failure_code)
+        raise PaymentDeclined(reason=decline_reason(charge.failure_code), decline_code=charge.failure_code)
     return PaymentOutcome(payment, order)
 
 
-def payments_decline(code: str) -> str:
-    from apps.payments.errors import decline_reason
+#: A method payment whose charge succeeded for an order that could no longer take it: the
+#: provider refund is owed (then ``REFUNDED_NOT_CAPTURABLE`` once the provider confirmed).
+REFUND_DUE = "refund_due"
+REFUNDED_NOT_CAPTURABLE = "not_capturable_refunded"
 
-    return decline_reason(code)
+
+def _refund_not_capturable(payment: OrderPayment, charge: Charge) -> None:
+    """Network I/O, outside any transaction. Raises payment.* when the provider fails (the
+    payment stays ``refund_due`` for the next settle run)."""
+    payments.charge_refund(
+        charge=charge, amount=charge.amount, reference=f"order-payment:{payment.public_id}"
+    )
+    OrderPayment.objects.filter(pk=payment.pk, failure_code=REFUND_DUE).update(
+        failure_code=REFUNDED_NOT_CAPTURABLE, updated_at=clock.now()
+    )
 
 
 def order_payments_settle(*, limit: int = 200) -> dict[str, int]:
@@ -320,5 +330,20 @@ def order_payments_settle(*, limit: int = 200) -> dict[str, int]:
             counts["errors"] += 1
             logger.info(
                 "orders.payment_settle_outcome", flow="payment", payment_id=payment_id, error=str(exc)
+            )
+    # Refunds owed for charges that came in too late, whose provider call failed before.
+    owed = OrderPayment.objects.filter(
+        status=OrderPayment.Status.FAILED, failure_code=REFUND_DUE
+    ).select_related("charge")[:limit]
+    for payment in list(owed):
+        if payment.charge is None:
+            continue
+        try:
+            _refund_not_capturable(payment, payment.charge)
+            counts["refunded"] = counts.get("refunded", 0) + 1
+        except Exception as exc:  # noqa: BLE001 - still owed; tried again next run
+            counts["errors"] += 1
+            logger.warning(
+                "orders.refund_owed_not_sent", flow="payment", payment_id=payment.pk, error=str(exc)
             )
     return counts
