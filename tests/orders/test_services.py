@@ -692,3 +692,36 @@ def test_a_late_charges_refund_that_fails_is_owed_and_sent_once_by_the_next_sett
     payment = OrderPayment.objects.get()
     assert payment.failure_code == "not_capturable_refunded"
     assert sandbox.stats()["refunds_applied"] == {f"order-payment:{payment.public_id}": 1}
+
+
+def test_a_method_payment_retried_with_its_key_after_the_provider_was_down_captures_once(sandbox, kr):
+    # given: an order whose method payment met an unreachable provider
+    user = MemberFactory()
+    _, sku = stocked(kr=12900)
+    method = method_for(user, kr)
+    order = place(user, kr, items_of((sku, 1)))
+    sandbox.set_fault("fail", operations=["charge"])
+    with pytest.raises(ProviderUnavailable):
+        services.order_pay_method(
+            order_id=str(order.public_id),
+            user=user,
+            payment_method_id=str(method.public_id),
+            idempotency_key="p1",
+        )
+    sandbox.set_fault("ok")
+
+    # when: the member retries with the same key
+    outcome = services.order_pay_method(
+        order_id=str(order.public_id),
+        user=user,
+        payment_method_id=str(method.public_id),
+        idempotency_key="p1",
+    )
+
+    # then: the same payment and charge were sent again and captured once
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert OrderPayment.objects.filter(order=order).count() == 1
+    assert outcome.payment.status == "captured"
+    assert Charge.objects.filter(user=user).count() == 1
+    assert list(sandbox.stats()["charges_applied"].values()) == [1]

@@ -200,6 +200,11 @@ def _method_payment_begin(
     if done is not None:
         return order, done, False
     method = payments.payment_method_for_charge(user=user, market=order.market, method_id=payment_method_id)
+    retried = (
+        OrderPayment.objects.filter(order=order, idempotency_key=hashed, status=OrderPayment.Status.FAILED)
+        .order_by("-pk")
+        .first()
+    )
     charge = payments.charge_begin(
         user=user,
         market=order.market,
@@ -209,6 +214,14 @@ def _method_payment_begin(
         request_key=f"order:{order.public_id}:{idempotency_key}",
     )
     now = clock.now()
+    if retried is not None and retried.charge_id == charge.pk:
+        # The same key after the provider was unreachable: the charge was reopened, and so
+        # is its payment (a charge belongs to one payment).
+        OrderPayment.objects.filter(pk=retried.pk, status=OrderPayment.Status.FAILED).update(
+            status=OrderPayment.Status.PENDING, failure_code="", updated_at=now
+        )
+        retried.refresh_from_db()
+        return order, retried, False
     payment = OrderPayment.objects.create(
         order=order,
         method=OrderPayment.Method.PAYMENT_METHOD,

@@ -21,7 +21,7 @@ from apps.payments.errors import (
 )
 from apps.payments.models import Charge, PaymentMethod
 from apps.payments.providers import ProviderError, get_provider
-from apps.payments.services.top_ups import request_key_hash
+from apps.payments.services.top_ups import UNAVAILABLE, request_key_hash
 
 
 def payment_method_for_charge(*, user: User, market: Market, method_id: uuid.UUID | str) -> PaymentMethod:
@@ -41,11 +41,18 @@ def charge_begin(
     *, user: User, market: Market, method: PaymentMethod, amount: int, purpose: str, request_key: str
 ) -> Charge:
     """A pending charge of ``amount`` for ``purpose``, in the caller's transaction. The same
-    ``request_key`` (per member) returns the charge it began (a retried request resumes it).
+    ``request_key`` (per member) returns the charge it began (a retried request resumes it;
+    one the provider never received is reopened to be sent again).
     Locks: none (``UNIQUE (user, request_key)`` decides a race)."""
     key_hash = request_key_hash(request_key)
     existing = Charge.objects.filter(user=user, request_key=key_hash).first()
     if existing is not None:
+        if existing.status == Charge.Status.FAILED and existing.failure_code == UNAVAILABLE:
+            # The provider never received it: the retry sends it again, same reference.
+            Charge.objects.filter(pk=existing.pk, status=Charge.Status.FAILED).update(
+                status=Charge.Status.PENDING, failure_code="", updated_at=clock.now()
+            )
+            existing.refresh_from_db()
         return existing
     now = clock.now()
     try:

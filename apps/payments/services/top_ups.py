@@ -215,13 +215,13 @@ def charge_send(charge: Charge) -> TopUpResult:
             reference=str(charge.reference),
         )
     except ProviderOutcomeUnknown:
-        metrics.top_up_outcome("pending")
+        _outcome(charge, "pending")
         logger.warning("payments.charge_outcome_unknown", flow="payment", charge=str(charge.reference))
         charge.refresh_from_db()
         return TopUpResult(charge, None)
     except ProviderDown as exc:
         settled = charge_settle(charge_id=charge.pk, succeeded=False, failure_code=UNAVAILABLE)
-        metrics.top_up_outcome("unavailable")
+        _outcome(charge, "unavailable")
         return TopUpResult(settled, None, retry_after=getattr(exc, "retry_after", 5))
     settled = charge_settle(
         charge_id=charge.pk,
@@ -229,8 +229,14 @@ def charge_send(charge: Charge) -> TopUpResult:
         provider_charge_id=result.provider_charge_id or "",
         failure_code=result.decline_code or "declined",
     )
-    metrics.top_up_outcome(settled.status)
+    _outcome(charge, settled.status)
     return TopUpResult(settled, _entry_of(settled))
+
+
+def _outcome(charge: Charge, outcome: str) -> None:
+    """The top-up counter counts top-ups only (an order's charge is not one)."""
+    if charge.purpose == Charge.Purpose.TOP_UP:
+        metrics.top_up_outcome(outcome)
 
 
 def _entry_of(charge: Charge) -> WalletEntry | None:
