@@ -73,6 +73,14 @@ class OutboxEvent(models.Model):
     occurred_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    # Relay state (apps.integrations; written only through apps.core.outbox's relay functions).
+    #: pending: not before this time (backoff after a failed attempt); null = as soon as possible.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    #: delivering: the claim is the worker's until then; past it, another worker may take it over.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=120, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["sequence"]
@@ -85,6 +93,7 @@ class OutboxEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "sequence"], name="core_outbox_status_seq_idx"),
             models.Index(fields=["occurred_at"], name="core_outbox_occurred_idx"),
+            models.Index(fields=["delivered_at"], name="core_outbox_delivered_idx"),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.carts",
     "apps.orders",
     "apps.notifications",
+    "apps.integrations",
     "apps.storefront",
     # The back office theme (issue 15): unfold's templates must win over the admin's.
     "unfold",

@@ -1,0 +1,1 @@
+"""Read queries of the integrations app (data-platform feed, outbox stats)."""

@@ -1,0 +1,1 @@
+"""Relay services (claim, deliver, record attempts)."""
