@@ -94,6 +94,18 @@ class OutboxEvent(models.Model):
             models.Index(fields=["status", "sequence"], name="core_outbox_status_seq_idx"),
             models.Index(fields=["occurred_at"], name="core_outbox_occurred_idx"),
             models.Index(fields=["delivered_at"], name="core_outbox_delivered_idx"),
+            # The relay's claim (apps.core.outbox.outbox_claim, ADR 0011): both hold only
+            # undelivered rows, so they stay small however long the retained history is.
+            models.Index(
+                fields=["sequence"],
+                name="core_outbox_open_seq_idx",
+                condition=models.Q(status__in=["pending", "delivering"]),
+            ),
+            models.Index(
+                fields=["aggregate_type", "aggregate_id", "aggregate_sequence"],
+                name="core_outbox_open_agg_idx",
+                condition=models.Q(status__in=["pending", "delivering"]),
+            ),
         ]
 
     def __str__(self) -> str:

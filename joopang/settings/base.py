@@ -602,3 +602,49 @@ CELERY_BEAT_SCHEDULE["notifications-send-due"] = {"task": "joopang.notifications
 
 # --- Coupons (issue 21, ADR 0010) -------------------------------------------------------------
 CELERY_BEAT_SCHEDULE["coupons-expire-due"] = {"task": "joopang.coupons.coupons_expire_due", "schedule": 600}
+
+# --- Data platform: the outbox relay (issue 22, ADR 0011) -------------------------------------
+# Where the relay POSTs batches of events (a JSON array), and the secret it signs them with
+# (Joopang-Signature: v1=<hex HMAC-SHA256 of "timestamp.body">). With no URL the relay does
+# nothing: events wait in the outbox (pending) and the pull feed still serves them.
+DATA_PLATFORM_WEBHOOK_URL = env_str("DATA_PLATFORM_WEBHOOK_URL")
+DATA_PLATFORM_WEBHOOK_SECRET = env_str("DATA_PLATFORM_WEBHOOK_SECRET")
+DATA_PLATFORM_CONNECT_TIMEOUT = float(env_str("DATA_PLATFORM_CONNECT_TIMEOUT", "3"))
+DATA_PLATFORM_READ_TIMEOUT = float(env_str("DATA_PLATFORM_READ_TIMEOUT", "10"))
+# Events per webhook call, and how long a claim is the relay's (past it another relay takes
+# the batch over; keep it well above connect + read timeout).
+DATA_PLATFORM_BATCH_SIZE = env_int("DATA_PLATFORM_BATCH_SIZE", 100)
+DATA_PLATFORM_LEASE_SECONDS = float(env_str("DATA_PLATFORM_LEASE_SECONDS", "60"))
+# Failed calls: the next attempt is drawn uniformly in [0, min(max, base * 2^attempts)]
+# seconds (exponential backoff, full jitter); after MAX_ATTEMPTS calls an event is failed
+# (visible in the ops page and the stats; a redelivery queues it again).
+DATA_PLATFORM_BACKOFF_BASE_SECONDS = float(env_str("DATA_PLATFORM_BACKOFF_BASE_SECONDS", "1"))
+DATA_PLATFORM_BACKOFF_MAX_SECONDS = float(env_str("DATA_PLATFORM_BACKOFF_MAX_SECONDS", "600"))
+DATA_PLATFORM_MAX_ATTEMPTS = env_int("DATA_PLATFORM_MAX_ATTEMPTS", 15)
+# Circuit breaker: open after this many consecutive failed calls (5xx, 429, timeouts,
+# connection errors); one probe after the reset. While open, claimed batches are given back
+# without an attempt and tried again after CIRCUIT_RETRY_SECONDS.
+DATA_PLATFORM_BREAKER_FAIL_MAX = env_int("DATA_PLATFORM_BREAKER_FAIL_MAX", 5)
+DATA_PLATFORM_BREAKER_RESET_SECONDS = float(env_str("DATA_PLATFORM_BREAKER_RESET_SECONDS", "30"))
+DATA_PLATFORM_CIRCUIT_RETRY_SECONDS = float(env_str("DATA_PLATFORM_CIRCUIT_RETRY_SECONDS", "5"))
+# One relay run drains batches until none is due or this many seconds have passed.
+DATA_PLATFORM_RELAY_TIME_BUDGET_SECONDS = float(env_str("DATA_PLATFORM_RELAY_TIME_BUDGET_SECONDS", "50"))
+# A commit that published events queues one relay run, at most one per this many seconds
+# per flag holder (Redis: the whole deployment); the beat sweep catches up on anything else.
+DATA_PLATFORM_WAKE_DEBOUNCE_SECONDS = float(env_str("DATA_PLATFORM_WAKE_DEBOUNCE_SECONDS", "2"))
+# Celery queue of the relay's task ("" = the default queue).
+DATA_PLATFORM_RELAY_QUEUE = env_str("DATA_PLATFORM_RELAY_QUEUE")
+# Delivered events (and their attempt log) are kept this many days, so the data platform can
+# ask for any of them again; beat prunes older ones daily. Pending and failed ones are kept.
+DATA_PLATFORM_RETENTION_DAYS = env_int("DATA_PLATFORM_RETENTION_DAYS", 15)
+CELERY_BEAT_SCHEDULE["integrations-relay-sweep"] = {
+    "task": "joopang.integrations.relay_run",
+    "schedule": env_int("DATA_PLATFORM_SWEEP_SECONDS", 5),
+    # A sweep still queued when the next one is due is dropped, not piled up behind a drain.
+    "options": {"expires": env_int("DATA_PLATFORM_SWEEP_SECONDS", 5)},
+}
+CELERY_BEAT_SCHEDULE["integrations-outbox-prune"] = {
+    "task": "joopang.integrations.outbox_prune",
+    "schedule": 60 * 60 * 24,
+}
+METRICS_REFRESH_HOOKS.append("apps.integrations.metrics.gauges_refresh")
