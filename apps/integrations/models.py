@@ -55,3 +55,6 @@ class DeliveryAttemptEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["attempt", "event"], name="integ_attempt_event_uniq"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.attempt_id}:{self.event_id}"
