@@ -171,7 +171,15 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
                 (_("Coupon usage"), "history", "coupons.couponuse", ""),
             ],
         ),
-        # Integrations join here with their app.
+        (
+            _("Integrations"),
+            [
+                # An event's page has its payload, its delivery attempts and "Redeliver".
+                (_("Outbox events"), "outbox", "core.outboxevent", ""),
+                (_("Failed events"), "sms_failed", "core.outboxevent", "?status=failed"),
+                (_("Delivery attempts"), "send", "integrations.deliveryattempt", ""),
+            ],
+        ),
         (
             _("Operations"),
             [

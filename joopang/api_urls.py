@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("apps.coupons.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.orders.api.urls")),
+    path("", include("apps.integrations.api.urls")),
 ]

@@ -19,7 +19,7 @@ class BearerJWTAuthentication(JWTAuthentication):
     """Verifies the access token and loads its user (one query by primary key).
 
     System clients authenticate as their service user, whose group (``data_platform``)
-    carries their permissions. A bad, expired or tampered token is ``401
+    carries their permissions, and only on views that admit them (see ``authenticate``). A bad, expired or tampered token is ``401
     auth.authentication_failed``; a deactivated user or client likewise.
     """
 
@@ -38,10 +38,19 @@ class BearerJWTAuthentication(JWTAuthentication):
     # simplejwt annotates authenticate/get_user with a TypeVar bound to nothing in the
     # arguments (AuthUser), which no override can match: hence the two ignores.
     def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Token] | None:  # type: ignore[override]
+        """Also: a system client's token opens only the views made for system clients
+        (``system_clients_allowed = True``, the data platform's API); on any other view,
+        public ones included, it is ``403 auth.permission_denied``. A data-platform token
+        is for its feed, never a way into the shop (issue 22: "nothing else reachable")."""
         try:
-            return super().authenticate(request)
+            result = super().authenticate(request)
         except (InvalidToken, TokenError) as exc:
             raise exceptions.AuthenticationFailed() from exc
+        if result is not None and getattr(result[0], "is_service_account", False):
+            view = (getattr(request, "parser_context", None) or {}).get("view")
+            if not getattr(view, "system_clients_allowed", False):
+                raise exceptions.PermissionDenied()
+        return result
 
     def get_user(self, validated_token: Any) -> User:  # type: ignore[override]
         user_id = validated_token.get("user_id")

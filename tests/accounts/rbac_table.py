@@ -22,11 +22,16 @@ def allow(*roles: str) -> dict[str, bool]:
 
 
 EVERYONE = allow(*ROLES)
+#: Open to guests and people; a system client's token opens only the views made for system
+#: clients (apps.accounts.authentication, issue 22), so the data platform is refused here.
+PUBLIC = allow("guest", "member", "cs_agent", "inventory_manager", "marketing_manager", "ops_admin")
 PEOPLE = allow("member", "cs_agent", "inventory_manager", "marketing_manager", "ops_admin")
 OPS = allow("ops_admin")
 NOBODY = allow()
 
 API_ROUTES: dict[tuple[str, str], dict[str, bool]] = {
+    # Both read no credentials (authentication_classes = []): a token, the data platform's
+    # too, is ignored and the caller treated as a guest.
     ("POST", "/api/v1/auth/register"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
     ("GET", "/api/v1/me"): PEOPLE,

@@ -340,7 +340,7 @@ def test_admin_messages_read_as_natural_korean(client):
 #: role -> (groups shown, items shown, items hidden); every role reads the markets.
 SIDEBAR = {
     "ops_admin": (
-        {"카탈로그·가격", "재고", "고객", "주문·결제", "쿠폰", "운영"},
+        {"카탈로그·가격", "재고", "고객", "주문·결제", "쿠폰", "연동", "운영"},
         {
             "상품",
             "가격",
@@ -353,6 +353,9 @@ SIDEBAR = {
             "역할",
             "주기 작업",
             "작업 결과",
+            "아웃박스 이벤트",
+            "실패한 이벤트",
+            "전송 시도",
             "발급된 토큰",
         },
         set(),
@@ -403,7 +406,7 @@ def test_sidebar_shows_a_role_only_what_its_grants_allow(client, role):
     assert groups == groups_shown
     assert shown <= items, items
     assert not hidden & items, items
-    assert "연동" not in groups  # its app does not exist yet: no dead links
+    assert ("연동" in groups) == (role == "ops_admin")  # the outbox pages are operations' only
 
 
 def test_sidebar_links_only_to_lists_the_role_may_open(client):

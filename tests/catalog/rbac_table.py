@@ -1,16 +1,20 @@
 """RBAC expectations for the catalog and inventory routes this issue adds, and their admin
 models. Catalog browsing and the availability check are open to every caller, guests
-included. Format: see tests/accounts/test_rbac.py."""
+included; a system client's token is refused on the catalog (it opens only the data
+platform's API) and ignored by the availability check, which reads no credentials.
+Format: see tests/accounts/test_rbac.py."""
 
 from __future__ import annotations
 
-from tests.accounts.rbac_table import EVERYONE, OPS, allow
+from tests.accounts.rbac_table import EVERYONE, OPS, PUBLIC, allow
 
 API_ROUTES: dict[tuple[str, str], dict[str, bool]] = {
-    ("GET", "/api/v1/categories"): EVERYONE,
-    ("GET", "/api/v1/products"): EVERYONE,
-    ("GET", "/api/v1/products/popular"): EVERYONE,
-    ("GET", "/api/v1/products/<int:product_id>"): EVERYONE,
+    ("GET", "/api/v1/categories"): PUBLIC,
+    ("GET", "/api/v1/products"): PUBLIC,
+    ("GET", "/api/v1/products/popular"): PUBLIC,
+    ("GET", "/api/v1/products/<int:product_id>"): PUBLIC,
+    # Authenticates nobody (authentication_classes = [], for its P95): any token, the data
+    # platform's too, is ignored and the caller answered as a guest (public stock figures).
     ("GET", "/api/v1/inventory/availability"): EVERYONE,
 }
 

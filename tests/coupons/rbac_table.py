@@ -6,14 +6,14 @@ Inventory and the data platform get nothing. Format: see tests/accounts/test_rba
 
 from __future__ import annotations
 
-from tests.accounts.rbac_table import EVERYONE, allow
+from tests.accounts.rbac_table import PUBLIC, allow
 
 MEMBERS = allow("member")
 CAMPAIGN_READERS = allow("cs_agent", "marketing_manager", "ops_admin")
 CAMPAIGN_MANAGERS = allow("marketing_manager", "ops_admin")
 
 API_ROUTES: dict[tuple[str, str], dict[str, bool]] = {
-    ("GET", "/api/v1/coupons/campaigns"): EVERYONE,
+    ("GET", "/api/v1/coupons/campaigns"): PUBLIC,
     ("POST", "/api/v1/coupons/campaigns/<int:id>/claim"): MEMBERS,
     ("GET", "/api/v1/coupons"): MEMBERS,
     ("GET", "/api/v1/admin/coupon-campaigns"): CAMPAIGN_READERS,
