@@ -172,6 +172,13 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
             ],
         ),
         (
+            _("Reports"),
+            [
+                (_("Daily sales"), "monitoring", "analytics.dailysales", ""),
+                (_("Daily coupon usage"), "query_stats", "analytics.couponusagedaily", ""),
+            ],
+        ),
+        (
             _("Integrations"),
             [
                 # An event's page has its payload, its delivery attempts and "Redeliver".

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("apps.coupons.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.orders.api.urls")),
+    path("", include("apps.analytics.api.urls")),
     path("", include("apps.integrations.api.urls")),
 ]

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.notifications",
     "apps.integrations",
+    "apps.analytics",
     "apps.storefront",
     # The back office theme (issue 15): unfold's templates must win over the admin's.
     "unfold",
@@ -648,3 +649,18 @@ CELERY_BEAT_SCHEDULE["integrations-outbox-prune"] = {
     "schedule": 60 * 60 * 24,
 }
 METRICS_REFRESH_HOOKS.append("apps.integrations.metrics.gauges_refresh")
+
+# --- Analytics (issue 23): daily aggregates and reports -----------------------------------------
+# Beat asks every ANALYTICS_REFRESH_SECONDS which market-local days have ended (the market's
+# midnight) and builds them once settled: SETTLE_MINUTES after midnight, so payments and refunds
+# committing just after it with an earlier time are in. Days of the last CATCH_UP_DAYS that are
+# missing or were built too early are rebuilt too (beat was down). Older days:
+# ``manage.py rebuild_aggregates --from --to``. The reports API answers at most
+# REPORT_MAX_DAYS days per request.
+ANALYTICS_SETTLE_MINUTES = env_int("ANALYTICS_SETTLE_MINUTES", 5)
+ANALYTICS_CATCH_UP_DAYS = env_int("ANALYTICS_CATCH_UP_DAYS", 7)
+ANALYTICS_REPORT_MAX_DAYS = env_int("ANALYTICS_REPORT_MAX_DAYS", 366)
+CELERY_BEAT_SCHEDULE["analytics-aggregates-refresh"] = {
+    "task": "joopang.analytics.aggregates_refresh_due",
+    "schedule": env_int("ANALYTICS_REFRESH_SECONDS", 300),
+}

@@ -1,0 +1,72 @@
+"""Back office: the daily aggregates, read-only for everyone (they are derived; rebuild
+them with ``manage.py rebuild_aggregates``). Amounts formatted in the market's currency."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RangeDateFilter
+
+from apps.accounts.admin import MarketScopedAdminMixin
+from apps.analytics.models import CouponUsageDaily, DailySales
+from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
+
+
+@admin.register(DailySales)
+class DailySalesAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+    """Sales per market-local day (ops)."""
+
+    list_display = (
+        "date",
+        "market",
+        "orders",
+        "gross_cell",
+        "discounts_cell",
+        "refunds_cell",
+        "net_cell",
+        "computed",
+    )
+    list_display_links = None
+    list_filter = ("market", ("date", RangeDateFilter))
+    list_filter_submit = True
+    ordering = ("-date", "market")
+    date_hierarchy = None
+
+    @admin.display(description=_("gross sales"), ordering="gross")
+    def gross_cell(self, obj: DailySales) -> str | None:
+        return money_cell(obj.gross, obj.currency)
+
+    @admin.display(description=_("discounts"), ordering="discounts")
+    def discounts_cell(self, obj: DailySales) -> str | None:
+        return money_cell(obj.discounts, obj.currency)
+
+    @admin.display(description=_("refunds"), ordering="refunds")
+    def refunds_cell(self, obj: DailySales) -> str | None:
+        return money_cell(obj.refunds, obj.currency)
+
+    @admin.display(description=_("net sales"), ordering="net")
+    def net_cell(self, obj: DailySales) -> str | None:
+        return money_cell(obj.net, obj.currency)
+
+    @admin.display(description=_("computed at"), ordering="computed_at")
+    def computed(self, obj: DailySales) -> str | None:
+        return datetime_cell(obj.computed_at)
+
+
+@admin.register(CouponUsageDaily)
+class CouponUsageDailyAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+    """Coupons issued and used per campaign and local day (marketing, ops)."""
+
+    list_display = ("date", "campaign", "market", "issued", "used", "issued_to_date", "used_to_date", "rate")
+    list_display_links = None
+    list_filter = ("market", ("date", RangeDateFilter))
+    list_filter_submit = True
+    list_select_related = ("campaign",)
+    search_fields = ("campaign__name_ko", "campaign__name_en")
+    ordering = ("-date", "campaign")
+
+    @admin.display(description=_("usage rate"))
+    def rate(self, obj: CouponUsageDaily) -> str | None:
+        rate = obj.usage_rate
+        return None if rate is None else f"{rate * 100:.2f} %"
