@@ -62,7 +62,11 @@ def relay_wake() -> None:
     try:
         if not cache.add(WAKE_KEY, "1", timeout=max(1, int(settings.DATA_PLATFORM_WAKE_DEBOUNCE_SECONDS))):
             return
-        queue = settings.DATA_PLATFORM_RELAY_QUEUE or None
-        relay_run_task.apply_async(queue=queue) if queue else relay_run_task.apply_async()
+        # retry=False: a broker that is down must not hold the request that committed (kombu
+        # would retry the publish for seconds); the sweep delivers instead.
+        options: dict[str, Any] = {"retry": False}
+        if settings.DATA_PLATFORM_RELAY_QUEUE:
+            options["queue"] = settings.DATA_PLATFORM_RELAY_QUEUE
+        relay_run_task.apply_async(**options)
     except Exception:  # noqa: BLE001 - the beat sweep is the backstop
         logger.warning("integrations.relay_not_woken", flow="outbox")
