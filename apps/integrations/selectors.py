@@ -46,16 +46,18 @@ class FeedPage:
 
 def outbox_event_feed(*, after: int, limit: int, settle_seconds: int | None = None) -> FeedPage:
     """Events with ``sequence > after`` in sequence order, at most ``limit``, stopping
-    before the first hole in the numbering whose next event is younger than the settle
-    time (see ``FEED_SETTLE_SECONDS``). One query (``limit + 1`` rows by the unique
-    sequence index)."""
+    before the first hole in the numbering (after ``after``, or between two events) whose
+    next event is younger than the settle time (see ``FEED_SETTLE_SECONDS``). One query
+    (``limit + 1`` rows by the unique sequence index)."""
     settle = feed_settle_seconds() if settle_seconds is None else settle_seconds
     rows = list(OutboxEvent.objects.filter(sequence__gt=after).order_by("sequence")[: limit + 1])
     horizon = clock.now() - dt.timedelta(seconds=settle)
     served: list[OutboxEvent] = []
-    expected = after + 1
+    # ``after=0`` starts at the oldest event kept: the numbers below it are history
+    # (pruned, rolled back, or drawn by another database's tests), not a hole to wait at.
+    expected = after + 1 if after > 0 else None
     for event in rows[:limit]:
-        if event.sequence != expected and event.occurred_at > horizon:
+        if expected is not None and event.sequence != expected and event.occurred_at > horizon:
             return FeedPage(events=served, has_more=False, held_back=True)
         served.append(event)
         expected = event.sequence + 1

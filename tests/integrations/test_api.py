@@ -63,7 +63,11 @@ def test_feed_serves_events_in_sequence_order_with_their_envelope():
     assert (first["aggregate_type"], first["aggregate_id"]) == ("stock_level", "88")
     assert [e["aggregate_sequence"] for e in body["results"]] == [1, 2, 3]
     assert first["payload"] == {"n": 0, "sku": "T00001-1"}
-    assert dt.datetime.fromisoformat(first["occurred_at"]) == events[0].occurred_at
+    occurred = events[0].occurred_at
+    assert (
+        first["occurred_at"]
+        == occurred.strftime("%Y-%m-%dT%H:%M:%S.") + f"{occurred.microsecond // 1000:03d}Z"
+    )
     assert body["has_more"] is False
     assert _query(body["next"]) == {"after": [str(events[-1].sequence)], "limit": ["100"]}
 
@@ -111,6 +115,19 @@ def test_feed_waits_at_a_fresh_hole_in_the_numbering_and_serves_the_late_commit_
     assert [e["sequence"] for e in first["results"]] == [1, 2]
     assert _query(first["next"])["after"] == ["2"]
     assert [e["sequence"] for e in second["results"]] == [3, 4]
+
+
+def test_feed_waits_at_a_fresh_hole_right_after_the_cursor_but_not_below_the_oldest_kept():
+    raw_event(1000, age=dt.timedelta(seconds=1))  # numbers below: history, not a hole
+    raw_event(1002, age=dt.timedelta(seconds=1))
+    api = platform_client()
+
+    from_start = api.get(EVENTS_URL).json()
+    after_first = api.get(EVENTS_URL, {"after": 1000}).json()
+
+    assert [e["sequence"] for e in from_start["results"]] == [1000]
+    assert after_first["results"] == []
+    assert _query(after_first["next"])["after"] == ["1000"]
 
 
 def test_feed_reads_past_a_hole_older_than_the_settle_time_as_a_rollback(settings):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.core.models import OutboxEvent
+from apps.integrations.services import relay
 
 #: ``GET /integrations/events``: page size bounds.
 FEED_DEFAULT_LIMIT = 100
@@ -33,18 +35,11 @@ class EventSerializer(serializers.Serializer):
 
 
 def event_json(event: OutboxEvent) -> dict[str, Any]:
-    return {
-        "id": str(event.id),
-        "sequence": event.sequence,
-        "type": event.type,
-        "version": event.version,
-        "occurred_at": serializers.DateTimeField().to_representation(event.occurred_at),
-        "market": event.market,
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id,
-        "aggregate_sequence": event.aggregate_sequence,
-        "payload": event.payload,
-    }
+    """The event exactly as the webhook sends it (the relay's wire format), ``occurred_at``
+    as ISO 8601 UTC with milliseconds and ``Z``."""
+    data = relay.event_json(event)
+    data["occurred_at"] = DjangoJSONEncoder().default(event.occurred_at)
+    return data
 
 
 class FeedQuerySerializer(serializers.Serializer):
