@@ -11,6 +11,9 @@ has no back office (a system client is not staff).
   a button on an event's page (a POST form), both through ``apps.core.outbox.outbox_requeue``
   and nothing else; each redelivered event gets an entry in its admin history and the
   request is logged (``integrations.redelivery_requested``).
+* **Health** above the list: events per status, the oldest undelivered event's age, the last
+  acknowledged call and the calls of the last five minutes (``selectors.outbox_stats``, the
+  same numbers as ``GET /integrations/outbox/stats``).
 * **Delivery attempts**: one row per webhook call, read-only, with the events it carried.
 """
 
@@ -38,6 +41,7 @@ from apps.core import outbox
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell
 from apps.core.models import OutboxEvent
 from apps.integrations.models import DeliveryAttempt
+from apps.integrations.selectors import outbox_stats
 
 logger = structlog.get_logger(__name__)
 
@@ -210,6 +214,21 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "payload_shown",
     )
     change_form_after_template = "admin/integrations/outboxevent_detail.html"
+    list_before_template = "admin/integrations/outbox_stats.html"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The list, under the outbox's health (``selectors.outbox_stats``, as the data
+        platform's ``GET /integrations/outbox/stats``): how far behind delivery is."""
+        stats = outbox_stats()
+        context = {
+            **(extra_context or {}),
+            "outbox_stats": stats,
+            "outbox_last_success": datetime_cell(stats["last_success_at"]),
+            "outbox_failed_url": "?status=failed",
+        }
+        return super().changelist_view(request, context)
 
     # --- Search: an id, an aggregate id or a sequence ------------------------------------
     def get_search_results(

@@ -265,3 +265,18 @@ def test_attempts_list_and_page_link_the_events_they_carried(ops, outbox):
     assert [a.outcome for a in carried.context["cl"].result_list] == ["connection_error"]
     links = re.findall(r'href="/admin/core/outboxevent/([^/]+)/change/"', page.content.decode())
     assert links == [str(outbox["paid"].pk), str(outbox["pending"].pk)]
+
+
+def test_the_list_shows_the_outbox_health_above_the_events(ops, outbox):
+    _attempt(outbox["paid"], "ok", status_code=200, duration_ms=30)
+    _attempt(outbox["failed"], "http_error", status_code=500)
+
+    response = ops.get(EVENTS)
+
+    stats = response.context["outbox_stats"]
+    assert (stats["pending"], stats["delivered"], stats["failed"]) == (2, 1, 1)
+    assert stats["deliveries_last_5m"] == {"ok": 1, "failed": 1}
+    page = _text(response)
+    assert 'id="outbox-stats"' in page
+    assert "가장 오래된 미전송(초)" in page and "최근 5분 호출(성공 / 실패)" in page
+    assert re.search(r'data-stat="failed">\s*1\s*<', page)

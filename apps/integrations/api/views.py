@@ -11,8 +11,11 @@ Who may call what (``apps.integrations.apps.IntegrationsConfig.role_grants``):
 * ``GET /integrations/outbox/stats``: ``core.view_outboxevent`` (``data_platform`` and
   ``ops_admin``).
 
-A data-platform token reaches nothing else: the role has no other permission, and every
-other endpoint asks for one (or for a member), see tests/integrations/test_api_rbac.py.
+A data-platform token reaches nothing else: these views say ``system_clients_allowed``,
+and ``apps.accounts.authentication`` refuses a system client's token (403) on every view
+that does not, public ones included; views that read no credentials at all
+(``authentication_classes = []``) answer it as a guest. tests/integrations/test_api_rbac.py
+walks the URL conf.
 """
 
 from __future__ import annotations
