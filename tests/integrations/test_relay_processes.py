@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 
+import httpx
 import pytest
 from django.db import transaction
 
@@ -28,6 +30,20 @@ def _wait(predicate, *, timeout: float, what: str) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _delivered_on(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith('joopang_outbox_events_total{result="delivered"}'):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def test_a_relay_killed_mid_batch_loses_nothing(tmp_path):
@@ -76,6 +92,9 @@ def test_a_commit_wakes_a_real_celery_worker(require_postgres, settings, tmp_pat
     receiver = EventReceiver(secret=SECRET).start()
     queue = f"relay-test-{uuid.uuid4().hex[:10]}"
     env = base_env(database_url(tmp_path), webhook_url=receiver.url, relay_queue=queue)
+    metrics_port = _free_port()
+    env["CELERY_METRICS_PORT"] = str(metrics_port)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -121,6 +140,8 @@ def test_a_commit_wakes_a_real_celery_worker(require_postgres, settings, tmp_pat
         with transaction.atomic():
             publish(type="test.happened", aggregate_type="thing", aggregate_id="x", market="KR", payload={})
         _wait(lambda: receiver.stats()["distinct"] == 6, timeout=30, what="the second wake-up")
+        # the worker's own series (CELERY_METRICS_PORT): what it delivered
+        _wait(lambda: _delivered_on(metrics_port) == 6, timeout=10, what="the worker's metrics")
         assert receiver.stats()["duplicates"] == 0
     finally:
         worker.terminate()
