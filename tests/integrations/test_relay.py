@@ -317,7 +317,7 @@ def test_a_batch_lays_out_each_aggregate_in_its_own_order():
     ]
 
 
-def test_per_aggregate_order_holds_with_faults_and_two_relays(relay_settings, receiver):
+def test_per_aggregate_order_holds_with_faults(relay_settings, receiver):
     receiver.set_faults("ok,500,ok,timeout,drop,ok,ok,503")
     relay_settings.DATA_PLATFORM_BATCH_SIZE = 4
     publish_events(60, aggregates=5)
