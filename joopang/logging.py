@@ -182,6 +182,10 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.server": {"level": "WARNING"},
+            # Django's own "Conflict: /path" line for every 4xx repeats the request_finished
+            # event (code, request id, user, market) of django_structlog: keep its 5xx errors
+            # only. A flash sale answers thousands of 409s a second.
+            "django.request": {"level": "ERROR"},
             "django_structlog": {"level": level},
         },
     }

@@ -13,6 +13,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import Token
 
 from apps.accounts.models import User
+from apps.accounts.principal import TokenPrincipal
 
 
 class BearerJWTAuthentication(JWTAuthentication):
@@ -60,6 +61,25 @@ class BearerJWTAuthentication(JWTAuthentication):
         if user is None:
             raise exceptions.AuthenticationFailed()
         return user
+
+
+class BearerClaimsAuthentication(BearerJWTAuthentication):
+    """Like :class:`BearerJWTAuthentication` (same token checks, same errors), but the user
+    is a :class:`TokenPrincipal` built from the token's claims: no database query. Only for
+    views written for it (they load the account before any write)."""
+
+    def get_user(self, validated_token: Any) -> TokenPrincipal:  # type: ignore[override]
+        user_id = validated_token.get("user_id")
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise exceptions.AuthenticationFailed()
+        roles = validated_token.get("roles") or ()
+        return TokenPrincipal(
+            pk=user_id,
+            roles=frozenset(str(role) for role in roles) if isinstance(roles, list) else frozenset(),
+            market_id=validated_token.get("market"),
+            locale=str(validated_token.get("locale") or ""),
+            is_service_account="client_id" in validated_token,
+        )
 
 
 class BearerJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]

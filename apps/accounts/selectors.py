@@ -57,6 +57,26 @@ def market_scoped(queryset: QuerySet, user: Any, *, field: str = "market") -> Qu
     return queryset.filter(**{f"{field}__in": sorted(markets)})
 
 
+def shopper_get(*, user_id: int) -> User | None:
+    """The active account ``user_id`` if it may shop (``accounts.shop``, the member role or
+    given directly), in one query; ``None`` otherwise. For views that authenticated a
+    :class:`~apps.accounts.authentication.TokenPrincipal` and now need the real account.
+    The answer is kept on the user like ``permissions.may_shop`` keeps it."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Exists, OuterRef, Q
+
+    from apps.accounts.permissions import SHOP
+
+    app_label, codename = SHOP.split(".")
+    shop = Permission.objects.filter(content_type__app_label=app_label, codename=codename).filter(
+        Q(group__user=OuterRef("pk")) | Q(user=OuterRef("pk"))
+    )
+    user = User.objects.filter(pk=user_id, is_active=True).annotate(_may_shop=Exists(shop)).first()
+    if user is None or not (user._may_shop or user.is_superuser):  # type: ignore[attr-defined]
+        return None
+    return user
+
+
 def user_roles(user: User) -> list[str]:
     return sorted(user.groups.values_list("name", flat=True))
 

@@ -25,7 +25,9 @@ REASONS = (
 )
 
 
-def _key(campaign_id: int, reason: str) -> str:
+def rejected_key(campaign_id: int, reason: str) -> str:
+    """The cache key counting one refusal reason of a campaign (also counted by the gate's
+    Lua script, which increments the same key)."""
     return f"coupons:rejected:{campaign_id}:{reason}"
 
 
@@ -34,9 +36,13 @@ def claimed(*, campaign_id: int) -> None:
 
 
 def claim_rejected(*, campaign_id: int, reason: str, gated: bool = False) -> None:
+    """Count one refused claim. ``gated``: the gate answered, and its script has already
+    counted the refusal in the cache (one round trip instead of three)."""
     outcome = reason if reason in REASONS else "error"
     CLAIMS.labels(outcome=outcome, gate="yes" if gated else "no").inc()
-    key = _key(campaign_id, outcome)
+    if gated:
+        return
+    key = rejected_key(campaign_id, outcome)
     try:
         cache.add(key, 0, timeout=None)
         cache.incr(key)
@@ -45,7 +51,7 @@ def claim_rejected(*, campaign_id: int, reason: str, gated: bool = False) -> Non
 
 
 def rejected_counts(campaign_id: int) -> dict[str, int]:
-    values = cache.get_many([_key(campaign_id, reason) for reason in (*REASONS, "error")])
+    values = cache.get_many([rejected_key(campaign_id, reason) for reason in (*REASONS, "error")])
     return {key.rsplit(":", 1)[1]: int(value) for key, value in values.items() if value}
 
 

@@ -118,8 +118,9 @@ def _log_everything() -> None:
             amount=5500000000000004,  # an int: never masked
             took_ms="1234.567",
         )
-        logging.getLogger("django.request").warning(
-            "Not Found: /wallet/%s/ at %s", CARD, "2024-05-01 12:34:56"
+        # (django.request logs from ERROR up: its 4xx lines repeat request_finished)
+        logging.getLogger("django.request").error(
+            "Internal Server Error: /wallet/%s/ at %s", CARD, "2024-05-01 12:34:56"
         )
         try:
             raise ValueError(f"bad card {CARD}")
@@ -151,7 +152,7 @@ def test_json_lines_are_redacted(configure_logging, capsys) -> None:
     assert event["took_ms"] == "1234.567"
     assert event["request_id"] == "9f1c2d3e4b5a69788796a5b4c3d2e1f0"
     assert event["timestamp"].startswith("20") and event["timestamp"].endswith("Z")
-    assert request["event"] == "Not Found: /wallet/****1111/ at 2024-05-01 12:34:56"
+    assert request["event"] == "Internal Server Error: /wallet/****1111/ at 2024-05-01 12:34:56"
     assert request["logger"] == "django.request"
     assert failure["event"] == "task failed for order 1234"
     assert "ValueError: bad card ****1111" in failure["exception"]
@@ -174,5 +175,5 @@ def test_console_lines_are_redacted(configure_logging, capsys) -> None:
     assert "550e8400-e29b-41d4-a716-446655440000" in err
     assert "amount=5500000000000004" in err
     assert "9f1c2d3e4b5a69788796a5b4c3d2e1f0" in err
-    assert "Not Found: /wallet/****1111/ at 2024-05-01 12:34:56" in err
+    assert "Internal Server Error: /wallet/****1111/ at 2024-05-01 12:34:56" in err
     assert "ValueError: bad card ****1111" in err

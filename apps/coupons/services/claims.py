@@ -20,7 +20,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 
 from apps.accounts.models import User
+from apps.accounts.principal import TokenPrincipal
+from apps.accounts.selectors import shopper_get
 from apps.core import clock
+from apps.core.errors import PermissionDenied
 from apps.core.formatting import format_datetime
 from apps.core.outbox import publish
 from apps.coupons import metrics
@@ -187,19 +190,25 @@ def _prime_gate(campaign_id: int) -> None:
 
 
 def coupon_claim(
-    *, campaign_id: int, user: User, market: Market, idempotency_key: str | None = None
+    *, campaign_id: int, user: User | TokenPrincipal, market: Market, idempotency_key: str | None = None
 ) -> Coupon:
     """Issue one coupon of a campaign to a member, first come, first served.
 
+    ``user`` may be a :class:`TokenPrincipal` (the claim API): then a refusal by the rules or
+    the gate costs no query at all, and the account is read (active, may shop) only when a
+    claim goes on to the database.
     The same ``idempotency_key`` returns the coupon it claimed.
     Locks: the campaign row by one conditional UPDATE (only claims that issue get there).
     Raises: coupon.campaign_not_found, coupon.campaign_inactive, coupon.not_started,
-    coupon.market_mismatch, coupon.sold_out, coupon.already_claimed.
+    coupon.market_mismatch, coupon.sold_out, coupon.already_claimed, auth.permission_denied
+    (a principal whose account may no longer shop).
     Emits: coupon.issued (outbox, same transaction).
     """
     key_hash = _key_hash(idempotency_key)
     if key_hash is not None:
-        earlier = Coupon.objects.filter(user=user, idempotency_key=key_hash, campaign_id=campaign_id).first()
+        earlier = Coupon.objects.filter(
+            user_id=user.pk, idempotency_key=key_hash, campaign_id=campaign_id
+        ).first()
         if earlier is not None:
             return earlier
     now = clock.now()
@@ -219,6 +228,11 @@ def coupon_claim(
         metrics.claim_rejected(campaign_id=campaign_id, reason=AlreadyClaimed.code, gated=True)
         raise AlreadyClaimed(limit=rules.per_user_limit)
     try:
+        if not isinstance(user, User):
+            member = shopper_get(user_id=user.pk)
+            if member is None:
+                raise PermissionDenied()
+            user = member
         coupon = _claim_in_database(campaign_id=campaign_id, user=user, key_hash=key_hash, now=now)
     except SoldOut:
         if answer == gate.OK:
@@ -231,7 +245,7 @@ def coupon_claim(
             # while the database still has coupons would lose sales), then set the member's
             # count to the database's.
             gate.give_back(campaign_id=campaign_id, user_id=user.pk, limited=rules.limited)
-            count = Coupon.objects.filter(campaign_id=campaign_id, user=user).count()
+            count = Coupon.objects.filter(campaign_id=campaign_id, user_id=user.pk).count()
             gate.sync_member(campaign_id=campaign_id, user_id=user.pk, count=count)
         metrics.claim_rejected(campaign_id=campaign_id, reason=AlreadyClaimed.code)
         raise

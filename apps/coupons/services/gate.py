@@ -27,18 +27,22 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from apps.core import clock
+from apps.coupons import metrics
 
 logger = structlog.get_logger("apps.coupons")
 
 OK, DUPLICATE, SOLD_OUT, UNPRIMED, NO_GATE = "ok", "duplicate", "sold_out", "unprimed", "no_gate"
 
+# KEYS[4] and KEYS[5] count the refusals the gate gives (already claimed, sold out) for the
+# campaign's stats page, in the same round trip: the keys are the cache's own
+# (``metrics.rejected_key``), so ``cache.get_many`` reads them back as integers.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 local have = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-if have >= tonumber(ARGV[2]) then return 2 end
+if have >= tonumber(ARGV[2]) then redis.call('INCR', KEYS[4]) return 2 end
 if ARGV[3] == '1' then
   local left = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if left <= 0 then return 3 end
+  if left <= 0 then redis.call('INCR', KEYS[5]) return 3 end
   redis.call('DECR', KEYS[1])
 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
@@ -98,8 +102,14 @@ def _keys(campaign_id: int) -> list[str]:
 def claim(*, campaign_id: int, user_id: int, per_user_limit: int, limited: bool) -> str:
     """Ask the gate for a slot: ``ok`` (taken; give it back if the database refuses),
     ``duplicate``, ``sold_out``, ``unprimed`` (go to the database, then ``prime``) or
-    ``no_gate`` (no Redis)."""
-    answer = _run("claim", _CLAIM, _keys(campaign_id), [user_id, per_user_limit, "1" if limited else "0"])
+    ``no_gate`` (no Redis). A ``duplicate`` or ``sold_out`` answer is already counted in the
+    campaign's rejected claims (``metrics.rejected_counts``)."""
+    keys = [
+        *_keys(campaign_id),
+        metrics.rejected_key(campaign_id, "coupon.already_claimed"),
+        metrics.rejected_key(campaign_id, "coupon.sold_out"),
+    ]
+    answer = _run("claim", _CLAIM, keys, [user_id, per_user_limit, "1" if limited else "0"])
     return {None: NO_GATE, -1: UNPRIMED, 1: OK, 2: DUPLICATE, 3: SOLD_OUT}.get(answer, NO_GATE)
 
 
