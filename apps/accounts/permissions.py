@@ -16,10 +16,9 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q
 from rest_framework.permissions import BasePermission
 
+from apps.accounts.permissions_sql import SHOP
 from apps.accounts.principal import TokenPrincipal
 from apps.accounts.roles import MEMBER
-
-SHOP = "accounts.shop"
 
 
 class _HasPermBase(BasePermission):

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from guardian.models import UserObjectPermission
 
 from apps.accounts.models import Consent, User
+from apps.accounts.permissions_sql import may_shop_exists
 from apps.markets.models import Market
 
 #: The guardian object permission that limits a staff user to a market: a staff user
@@ -62,16 +63,7 @@ def shopper_get(*, user_id: int) -> User | None:
     given directly), in one query; ``None`` otherwise. For views that authenticated a
     :class:`~apps.accounts.authentication.TokenPrincipal` and now need the real account.
     The answer is kept on the user like ``permissions.may_shop`` keeps it."""
-    from django.contrib.auth.models import Permission
-    from django.db.models import Exists, OuterRef, Q
-
-    from apps.accounts.permissions import SHOP
-
-    app_label, codename = SHOP.split(".")
-    shop = Permission.objects.filter(content_type__app_label=app_label, codename=codename).filter(
-        Q(group__user=OuterRef("pk")) | Q(user=OuterRef("pk"))
-    )
-    user = User.objects.filter(pk=user_id, is_active=True).annotate(_may_shop=Exists(shop)).first()
+    user = User.objects.filter(pk=user_id, is_active=True).annotate(_may_shop=may_shop_exists()).first()
     if user is None or not (user._may_shop or user.is_superuser):  # type: ignore[attr-defined]
         return None
     return user

@@ -214,11 +214,21 @@ def cart_get(*, cart: Cart | None, market: Market, now: dt.datetime | None = Non
     SKUs with products, prices, availability), whatever the number of lines."""
     if cart is None:
         return CartView(None, market)
-    lines = list(CartLine.objects.filter(cart_id=cart.pk).select_related("sku").order_by("added_at", "id"))
-    offers = sku_offers(codes=[line.sku.code for line in lines], market=market, now=now)
-    return CartView(
-        cart, market, [_line_view(line.sku.code, line.quantity, offers[line.sku.code]) for line in lines]
+    lines = list(
+        CartLine.objects.filter(cart_id=cart.pk)
+        .order_by("added_at", "id")
+        .values_list("sku__code", "quantity")
     )
+    offers = sku_offers(codes=[code for code, _quantity in lines], market=market, now=now)
+    return cart_view_priced(cart=cart, market=market, lines=lines, offers=offers)
+
+
+def cart_view_priced(
+    *, cart: Cart, market: Market, lines: list[tuple[str, int]], offers: dict[str, SkuOffer]
+) -> CartView:
+    """The cart's ``(sku, quantity)`` lines (in cart order) priced with ``offers`` already
+    read (``sku_offers``, e.g. by the service that just changed the cart). No query."""
+    return CartView(cart, market, [_line_view(code, quantity, offers[code]) for code, quantity in lines])
 
 
 def lines_view(*, lines: list[tuple[str, int]], market: Market, now: dt.datetime | None = None) -> CartView:

@@ -156,38 +156,59 @@ def _check(offer: selectors.SkuOffer, quantity: int) -> None:
 # --- Lines ------------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Line:
+    id: int
+    sku_id: int
+    code: str
+    quantity: int
+
+
 @transaction.atomic(durable=True)
-def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -> CartLine:
+def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -> selectors.CartView:
     """Add ``quantity`` units of a SKU: a new line, or more of an existing one (the sum is
-    what is checked). The cart moves to ``market``.
+    what is checked). The cart moves to ``market``. Returns the cart as it now is, priced
+    in ``market`` (what the API answers, without reading the cart again).
 
     Locks: the cart row (all writes of one cart serialise; no lost update, no second line).
     Raises: cart.quantity_invalid, cart.sku_unavailable, cart.too_many_lines,
     cart.purchase_limit_exceeded, inventory.insufficient_stock (409, the available
     quantity in ``items``), cart.not_found (the cart vanished meanwhile).
+    Queries: the lock, the lines, the offers of every line's SKU and the new one (three),
+    the write and the cart's update.
     """
     quantity = parse_quantity(quantity)
     now = clock.now()
     locked = _lock(cart)
-    offer = selectors.sku_offers(codes=[sku_code], market=market, now=now)[sku_code]
+    lines = [
+        _Line(line_id, sku_id, code, qty)
+        for line_id, sku_id, code, qty in CartLine.objects.filter(cart_id=locked.pk)
+        .order_by("added_at", "id")
+        .values_list("pk", "sku_id", "sku__code", "quantity")
+    ]
+    offers = selectors.sku_offers(codes=[*(line.code for line in lines), sku_code], market=market, now=now)
+    offer = offers[sku_code]
     if not offer.sold or offer.sku_id is None:
         raise SkuUnavailable(sku=sku_code)
-    line = CartLine.objects.filter(cart_id=locked.pk, sku_id=offer.sku_id).first()
-    if line is None and CartLine.objects.filter(cart_id=locked.pk).count() >= _max_lines():
+    line = next((line for line in lines if line.sku_id == offer.sku_id), None)
+    if line is None and len(lines) >= _max_lines():
         raise TooManyLines(max=_max_lines())
     total = quantity + (line.quantity if line is not None else 0)
     if total > QUANTITY_MAX:
         raise QuantityInvalid()
     _check(offer, total)
     if line is None:
-        line = CartLine.objects.create(
+        created = CartLine.objects.create(
             cart_id=locked.pk, sku_id=offer.sku_id, quantity=total, added_at=now, updated_at=now
         )
+        lines.append(_Line(created.pk, offer.sku_id, sku_code, total))
     else:
-        CartLine.objects.filter(pk=line.pk).update(quantity=total, updated_at=now)
+        CartLine.objects.filter(pk=line.id).update(quantity=total, updated_at=now)
         line.quantity = total
     _saved(locked, market, now)
-    return line
+    return selectors.cart_view_priced(
+        cart=locked, market=market, lines=[(line.code, line.quantity) for line in lines], offers=offers
+    )
 
 
 @transaction.atomic(durable=True)

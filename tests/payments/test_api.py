@@ -232,8 +232,8 @@ def test_the_ledger_query_count_does_not_grow_with_the_page(
     headers = _bearer(member)
     api_client.get(LEDGER, **headers)  # warm the per-process caches (markets, content types)
 
-    # user, the member permission (one query), wallet, the page
-    with django_assert_num_queries(4):
+    # the user with the member check (one query), wallet, the page
+    with django_assert_num_queries(3):
         response = api_client.get(LEDGER, **headers)
 
     assert len(response.json()["results"]) == min(entries, 20)

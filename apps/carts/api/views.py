@@ -82,9 +82,16 @@ def _found(request: Request, *, create: bool) -> RequestCart:
 
 
 def _cart_response(
-    request: Request, cart: Cart | None, *, code: int = 200, token: str | None = None
+    request: Request,
+    cart: Cart | None,
+    *,
+    code: int = 200,
+    token: str | None = None,
+    view: selectors.CartView | None = None,
 ) -> Response:
-    view = selectors.cart_get(cart=cart, market=_market(request))
+    """The cart as JSON: ``view`` when the service already priced it, else read now."""
+    if view is None:
+        view = selectors.cart_get(cart=cart, market=_market(request))
     response = Response(cart_json(view, selectors.cart_totals(view=view)), status=code)
     if token:
         response[HEADER_NAME] = token
@@ -181,14 +188,16 @@ class CartItemAddApi(CartApiView):
         found = _found(request, create=True)
         assert found.cart is not None
         try:
-            services.cart_item_add(
+            view = services.cart_item_add(
                 cart=found.cart, sku_code=data["sku"], quantity=data["quantity"], market=_market(request)
             )
         except DomainError:
             if found.new_token is not None:  # its token is never answered: nobody could use it
                 services.guest_cart_discard(cart=found.cart)
             raise
-        return _cart_response(request, found.cart, code=status.HTTP_201_CREATED, token=found.new_token)
+        return _cart_response(
+            request, found.cart, code=status.HTTP_201_CREATED, token=found.new_token, view=view
+        )
 
 
 class CartItemApi(CartApiView):
