@@ -72,6 +72,9 @@ class SkuOffer:
     available: int
     sold: bool
     category_id: int | None = None
+    #: The product's name in Korean and in English, each falling back to the other (what
+    #: an order's line snapshot keeps).
+    names: tuple[str, str] = ("", "")
 
 
 def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = None) -> dict[str, SkuOffer]:
@@ -122,6 +125,7 @@ def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = No
             available=max(stock.get(code, 0), 0),
             sold=sold,
             category_id=product.category_id,
+            names=(product.name_ko or product.name_en or "", product.name_en or product.name_ko or ""),
         )
     return offers
 
@@ -146,6 +150,9 @@ class CartLineView:
     issue: str | None = None
     #: The product's category (what a coupon's category rule reads).
     category_id: int | None = None
+    sku_id: int | None = None
+    #: (Korean, English) product name (``SkuOffer.names``).
+    names: tuple[str, str] = ("", "")
 
 
 @dataclass
@@ -183,6 +190,8 @@ def _line_view(line_sku: str, quantity: int, offer: SkuOffer) -> CartLineView:
             offer.available,
             ISSUE_UNAVAILABLE,
             offer.category_id,
+            offer.sku_id,
+            offer.names,
         )
     issue = None
     available = True
@@ -205,6 +214,8 @@ def _line_view(line_sku: str, quantity: int, offer: SkuOffer) -> CartLineView:
         stock=offer.available,
         issue=issue,
         category_id=offer.category_id,
+        sku_id=offer.sku_id,
+        names=offer.names,
     )
 
 

@@ -160,7 +160,8 @@ class CampaignClaimApi(APIView):
 
     @extend_schema(
         operation_id="coupons_campaigns_claim",
-        auth=[{"bearerAuth": []}, {"cookieAuth": []}],  # BearerClaimsAuthentication is bearerAuth
+        # BearerClaimsAuthentication is bearerAuth (spectacular's hint says str; it takes these)
+        auth=[{"bearerAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
         parameters=[_ID, OPTIONAL_IDEMPOTENCY_KEY],
         request=None,
         responses={

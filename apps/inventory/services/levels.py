@@ -6,11 +6,13 @@ row in the same transaction, so ``on_hand`` = sum of movements always holds.
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 
 from apps.accounts.models import User
 from apps.catalog.models import Sku
@@ -119,6 +121,80 @@ def _move(
     if kind != Kind.COMMIT:
         signal_low_stock(level, available_before=available_before)
     return movement
+
+
+def _moves(
+    steps: list[tuple[StockLevel, int, int]],
+    *,
+    kind: str,
+    reason: str,
+    reference: str = "",
+    actor: User | None = None,
+) -> list[StockMovement]:
+    """:func:`_move` for several locked levels at once, each ``(level, delta,
+    release_reserved)``: the same checks and ledger rows, in two statements whatever their
+    number (one conditional UPDATE, one INSERT). All or nothing (the caller's transaction).
+    Raises: inventory.negative_stock."""
+    if len(steps) == 1:
+        level, delta, release = steps[0]
+        return [
+            _move(
+                level,
+                delta=delta,
+                kind=kind,
+                reason=reason,
+                reference=reference,
+                actor=actor,
+                release_reserved=release,
+            )
+        ]
+    for level, delta, release in steps:
+        before, reserved_after = level.on_hand, level.reserved - release
+        after = before + delta
+        if after < 0 or after < reserved_after or reserved_after < 0:
+            metrics.negative_refused(
+                sku=level.sku.code,
+                warehouse=level.warehouse.code,
+                kind=kind,
+                delta=delta,
+                on_hand=before,
+                reserved=level.reserved,
+            )
+            raise NegativeStock(delta=delta, on_hand=before, reserved=level.reserved)
+    now = clock.now()
+    # Conditional on what each row held under the lock; fewer rows would mean a lock not held.
+    updated = StockLevel.objects.filter(
+        reduce(or_, (Q(pk=lv.pk, on_hand=lv.on_hand, reserved=lv.reserved) for lv, _d, _r in steps))
+    ).update(
+        on_hand=F("on_hand") + Case(*(When(pk=lv.pk, then=Value(d)) for lv, d, _r in steps)),
+        reserved=F("reserved") - Case(*(When(pk=lv.pk, then=Value(r)) for lv, _d, r in steps)),
+        updated_at=now,
+    )
+    if updated != len(steps):
+        raise StockChanged(on_hand=steps[0][0].on_hand, expected=steps[0][0].on_hand)
+    movements = []
+    for level, delta, release in steps:
+        before = level.on_hand
+        available_before = level.available
+        level.on_hand, level.reserved, level.updated_at = before + delta, level.reserved - release, now
+        movements.append(
+            StockMovement(
+                stock_level=level,
+                sku_id=level.sku_id,
+                warehouse_id=level.warehouse_id,
+                delta=delta,
+                kind=kind,
+                on_hand_before=before,
+                on_hand_after=level.on_hand,
+                reason=reason[:REASON_MAX_LENGTH],
+                reference=reference[:REFERENCE_MAX_LENGTH],
+                actor=actor,
+                created_at=now,
+            )
+        )
+        if kind != Kind.COMMIT:
+            signal_low_stock(level, available_before=available_before)
+    return StockMovement.objects.bulk_create(movements)
 
 
 def movement_payload(level: StockLevel, movement: StockMovement) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from django.db import transaction
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import Case, F, Min, Q, QuerySet, Value, When
 
 from apps.accounts.models import User
 from apps.catalog.models import Sku
@@ -34,7 +34,7 @@ from apps.inventory.errors import (
     ReservationReleased,
 )
 from apps.inventory.models import Reservation, StockLevel, StockMovement
-from apps.inventory.services.levels import _move, signal_low_stock
+from apps.inventory.services.levels import _move, _moves, signal_low_stock
 from apps.markets.models import Market
 
 logger = structlog.get_logger(__name__)
@@ -264,18 +264,31 @@ def reservation_hold(
         raise InsufficientStock(skus=", ".join(item["sku"] for item in short), items=short)
 
     reservations: list[Reservation] = []
-    for level, quantity in sorted(plan, key=lambda step: step[0].pk):
-        available_before = level.available
-        # Invariant: reserved <= on_hand. The rows are locked, so this cannot miss; the
-        # condition (and the CHECK) still refuse rather than oversell if it ever did.
-        updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") + quantity).update(
-            reserved=F("reserved") + quantity, updated_at=now
+    steps = sorted(plan, key=lambda step: step[0].pk)
+    # Invariant: reserved <= on_hand. The rows are locked, so this cannot miss; the
+    # conditions (and the CHECK) still refuse rather than oversell if it ever did. One
+    # conditional UPDATE for every step (each row: its own quantity and condition).
+    updated = StockLevel.objects.filter(
+        reduce(or_, (Q(pk=level.pk, on_hand__gte=F("reserved") + quantity) for level, quantity in steps))
+    ).update(
+        reserved=F("reserved")
+        + Case(*(When(pk=level.pk, then=Value(quantity)) for level, quantity in steps)),
+        updated_at=now,
+    )
+    if updated != len(steps):
+        short_level, wanted_quantity = next(((lv, q) for lv, q in steps if lv.available < q), steps[0])
+        raise InsufficientStock(
+            skus=short_level.sku.code,
+            items=[
+                {
+                    "sku": short_level.sku.code,
+                    "requested": wanted_quantity,
+                    "available": short_level.available,
+                }
+            ],
         )
-        if updated != 1:
-            raise InsufficientStock(
-                skus=level.sku.code,
-                items=[{"sku": level.sku.code, "requested": quantity, "available": level.available}],
-            )
+    for level, quantity in steps:
+        available_before = level.available
         level.reserved += quantity
         signal_low_stock(level, available_before=available_before)
         reservations.append(
@@ -379,19 +392,22 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
     if moved != len(pending):  # unreachable while the rows are locked: roll everything back
         raise RuntimeError(f"reservations of {owner} changed under their lock")
     committed: list[Reservation] = []
+    # Rows of one stock level (an owner that reserved a SKU twice) fold into one step.
+    steps: dict[int, list[Any]] = {}
     for reservation in pending:
         level = levels[(reservation.sku_id, reservation.warehouse_id)]
-        _move(
-            level,
-            delta=-reservation.quantity,
-            kind=StockMovement.Kind.COMMIT,
-            reason="Sale committed",
-            reference=owner,
-            actor=actor,
-            release_reserved=reservation.quantity if reservation.status == Status.ACTIVE else 0,
-        )
+        step = steps.setdefault(level.pk, [level, 0, 0])
+        step[1] -= reservation.quantity
+        step[2] += reservation.quantity if reservation.status == Status.ACTIVE else 0
         reservation.status, reservation.updated_at = Status.COMMITTED, now
         committed.append(reservation)
+    _moves(
+        [(lv, delta, release) for lv, delta, release in steps.values()],
+        kind=StockMovement.Kind.COMMIT,
+        reason="Sale committed",
+        reference=owner,
+        actor=actor,
+    )
     if committed:
         metrics.RESERVATIONS_RELEASED.labels(how="committed").inc(len(committed))
         publish(

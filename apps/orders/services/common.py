@@ -134,6 +134,7 @@ def status_move(
     publish(
         type=event or f"order.{to}",
         aggregate_type="order",
+        locked=True,  # the compare-and-set UPDATE above holds the order row
         aggregate_id=str(order.public_id),
         market=order.market_id,
         payload=order_event_payload(order, from_status=frm, reason=reason, **(payload or {})),

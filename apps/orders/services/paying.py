@@ -90,7 +90,8 @@ def _capture(
     counters and the cart)."""
     if not stock_committed:
         reservation_commit_held(owner=order.owner, actor=actor)
-        coupons.coupon_use(owner=order.owner, order_number=order.number)
+        if order.coupon_code:  # an order holds a coupon only when it was placed with one
+            coupons.coupon_use(owner=order.owner, order_number=order.number)
     now = clock.now()
     if payment.status != OrderPayment.Status.CAPTURED:  # a wallet payment is created captured
         OrderPayment.objects.filter(pk=payment.pk).update(
@@ -160,7 +161,8 @@ def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> Paym
     # Stock, then the coupon, then the wallet: every flow locks in this order (a
     # cancellation returns stock, restores the coupon, then credits), so none waits on another.
     reservation_commit_held(owner=order.owner, actor=user)
-    coupons.coupon_use(owner=order.owner, order_number=order.number)
+    if order.coupon_code:  # an order holds a coupon only when it was placed with one
+        coupons.coupon_use(owner=order.owner, order_number=order.number)
     entry: WalletEntry | None = None
     if order.total > 0:
         wallet = payments.wallet_get_or_create(user=user, market=order.market)
@@ -170,6 +172,9 @@ def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> Paym
             kind=WalletEntry.Kind.PAYMENT,
             reference=f"order:{order.public_id}:payment",
             actor=user,
+            # Never posted before: the order is locked with no live payment (a payment
+            # that failed rolled its debit back); the unique index stays the backstop.
+            new_reference=True,
         ).entry
     # Captured from the start: the money is taken in this same transaction, so no one can
     # ever see this payment pending (one live payment per order holds the same either way).

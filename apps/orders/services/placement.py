@@ -21,9 +21,8 @@ from apps.accounts.services import address_clean
 from apps.carts import selectors as cart_selectors
 from apps.carts.calculators import tax_calculator
 from apps.carts.errors import PurchaseLimitExceeded, SkuUnavailable
-from apps.catalog.models import Product, Sku
 from apps.core import clock
-from apps.core.errors import IdempotencyKeyReused
+from apps.core.errors import DomainError, IdempotencyKeyReused
 from apps.core.money import Money
 from apps.core.outbox import publish
 from apps.coupons import services as coupons
@@ -131,17 +130,14 @@ def _priced_lines(
     return view, cart_selectors.cart_totals(view=view)
 
 
-def _names(product: Product) -> tuple[str, str]:
-    """(Korean, English) name of the snapshot, each falling back to the other."""
-    ko, en = product.name_ko, product.name_en  # type: ignore[attr-defined]
-    return ko or en or "", en or ko or ""
-
-
 def _as_dict(line: cart_selectors.CartLineView) -> dict[str, Any]:
     return {name: getattr(line, name) for name in line.__slots__}
 
 
-@transaction.atomic(durable=True)
+class _KeyTaken(Exception):
+    """The order's unique key was taken (inside ``_order_place``; its transaction rolls back)."""
+
+
 def order_place(
     *,
     user: User,
@@ -169,11 +165,43 @@ def order_place(
         items=items, from_cart=from_cart, coupon_id=coupon_id, address=shipping_address
     )
     hashed = key_hash(idempotency_key)
-    existing = Order.objects.filter(user=user, idempotency_key=hashed).first()
-    if existing is not None:
+    try:
+        return _order_place(
+            user=user,
+            market=market,
+            hashed=hashed,
+            fingerprint=fingerprint,
+            items=items,
+            from_cart=from_cart,
+            coupon_id=coupon_id,
+            shipping_address=shipping_address,
+        )
+    except (_KeyTaken, DomainError) as exc:
+        # Only now (the placement's transaction rolled back) is the key looked up: a key
+        # that already placed an order answers that order, even when placing again would
+        # fail (its cart was emptied by the payment); the happy path never pays the read.
+        existing = Order.objects.filter(user=user, idempotency_key=hashed).first()
+        if existing is None:
+            if isinstance(exc, _KeyTaken):  # taken and gone again: cannot happen (no deletes)
+                raise IdempotencyKeyReused() from None
+            raise
         if existing.request_hash != fingerprint:
-            raise IdempotencyKeyReused()
+            raise IdempotencyKeyReused() from None
         return Placed(existing, created=False)
+
+
+@transaction.atomic(durable=True)
+def _order_place(
+    *,
+    user: User,
+    market: Market,
+    hashed: str,
+    fingerprint: str,
+    items: Any,
+    from_cart: bool,
+    coupon_id: str | None,
+    shipping_address: Any,
+) -> Placed:
     if from_cart and items is not None:
         raise OrderItemsInvalid()
     wanted = None if from_cart else _clean_items(items)
@@ -181,16 +209,12 @@ def order_place(
     view, totals = _priced_lines(user=user, market=market, items=wanted)
 
     lines = view.lines
-    # One query for the SKUs and their products (names, categories for a coupon's rules).
-    skus = {
-        s.code: s for s in Sku.objects.filter(code__in=[line.sku for line in lines]).select_related("product")
-    }
-    names = {sku.product_id: _names(sku.product) for sku in skus.values()}
+    # The pricing read each line's SKU id, product names and category (no query here).
     merchandise = [line.line_total.amount for line in lines if line.line_total is not None]
     priced = [
         coupons.PricedLine(
             product_id=line.product_id or 0,
-            category_id=skus[line.sku].product.category_id,
+            category_id=line.category_id or 0,
             merchandise=amount,
         )
         for line, amount in zip(lines, merchandise, strict=True)
@@ -247,18 +271,19 @@ def order_place(
             updated_at=now,
         )
     except IntegrityError:
-        # The same key committed meanwhile (two requests past the idempotency layer at once).
-        raise IdempotencyKeyReused() from None
+        # The key placed an order before (or a request past the idempotency layer at the
+        # same moment did): order_place answers from that order once this rolls back.
+        raise _KeyTaken() from None
     order_lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
                 position=index,
-                sku=skus[line.sku],
+                sku_id=line.sku_id or 0,  # never 0: a line without a SKU was refused above
                 sku_code=line.sku,
                 product_id_snapshot=line.product_id or 0,
-                name_ko=names.get(line.product_id or 0, (line.name, line.name))[0],
-                name_en=names.get(line.product_id or 0, (line.name, line.name))[1],
+                name_ko=line.names[0] or line.name,
+                name_en=line.names[1] or line.name,
                 quantity=line.quantity,
                 list_price=(line.list_price or line.unit_price).amount if line.unit_price else 0,
                 unit_price=line.unit_price.amount if line.unit_price else 0,
@@ -300,6 +325,7 @@ def order_place(
     publish(
         type="order.created",
         aggregate_type="order",
+        locked=True,  # a new order: nobody else can publish for it yet
         aggregate_id=str(order.public_id),
         market=market.code,
         payload=order_event_payload(

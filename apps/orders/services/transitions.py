@@ -334,6 +334,7 @@ def _refund_lines_locked(
         publish(
             type="order.partially_refunded",
             aggregate_type="order",
+            locked=True,  # the order row is locked (order_qs_for_update)
             aggregate_id=str(order.public_id),
             market=order.market_id,
             payload=order_event_payload(

@@ -88,8 +88,13 @@ def entry_post(
     actor: User | None = None,
     reason: str = "",
     charge: Charge | None = None,
+    new_reference: bool = False,
 ) -> Posted:
     """Move ``wallet`` by the signed ``amount`` and append its ledger entry.
+
+    A ``reference`` already posted returns that entry (``created`` False) and moves
+    nothing; ``new_reference=True`` skips that lookup for a caller that knows the reference
+    is new (the unique index still refuses a second entry: IntegrityError).
 
     Runs in the caller's transaction (not durable: an order payment posts inside its own
     use-case); publishes ``wallet.credited`` or ``wallet.debited`` there.
@@ -98,7 +103,7 @@ def entry_post(
     """
     assert connection.in_atomic_block, "entry_post() must run inside the caller's transaction"
     assert amount != 0 and abs(amount) <= AMOUNT_MAX, amount
-    existing = WalletEntry.objects.filter(reference=reference).first()
+    existing = None if new_reference else WalletEntry.objects.filter(reference=reference).first()
     if existing is not None:
         return Posted(existing, created=False)
     now = clock.now()
@@ -135,6 +140,7 @@ def entry_post(
     publish(
         type="wallet.credited" if amount > 0 else "wallet.debited",
         aggregate_type="wallet",
+        locked=True,  # the conditional UPDATE above holds the wallet row
         aggregate_id=wallet.pk,
         market=wallet.market_id,
         payload=_event_payload(wallet, entry),
@@ -144,12 +150,25 @@ def entry_post(
 
 
 def wallet_debit(
-    *, wallet: Wallet, amount: int, kind: str, reference: str, actor: User | None = None, reason: str = ""
+    *,
+    wallet: Wallet,
+    amount: int,
+    kind: str,
+    reference: str,
+    actor: User | None = None,
+    reason: str = "",
+    new_reference: bool = False,
 ) -> Posted:
     """Take ``amount`` (> 0) from ``wallet`` in the caller's transaction (an order payment).
     Raises: wallet.insufficient_balance."""
     return entry_post(
-        wallet=wallet, amount=-amount, kind=kind, reference=reference, actor=actor, reason=reason
+        wallet=wallet,
+        amount=-amount,
+        kind=kind,
+        reference=reference,
+        actor=actor,
+        reason=reason,
+        new_reference=new_reference,
     )
 
 
