@@ -183,7 +183,7 @@ def _navigation_spec() -> list[tuple[Any, list[tuple[Any, str, str, str]]]]:
             [
                 # An event's page has its payload, its delivery attempts and "Redeliver".
                 (_("Outbox events"), "outbox", "core.outboxevent", ""),
-                (_("Failed events"), "sms_failed", "core.outboxevent", "?status=failed"),
+                (_("Failed events"), "sms_failed", "core.outboxevent", FAILED_EVENTS_QUERY),
                 (_("Delivery attempts"), "send", "integrations.deliveryattempt", ""),
             ],
         ),
@@ -217,6 +217,18 @@ def _low_stock_active(path: str, *, low: bool) -> Callable[[HttpRequest], bool]:
     return active
 
 
+#: The outbox list's failed view (``apps.integrations.admin.StatusFilter``).
+FAILED_EVENTS_QUERY = "?status=failed"
+
+
+def _failed_events_active(path: str, *, failed: bool) -> Callable[[HttpRequest], bool]:
+    def active(request: HttpRequest) -> bool:
+        shows_failed = request.path == path and request.GET.get("status") == "failed"
+        return shows_failed if failed else request.path.startswith(path) and not shows_failed
+
+    return active
+
+
 def _staff_list_permission(request: HttpRequest) -> bool:
     return bool(request.user.has_perm("accounts.manage_roles"))
 
@@ -244,6 +256,10 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
                     item["permission"] = _staff_list_permission
             if model == "inventory.stocklevel":  # the list and its low-stock view
                 item["active"] = _low_stock_active(item["link"].split("?")[0], low=query == LOW_STOCK_QUERY)
+            if model == "core.outboxevent":  # the list and its failed view
+                item["active"] = _failed_events_active(
+                    item["link"].split("?")[0], failed=query == FAILED_EVENTS_QUERY
+                )
             if item["permission"](request):
                 items.append(item)
         if items:

@@ -46,6 +46,8 @@ from apps.integrations.selectors import outbox_stats
 logger = structlog.get_logger(__name__)
 
 REDELIVER = "core.change_outboxevent"
+#: Most events one "Redeliver" action queues (each gets an entry in its admin history).
+REDELIVER_MAX = 1000
 #: Attempts listed on an event's page (newest first); the rest are in the attempts list.
 ATTEMPTS_SHOWN = 50
 ERROR_CELL_MAX = 80
@@ -143,12 +145,12 @@ class MarketFilter(admin.SimpleListFilter):
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
-        "sequence",
-        "type",
+        "sequence_shown",
+        "type_shown",
         "market_shown",
         "aggregate",
         "status_badge",
-        "attempts",
+        "attempts_shown",
         "occurred",
         "next_attempt",
         "last_error_shown",
@@ -169,12 +171,12 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
             {
                 "fields": (
                     "event_id",
-                    "sequence",
-                    "type",
-                    "version",
+                    "sequence_shown",
+                    "type_shown",
+                    "version_shown",
                     "market_shown",
                     "aggregate",
-                    "aggregate_sequence",
+                    "aggregate_sequence_shown",
                     "occurred",
                 )
             },
@@ -184,12 +186,12 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
             {
                 "fields": (
                     "status_shown",
-                    "attempts",
+                    "attempts_shown",
                     "next_attempt",
                     "lease",
-                    "claimed_by",
+                    "claimed_by_shown",
                     "delivered",
-                    "last_error",
+                    "last_error_full",
                 )
             },
         ),
@@ -197,20 +199,20 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     )
     readonly_fields = (
         "event_id",
-        "sequence",
-        "type",
-        "version",
+        "sequence_shown",
+        "type_shown",
+        "version_shown",
         "market_shown",
         "aggregate",
-        "aggregate_sequence",
+        "aggregate_sequence_shown",
         "occurred",
         "status_shown",
-        "attempts",
+        "attempts_shown",
         "next_attempt",
         "lease",
-        "claimed_by",
+        "claimed_by_shown",
         "delivered",
-        "last_error",
+        "last_error_full",
         "payload_shown",
     )
     change_form_after_template = "admin/integrations/outboxevent_detail.html"
@@ -223,6 +225,7 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
         platform's ``GET /integrations/outbox/stats``): how far behind delivery is."""
         stats = outbox_stats()
         context = {
+            "title": _("Outbox events"),
             **(extra_context or {}),
             "outbox_stats": stats,
             "outbox_last_success": datetime_cell(stats["last_success_at"]),
@@ -251,6 +254,35 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description=_("event id"))
     def event_id(self, obj: OutboxEvent) -> str:
         return str(obj.pk)
+
+    # core's model has no translated field names: the columns carry their own.
+    @admin.display(description=_("sequence"), ordering="sequence")
+    def sequence_shown(self, obj: OutboxEvent) -> int:
+        return obj.sequence
+
+    @admin.display(description=_("type"), ordering="type")
+    def type_shown(self, obj: OutboxEvent) -> str:
+        return obj.type
+
+    @admin.display(description=_("version"))
+    def version_shown(self, obj: OutboxEvent) -> int:
+        return obj.version
+
+    @admin.display(description=_("aggregate sequence"))
+    def aggregate_sequence_shown(self, obj: OutboxEvent) -> int:
+        return obj.aggregate_sequence
+
+    @admin.display(description=_("attempts"), ordering="attempts")
+    def attempts_shown(self, obj: OutboxEvent) -> int:
+        return obj.attempts
+
+    @admin.display(description=_("claimed by"))
+    def claimed_by_shown(self, obj: OutboxEvent) -> str:
+        return obj.claimed_by
+
+    @admin.display(description=_("last error"))
+    def last_error_full(self, obj: OutboxEvent) -> str:
+        return obj.last_error
 
     @admin.display(description=_("market"), ordering="market")
     def market_shown(self, obj: OutboxEvent) -> str:
@@ -363,8 +395,18 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.action(description=_("Redeliver the selected events"), permissions=["redeliver"])
     def redeliver_selected(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
-        """Every selected event back in the relay's queue, whatever its status."""
-        count = self.redeliver(request, list(queryset.order_by("sequence")), source="admin_list")
+        """Every selected event back in the relay's queue, whatever its status; at most
+        ``REDELIVER_MAX`` at once (each gets a history entry): more is a time range for the
+        API (``POST /integrations/redeliveries``)."""
+        events = list(queryset.order_by("sequence")[: REDELIVER_MAX + 1])
+        if len(events) > REDELIVER_MAX:
+            message = gettext(
+                "Select at most %(max)s events at once (nothing was queued); for more, ask for "
+                "a time range through POST /api/v1/integrations/redeliveries."
+            ) % {"max": REDELIVER_MAX}
+            self.message_user(request, message, messages.ERROR)
+            return
+        count = self.redeliver(request, events, source="admin_list")
         message = ngettext(
             "%(count)s event queued for redelivery.", "%(count)s events queued for redelivery.", count
         ) % {"count": count}

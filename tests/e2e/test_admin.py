@@ -39,9 +39,31 @@ WALLET_ITEMS = [
 ROLES = {
     "ops_admin": (
         {},
-        ["상품", "가격", "재고 수준", "고객", "직원 계정", "역할", "주기 작업", "작업 결과", "발급된 토큰"],
+        [
+            "상품",
+            "가격",
+            "재고 수준",
+            "고객",
+            "직원 계정",
+            "역할",
+            "주기 작업",
+            "작업 결과",
+            "발급된 토큰",
+            "아웃박스 이벤트",
+            "전송 시도",
+        ],
         [],
-        ["product", "price", "stock", "customers", "periodic-tasks", "tokens", "wallets", "wallet-ledger"],
+        [
+            "product",
+            "price",
+            "stock",
+            "customers",
+            "periodic-tasks",
+            "tokens",
+            "wallets",
+            "wallet-ledger",
+            "outbox",
+        ],
     ),
     "cs_agent": (
         {},
@@ -78,6 +100,8 @@ LISTS = {
     "tokens": ("/admin/token_blacklist/outstandingtoken/", ["jisoo@example.test", "만료"]),
     "wallets": ("/admin/payments/wallet/", ["박지수 · jisoo@example.test", "₩25,000"]),
     "wallet-ledger": ("/admin/payments/walletentry/", ["jisoo@example.test", "+₩25,000", "opening credit"]),
+    # the seeded wallet credits' events, under the outbox's health
+    "outbox": ("/admin/core/outboxevent/", ["wallet.credited", "wallet:", "대기", "가장 오래된 미전송(초)"]),
 }
 
 
@@ -193,7 +217,7 @@ def test_each_staff_role_sees_its_sidebar_and_readable_lists(page, live_server, 
         assert item in sidebar, (role, item)
     for item in hidden:
         assert item not in sidebar.split("\n"), (role, item)
-    assert "연동" not in sidebar  # its app does not exist yet
+    assert ("연동" in sidebar) == (role == "ops_admin")  # the outbox pages are operations' only
     _assert_fits(page, f"{role} dashboard")
     _shot(page, f"{role}-dashboard")
 

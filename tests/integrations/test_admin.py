@@ -280,3 +280,23 @@ def test_the_list_shows_the_outbox_health_above_the_events(ops, outbox):
     assert 'id="outbox-stats"' in page
     assert "가장 오래된 미전송(초)" in page and "최근 5분 호출(성공 / 실패)" in page
     assert re.search(r'data-stat="failed">\s*1\s*<', page)
+
+
+def test_redeliver_refuses_more_than_its_cap_and_queues_nothing(ops, outbox, monkeypatch):
+    monkeypatch.setattr("apps.integrations.admin.REDELIVER_MAX", 2)
+    picked = [outbox["failed"], outbox["paid"], outbox["us"]]
+
+    response = ops.post(
+        EVENTS,
+        {"action": "redeliver_selected", ACTION_CHECKBOX_NAME: [str(e.pk) for e in picked]},
+        follow=True,
+    )
+
+    assert "한 번에 최대 2개까지 선택할 수 있습니다" in _text(response)
+    assert dict(OutboxEvent.objects.values_list("sequence", "status")) == {
+        1: "delivered",
+        2: "failed",
+        3: "pending",
+        4: "pending",
+    }
+    assert LogEntry.objects.count() == 0
