@@ -271,8 +271,12 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
-    """UNFOLD["DASHBOARD_CALLBACK"]: the index lists the same groups as the sidebar."""
+    """UNFOLD["DASHBOARD_CALLBACK"]: the sections of the user's roles with their charts
+    (``apps.analytics.dashboard``), then the same groups as the sidebar."""
+    from apps.analytics.dashboard import dashboard_for
+
     context["title"] = _("Joopang back office")
+    context["dashboard"] = dashboard_for(request.user)
     context["dashboard_groups"] = [group for group in context.get("sidebar_navigation", []) if group["title"]]
     return context
 
