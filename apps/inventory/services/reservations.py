@@ -204,6 +204,7 @@ def reservation_create(
     return reservation_hold(owner=owner, lines=lines, market=market, ttl=ttl)
 
 
+@metrics.timed("hold")
 def reservation_hold(
     *,
     owner: str,
@@ -338,6 +339,7 @@ def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reserva
     return reservation_commit_held(owner=owner, actor=actor)
 
 
+@metrics.timed("commit")
 def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Reservation]:
     """Runs in the caller's transaction (an order's payment commits its stock with the
     payment). Turn the owner's held units into a sale after payment: ``on_hand -= q, reserved -= q``

@@ -24,6 +24,7 @@ from apps.core import clock
 from apps.coupons import services as coupons
 from apps.inventory.errors import ReservationExpired
 from apps.inventory.services import reservation_commit_held
+from apps.orders import metrics
 from apps.orders.errors import NotPayable, PaymentPending
 from apps.orders.models import Order, OrderLine, OrderPayment
 from apps.orders.services.common import MEMBER, key_hash, order_qs_for_update, status_label, status_move
@@ -142,6 +143,7 @@ def order_cart_empty(*, order_id: int) -> int:
     return cart_items_bought(user_id=rows[0][0], lines=[(code, quantity) for _, code, quantity in rows])
 
 
+@metrics.counts_payment(metrics.WALLET)
 @transaction.atomic(durable=True)
 def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> PaymentOutcome:
     """Pay ``order_id`` from the member's wallet, all in one transaction.
@@ -266,6 +268,7 @@ def order_pay_method(
     return order_payment_apply(payment_id=int(payment.pk))
 
 
+@metrics.counts_payment(metrics.PAYMENT_METHOD)
 def order_payment_apply(*, payment_id: int) -> PaymentOutcome:
     """Apply what the provider said about a method payment's charge (the request, or the
     settle task later). Succeeded: capture (or, when the order can no longer be captured,

@@ -29,6 +29,7 @@ from apps.coupons import services as coupons
 from apps.coupons.errors import NOT_APPLICABLE_REASONS, NotApplicable
 from apps.inventory.services.reservations import reservation_expires_at, reservation_hold
 from apps.markets.models import Market
+from apps.orders import metrics
 from apps.orders.allocation import allocate
 from apps.orders.errors import AddressRequired, OrderEmpty, OrderItemsInvalid
 from apps.orders.models import Order, OrderLine, OrderStatusChange
@@ -138,6 +139,7 @@ class _KeyTaken(Exception):
     """The order's unique key was taken (inside ``_order_place``; its transaction rolls back)."""
 
 
+@metrics.counts_placement
 def order_place(
     *,
     user: User,
