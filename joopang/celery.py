@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_shutdown, worker_ready
+from celery.signals import setup_logging, worker_init, worker_process_shutdown, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "joopang.settings.dev")
 
@@ -20,6 +20,16 @@ def _use_django_logging(**kwargs: object) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+def _setup_tracing(**kwargs: object) -> None:
+    """OpenTelemetry in the worker (off unless ``OTEL_*`` ask; ``joopang.tracing``). Set up
+    in the main process before the pool forks: the SDK restarts its export thread in each
+    child, and solo or thread pools run their tasks here."""
+    from joopang.tracing import setup_tracing
+
+    setup_tracing(service_name="joopang-worker")
 
 
 def _install_structlog_step() -> None:
@@ -57,8 +67,9 @@ def serve_worker_metrics(port: str | int | None, addr: str = "0.0.0.0") -> int |
 @worker_ready.connect
 def _serve_worker_metrics(**kwargs: object) -> None:
     serve_worker_metrics(
-        os.environ.get("CELERY_METRICS_PORT"), os.environ.get("CELERY_METRICS_ADDR", "0.0.0.0")
-    )  # noqa: S104
+        os.environ.get("CELERY_METRICS_PORT"),
+        os.environ.get("CELERY_METRICS_ADDR", "0.0.0.0"),  # noqa: S104
+    )
 
 
 @worker_process_shutdown.connect

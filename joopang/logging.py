@@ -3,6 +3,8 @@
 Every line carries ``request_id`` (and ``user_id``, ``market`` inside a request) through
 structlog's context variables; stdlib loggers (Django, Celery) go through the same chain.
 Every line is also passed through ``redact_card_numbers`` just before it is rendered.
+With tracing on (``joopang.tracing``), a line logged inside a span carries ``trace_id`` and
+``span_id``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+
+from joopang import tracing
 
 #: A UUID (kept whole, whatever its digits), or a number as people write one: digit groups
 #: joined by single spaces or dashes (``4111 1111 1111 1111``, ``110-123-456789``,
@@ -135,8 +139,20 @@ def redact_card_numbers(logger: Any, method_name: str, event_dict: MutableMappin
     return event_dict
 
 
+def add_trace_ids(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: ``trace_id`` and ``span_id`` of the active OpenTelemetry span
+    (``joopang.tracing``), so a log line leads to its trace. Nothing when tracing is off
+    (one ``None`` check) or no span is active."""
+    ids = tracing.current_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_ids,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
