@@ -13,7 +13,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import Token
 
 from apps.accounts.models import User
-from apps.accounts.permissions_sql import may_shop_exists
+from apps.accounts.permissions_sql import active_user_with_may_shop
 from apps.accounts.principal import TokenPrincipal
 
 
@@ -60,10 +60,13 @@ class BearerJWTAuthentication(JWTAuthentication):
             raise exceptions.AuthenticationFailed()
         # The member check every shop view makes (``permissions.may_shop``) comes with the
         # user, in the same query: one round trip per request instead of two.
-        user = User.objects.filter(pk=user_id, is_active=True).annotate(_may_shop=may_shop_exists()).first()
+        try:
+            user = active_user_with_may_shop(int(user_id))
+        except (TypeError, ValueError):  # not an id: not a token of ours
+            user = None
         if user is None:
             raise exceptions.AuthenticationFailed()
-        return user
+        return user  # type: ignore[no-any-return]
 
 
 class BearerClaimsAuthentication(BearerJWTAuthentication):

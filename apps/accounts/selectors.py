@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from guardian.models import UserObjectPermission
 
 from apps.accounts.models import Consent, User
-from apps.accounts.permissions_sql import may_shop_exists
+from apps.accounts.permissions_sql import active_user_with_may_shop
 from apps.markets.models import Market
 
 #: The guardian object permission that limits a staff user to a market: a staff user
@@ -63,7 +63,7 @@ def shopper_get(*, user_id: int) -> User | None:
     given directly), in one query; ``None`` otherwise. For views that authenticated a
     :class:`~apps.accounts.authentication.TokenPrincipal` and now need the real account.
     The answer is kept on the user like ``permissions.may_shop`` keeps it."""
-    user = User.objects.filter(pk=user_id, is_active=True).annotate(_may_shop=may_shop_exists()).first()
+    user: User | None = active_user_with_may_shop(user_id)
     if user is None or not (user._may_shop or user.is_superuser):  # type: ignore[attr-defined]
         return None
     return user

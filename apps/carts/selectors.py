@@ -77,6 +77,24 @@ class SkuOffer:
     names: tuple[str, str] = ("", "")
 
 
+#: What an offer reads of a SKU, its product and category (not the descriptions, search
+#: document or image: a cart or a checkout prices many lines, and every column costs).
+_OFFER_COLUMNS = (
+    "id",
+    "code",
+    "is_active",
+    "product__id",
+    "product__name",
+    "product__name_ko",
+    "product__name_en",
+    "product__is_active",
+    "product__max_per_order",
+    "product__category_id",
+    "product__category__id",
+    "product__category__is_active",
+)
+
+
 def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = None) -> dict[str, SkuOffer]:
     """``{code: SkuOffer}`` for every code asked (unknown codes come back not sold).
 
@@ -85,7 +103,10 @@ def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = No
     codes = list(dict.fromkeys(codes))
     skus = {
         s.code: s
-        for s in Sku.objects.select_related("product", "product__category").filter(code__in=codes).order_by()
+        for s in Sku.objects.select_related("product", "product__category")
+        .filter(code__in=codes)
+        .only(*_OFFER_COLUMNS)
+        .order_by()
     }
     rows: dict[int, dict[str, pricing.PriceRow]] = {}
     if skus:

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 
 from apps.accounts.models import User
 from apps.accounts.permissions import may_shop
+from apps.accounts.permissions_sql import active_user_with_may_shop
 from tests.accounts.factories import MemberFactory, UserFactory, staff
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,32 @@ def test_may_shop_uses_a_permission_cache_has_perm_already_filled(django_assert_
     # when / then: no query more
     with django_assert_num_queries(0):
         assert may_shop(member) is True
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (MemberFactory, True),
+        (lambda: staff("ops_admin"), False),
+        (UserFactory, False),
+        (_direct_shopper, True),
+        (lambda: UserFactory(is_superuser=True), True),
+    ],
+)
+def test_the_token_users_query_brings_the_same_answer(make, expected, django_assert_num_queries):
+    # given: an account
+    user = make()
+
+    # when: loaded as a bearer token loads it (one precompiled statement)
+    with django_assert_num_queries(1):
+        loaded = active_user_with_may_shop(user.pk)
+        answer = may_shop(loaded)
+
+    # then: the account itself, and Django's own answer, without a second query
+    assert loaded.pk == user.pk and loaded.email == user.email
+    assert answer is expected is _fresh(user).has_perm("accounts.shop")
+
+
+def test_the_token_users_query_finds_no_inactive_or_unknown_account() -> None:
+    assert active_user_with_may_shop(_inactive_member().pk) is None
+    assert active_user_with_may_shop(987654321) is None
