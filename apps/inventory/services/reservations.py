@@ -373,15 +373,19 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
     if not pending:
         return sorted(rows, key=lambda r: r.pk)
     # Their stock rows found and locked in one statement, in primary-key order.
+    # (Their SKU and warehouse are the reservations', already read: not joined again.)
     levels = {
         (lv.sku_id, lv.warehouse_id): lv
         for lv in StockLevel.objects.filter(
             sku_id__in={r.sku_id for r in pending}, warehouse_id__in={r.warehouse_id for r in pending}
         )
-        .select_related("warehouse", "sku")
         .order_by("pk")
         .select_for_update(of=("self",))
     }
+    for r in pending:
+        level = levels.get((r.sku_id, r.warehouse_id))
+        if level is not None:
+            level.sku, level.warehouse = r.sku, r.warehouse
     pending = sorted(pending, key=lambda r: levels[(r.sku_id, r.warehouse_id)].pk)
     for reservation in pending:
         level = levels[(reservation.sku_id, reservation.warehouse_id)]
