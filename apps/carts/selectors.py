@@ -26,6 +26,7 @@ from apps.coupons.models import Coupon
 from apps.coupons.services.checkout import PricedLine, coupon_price
 from apps.inventory.selectors import available_by_sku_codes
 from apps.markets.models import Market
+from apps.markets.selectors import market_map
 
 #: ``issue`` codes a line can carry (the same codes as the errors an add would raise).
 ISSUE_UNAVAILABLE = "cart.sku_unavailable"
@@ -39,20 +40,29 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def with_market(cart: Cart | None) -> Cart | None:
+    """``cart`` with its market from the per-process markets map (configuration, cached;
+    ``apps.markets.selectors``) instead of a join of the market's every column; a market
+    not in the map (inactive) is read."""
+    if cart is not None:
+        market = market_map().get(cart.market_id)
+        if market is not None:
+            cart.market = market
+    return cart
+
+
 def guest_cart_get(*, token: str, now: dt.datetime | None = None) -> Cart | None:
     """The unexpired guest cart of ``token``, or None (unknown, expired or malformed)."""
     if not token or len(token) > 200:
         return None
     now = now or clock.now()
-    return (
-        Cart.objects.select_related("market")
-        .filter(token_hash=token_hash(token), user__isnull=True, expires_at__gt=now)
-        .first()
+    return with_market(
+        Cart.objects.filter(token_hash=token_hash(token), user__isnull=True, expires_at__gt=now).first()
     )
 
 
 def member_cart_get(*, user_id: int) -> Cart | None:
-    return Cart.objects.select_related("market").filter(user_id=user_id).first()
+    return with_market(Cart.objects.filter(user_id=user_id).first())
 
 
 # --- Offers: what the catalog and inventory say about SKUs in a market -------------------

@@ -120,10 +120,10 @@ def cart_touch(*, cart: Cart, now: dt.datetime | None = None) -> None:
 def _lock(cart: Cart) -> Cart:
     """The cart row, locked (caller's transaction). Gone meanwhile (merged, pruned):
     cart.not_found."""
-    # of=self: the cart row only. Without it PostgreSQL also locks the joined market row
-    # FOR UPDATE, which every cart write of the market and every INSERT referencing the
-    # market (its foreign-key check takes FOR KEY SHARE) would queue behind.
-    locked = Cart.objects.select_for_update(of=("self",)).select_related("market").filter(pk=cart.pk).first()
+    # The cart row only: its market comes from the markets map, not a join (a joined
+    # market row would be locked FOR UPDATE too, and every cart write of the market and
+    # every INSERT referencing it would queue behind).
+    locked = selectors.with_market(Cart.objects.select_for_update().filter(pk=cart.pk).first())
     if locked is None:
         raise CartNotFound()
     return locked
@@ -257,9 +257,7 @@ def cart_items_bought(*, user_id: int, lines: list[tuple[str, int]]) -> int:
     were bought) stay. Called after the payment commits. Returns lines changed.
     Locks: the cart row."""
     # One read: the member's cart, locked (was read, then locked by its pk).
-    locked = (
-        Cart.objects.select_for_update(of=("self",)).select_related("market").filter(user_id=user_id).first()
-    )
+    locked = selectors.with_market(Cart.objects.select_for_update().filter(user_id=user_id).first())
     if locked is None:
         return 0
     bought: dict[str, int] = {}

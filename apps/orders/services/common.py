@@ -12,6 +12,7 @@ from django.db import connection
 from apps.accounts.models import User
 from apps.core import clock
 from apps.core.outbox import publish
+from apps.markets.selectors import market_map
 from apps.orders import state
 from apps.orders.errors import InvalidTransition, OrderNotFound
 from apps.orders.models import Order, OrderLine, OrderPayment, OrderRefund, OrderStatusChange
@@ -41,12 +42,16 @@ def order_qs_for_update(**lookup: Any) -> Order:
     """The order, row-locked until the caller commits: two transitions of one order never
     interleave. Lock order: the order row first, then inventory, then the wallet.
     Raises: order.not_found."""
-    qs = Order.objects.select_related("market", "user").filter(**lookup)
+    qs = Order.objects.select_related("user").filter(**lookup)
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(of=("self",))
     order = qs.first()
     if order is None:
         raise OrderNotFound(order=str(lookup.get("public_id") or lookup.get("pk") or ""))
+    # The market from the per-process markets map (configuration), not a join of its columns.
+    market = market_map().get(order.market_id)
+    if market is not None:
+        order.market = market
     return order
 
 
