@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.cache import cache
 from django.utils import translation
+from prometheus_client import REGISTRY
 
 from apps.analytics import dashboard, services
 from apps.core import clock
@@ -329,6 +331,47 @@ def test_outbox_backlog_and_failures_are_the_relays_stats_and_calls_per_hour(db)
     assert ok[-1] == 1  # this hour's
 
 
+# --- reservation latency -----------------------------------------------------------------
+def _observed() -> dict[str, float]:
+    """Reservation steps observed so far, per operation, read from the registry directly."""
+    counts: dict[str, float] = {}
+    for metric in REGISTRY.collect():
+        if metric.name == "joopang_inventory_reservation_seconds":
+            for sample in metric.samples:
+                if sample.name.endswith("_count"):
+                    op = sample.labels["operation"]
+                    counts[op] = counts.get(op, 0) + sample.value
+    return counts
+
+
+def test_reservation_latency_is_read_from_the_prometheus_histogram(db):
+    before = _observed()
+
+    paid_order()  # one hold (placing) and one commit (paying)
+
+    section = dashboard.reservation_latency_section(language="en")
+    after = _observed()
+    shown = {op["operation"]: op for op in section["operations"]}
+    assert after["hold"] == before.get("hold", 0) + 1 and after["commit"] == before.get("commit", 0) + 1
+    assert {op: shown[op]["count"] for op in ("hold", "commit")} == {
+        op: int(after[op]) for op in ("hold", "commit")
+    }
+    assert shown["hold"]["p95"] is not None and 0 < shown["hold"]["p50"] <= shown["hold"]["p95"] <= 5
+    assert section["observed"] is True
+    chart = json.loads(section["chart"])
+    assert [sum(d["data"]) for d in chart["datasets"]] == [int(after["hold"]), int(after["commit"])]
+    assert chart["labels"][0] == "≤ 1.0 ms" and chart["labels"][-1] == "over 5.00 s"
+
+
+def test_histogram_quantile_is_promqls():
+    buckets = [(0.1, 10.0), (0.5, 30.0), (1.0, 40.0), (math.inf, 40.0)]
+
+    assert dashboard.histogram_quantile(0.5, buckets) == pytest.approx(0.1 + 0.4 * (20 - 10) / 20)
+    assert dashboard.histogram_quantile(0.95, buckets) == pytest.approx(0.5 + 0.5 * (38 - 30) / 10)
+    assert dashboard.histogram_quantile(0.99, [(0.1, 1.0), (math.inf, 5.0)]) == 0.1  # in +Inf
+    assert dashboard.histogram_quantile(0.5, [(0.1, 0.0), (math.inf, 0.0)]) is None
+
+
 # --- coupons ------------------------------------------------------------------------------------
 def test_a_live_campaigns_burn_down_success_rate_and_remaining_equal_its_claims(db, at):
     start = utc(2026, 11, 30, 0, 0)
@@ -389,7 +432,7 @@ def test_a_long_campaigns_burn_down_is_by_local_day():
 @pytest.mark.parametrize(
     ("role", "sections"),
     [
-        ("ops_admin", ["sales", "payments", "attention", "low_stock", "outbox", "coupons"]),
+        ("ops_admin", ["sales", "payments", "attention", "latency", "low_stock", "outbox", "coupons"]),
         ("marketing_manager", ["coupons"]),
         ("cs_agent", ["attention"]),
         ("inventory_manager", ["low_stock"]),
@@ -446,9 +489,9 @@ def test_ops_gets_every_section_with_chart_canvases_fed_with_json(client, db):
 
     html = _html(client.get("/admin/"))
 
-    assert _ids(html) == {"sales", "payments", "attention", "low-stock", "outbox", "coupons"}
+    assert _ids(html) == {"sales", "payments", "attention", "latency", "low-stock", "outbox", "coupons"}
     canvases = re.findall(r'<canvas class="chart"[^>]*data-type="(\w+)" data-value="([^"]+)"', html)
-    assert len(canvases) >= 5  # sales per market (2), payments, attention, outbox
+    assert len(canvases) >= 6  # sales per market (2), payments, attention, latency, outbox
     for _type, value in canvases:
         data = json.loads(value.replace("&quot;", '"').replace("&amp;", "&").replace("&#x27;", "'"))
         assert data["labels"] and data["datasets"]

@@ -22,7 +22,7 @@ from tests.orders.factories import paid_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SECTIONS = ("sales", "payments", "attention", "low-stock", "outbox", "coupons")
+SECTIONS = ("sales", "payments", "attention", "latency", "low-stock", "outbox", "coupons")
 
 
 def _seed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -83,8 +83,8 @@ def test_ops_sees_every_section_with_drawn_charts(page, live_server, monkeypatch
     expect(page.locator("#dashboard-sales")).to_contain_text("$")
     expect(page.locator("#dashboard-coupons")).to_contain_text("주말 특가 쿠폰")
     charts = _charts(page, "#dashboard")
-    # sales per market (2), payments, attention, low stock, outbox, one campaign
-    assert len(charts) == 7, charts
+    # sales per market (2), payments, attention, reservation latency, low stock, outbox, one campaign
+    assert len(charts) == 8, charts
     for chart in charts:
         assert chart["width"] > 100 and chart["height"] > 100, chart
         assert chart["type"] in ("line", "bar") and chart["points"] > 0, chart
@@ -119,7 +119,7 @@ def test_a_kr_cs_agent_sees_only_its_markets_orders_needing_attention(page, live
 
     attention = page.locator("#dashboard-attention")
     expect(attention).to_be_visible()
-    for section in ("sales", "payments", "low-stock", "outbox", "coupons"):
+    for section in ("sales", "payments", "latency", "low-stock", "outbox", "coupons"):
         expect(page.locator(f"#dashboard-{section}")).to_have_count(0)
     rows = page.locator("#dashboard-attention-orders tbody tr")
     expect(rows).to_have_count(1)

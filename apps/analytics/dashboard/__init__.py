@@ -33,8 +33,10 @@ Sources, read only, aggregated in SQL (a handful of queries per section, none pe
   ``claimed_at``; success rate = issued / (issued + refused claims counted by
   ``coupons.metrics``, kept in the cache).
 
-Reservation latency is not shown: no metric of it is recorded anywhere yet (no column, no
-Prometheus series) to read from.
+* ``latency``: reservation holds and commits, P50/P95 and their distribution, read from
+  the Prometheus histogram ``joopang_inventory_reservation_seconds`` (every process's when
+  ``PROMETHEUS_MULTIPROC_DIR`` is set, else the serving process's): counted since the
+  processes started, not per window (Prometheus and the alert rule have the 5-minute view).
 
 Caching: a section's dict is cached for ``DASHBOARD_CACHE_SECONDS`` (default 60) per
 section, markets, language and time zone. Nothing invalidates it early: the numbers may
@@ -60,7 +62,12 @@ from apps.analytics.dashboard.attention import (
     unfulfilled_after,
 )
 from apps.analytics.dashboard.coupons import burn_down, coupons_section, live_campaigns, rejected_totals
-from apps.analytics.dashboard.operations import low_stock_section, outbox_section
+from apps.analytics.dashboard.operations import (
+    histogram_quantile,
+    low_stock_section,
+    outbox_section,
+    reservation_latency_section,
+)
 from apps.analytics.dashboard.sales import PAYMENT_OUTCOMES, payments_section, sales_section
 from apps.markets.models import Market
 from apps.markets.selectors import market_map
@@ -68,12 +75,13 @@ from apps.markets.selectors import market_map
 SALES = "sales"
 PAYMENTS = "payments"
 ATTENTION = "attention"
+LATENCY = "latency"
 LOW_STOCK = "low_stock"
 OUTBOX = "outbox"
 COUPONS = "coupons"
 
 #: Sections in page order.
-ALL_SECTIONS: tuple[str, ...] = (SALES, PAYMENTS, ATTENTION, LOW_STOCK, OUTBOX, COUPONS)
+ALL_SECTIONS: tuple[str, ...] = (SALES, PAYMENTS, ATTENTION, LATENCY, LOW_STOCK, OUTBOX, COUPONS)
 #: role -> the sections it sees.
 ROLE_SECTIONS: dict[str, tuple[str, ...]] = {
     "ops_admin": ALL_SECTIONS,
@@ -108,12 +116,15 @@ SECTION_BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     SALES: sales_section,
     PAYMENTS: payments_section,
     ATTENTION: attention_section,
+    LATENCY: reservation_latency_section,
     LOW_STOCK: low_stock_section,
     OUTBOX: outbox_section,
     COUPONS: coupons_section,
 }
-#: Sections read for every market at once (the outbox is one for all).
-UNSCOPED_SECTIONS = frozenset({OUTBOX})
+#: Sections read for every market at once (one outbox, one latency histogram for all).
+UNSCOPED_SECTIONS = frozenset({OUTBOX, LATENCY})
+#: Sections with no clock of their own (a live count, a histogram).
+TIMELESS_SECTIONS = frozenset({LOW_STOCK, LATENCY})
 
 
 def cache_seconds() -> int:
@@ -127,7 +138,7 @@ def section_build(
     kwargs: dict[str, Any] = {"language": language}
     if section not in UNSCOPED_SECTIONS:
         kwargs["markets"] = markets
-    if section != LOW_STOCK:
+    if section not in TIMELESS_SECTIONS:
         kwargs["now"] = now
     return builder(**kwargs)
 
@@ -170,11 +181,13 @@ __all__ = [
     "dashboard_for",
     "dashboard_markets",
     "dashboard_sections",
+    "histogram_quantile",
     "live_campaigns",
     "low_stock_section",
     "outbox_section",
     "payments_section",
     "rejected_totals",
+    "reservation_latency_section",
     "sales_section",
     "unfulfilled_after",
 ]

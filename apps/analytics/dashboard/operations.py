@@ -1,8 +1,11 @@
-"""Inventory (and ops): low stock. Ops: the outbox's backlog, failures and webhook calls."""
+"""Inventory (and ops): low stock. Ops: the outbox's backlog, failures and webhook calls,
+and reservation latency from its Prometheus histogram."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import os
 from collections import defaultdict
 from typing import Any
 
@@ -10,6 +13,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
 from apps.analytics.dashboard.common import (
     DANGER,
@@ -141,3 +145,111 @@ def _age(seconds: int) -> str:
     if seconds < 3600:
         return _("%(n)s min") % {"n": seconds // 60}
     return _("%(h)s h %(m)s min") % {"h": seconds // 3600, "m": seconds % 3600 // 60}
+
+
+# --- Reservation latency (ops) ------------------------------------------------------
+#: The Prometheus histogram ``apps.inventory.metrics`` observes each reservation step into.
+RESERVATION_SERIES = "joopang_inventory_reservation_seconds"
+RESERVATION_OPERATIONS: tuple[str, ...] = ("hold", "commit")
+
+
+def metrics_registry() -> Any:
+    """What ``/metrics`` exports: every process's series when ``PROMETHEUS_MULTIPROC_DIR``
+    is set (gunicorn workers, as django-prometheus reads them), else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def histogram_buckets(registry: Any, name: str, *, by: str) -> dict[str, list[tuple[float, float]]]:
+    """``{label value of by: [(le, cumulative count), ...]}`` summed over the other labels
+    (``sum by (le, <by>)``), bounds ascending, ``+Inf`` last."""
+    sums: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for metric in registry.collect():
+        if metric.name != name:
+            continue
+        for sample in metric.samples:
+            if sample.name == f"{name}_bucket":
+                sums[sample.labels.get(by, "")][float(sample.labels["le"])] += sample.value
+    return {key: sorted(bounds.items()) for key, bounds in sums.items()}
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """PromQL's ``histogram_quantile`` over cumulative ``(le, count)`` buckets: linear
+    inside the bucket holding the rank; the highest finite bound when it falls in +Inf."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for bound, cumulative in buckets:
+        if cumulative >= rank:
+            if math.isinf(bound):
+                return lower
+            inside = cumulative - below
+            return bound if inside <= 0 else lower + (bound - lower) * (rank - below) / inside
+        lower, below = bound, cumulative
+    return lower
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return _("%(n)s ms") % {"n": f"{seconds * 1000:.1f}"}
+    return _("%(n)s s") % {"n": f"{seconds:.2f}"}
+
+
+def reservation_latency_section(*, language: str) -> dict[str, Any]:
+    """P50/P95 of reservation holds and commits and their distribution, from the
+    Prometheus histogram (no query): counted since the processes started, where
+    Prometheus and the alert rule read it per five minutes."""
+    buckets = histogram_buckets(metrics_registry(), RESERVATION_SERIES, by="operation")
+    labels = {"hold": _("Hold"), "commit": _("Commit")}
+    operations = []
+    for operation in RESERVATION_OPERATIONS:
+        series = buckets.get(operation, [])
+        p50, p95 = histogram_quantile(0.5, series), histogram_quantile(0.95, series)
+        operations.append(
+            {
+                "operation": operation,
+                "label": labels[operation],
+                "count": int(series[-1][1]) if series else 0,
+                "count_display": format_number(int(series[-1][1]) if series else 0, language),
+                "p50": p50,
+                "p95": p95,
+                "p50_display": _duration(p50),
+                "p95_display": _duration(p95),
+            }
+        )
+    bounds = sorted({bound for series in buckets.values() for bound, _n in series})
+    chart_labels = [
+        (_("over %(bound)s") % {"bound": _duration(bounds[-2])} if len(bounds) > 1 else "+Inf")
+        if math.isinf(bound)
+        else "≤ " + _duration(bound)
+        for bound in bounds
+    ]
+    colours = (PRIMARY, SECONDARY)
+    datasets = []
+    for index, operation in enumerate(RESERVATION_OPERATIONS):
+        cumulative = dict(buckets.get(operation, []))
+        counts, previous = [], 0.0
+        for bound in bounds:
+            value = cumulative.get(bound, previous)
+            counts.append(int(value - previous))
+            previous = value
+        datasets.append(
+            {
+                "label": labels[operation],
+                "data": counts,
+                "backgroundColor": colours[index],
+                "borderColor": colours[index],
+            }
+        )
+    return {
+        "operations": operations,
+        "observed": any(op["count"] for op in operations),
+        "chart": chart_json(chart_labels, datasets),
+        "chart_options": chart_options(),
+    }
