@@ -683,3 +683,8 @@ CELERY_BEAT_SCHEDULE["analytics-aggregates-refresh"] = {
     "task": "joopang.analytics.aggregates_refresh_due",
     "schedule": env_int("ANALYTICS_REFRESH_SECONDS", 300),
 }
+# The back office's dashboard (apps/analytics/dashboard): each section is cached this many
+# seconds per markets, language and time zone (0: never; nothing invalidates it earlier), and
+# lists a paid order as "not fulfilled" to customer service after this many hours.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 60)
+DASHBOARD_UNFULFILLED_AFTER_HOURS = env_int("DASHBOARD_UNFULFILLED_AFTER_HOURS", 48)

@@ -128,7 +128,7 @@ TIMELESS_SECTIONS = frozenset({LOW_STOCK, LATENCY})
 
 
 def cache_seconds() -> int:
-    return int(getattr(settings, "DASHBOARD_CACHE_SECONDS", 60))
+    return int(settings.DASHBOARD_CACHE_SECONDS)
 
 
 def section_build(

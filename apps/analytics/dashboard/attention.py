@@ -37,7 +37,7 @@ def _attention_labels() -> dict[str, str]:
 
 
 def unfulfilled_after() -> dt.timedelta:
-    return dt.timedelta(hours=int(getattr(settings, "DASHBOARD_UNFULFILLED_AFTER_HOURS", 48)))
+    return dt.timedelta(hours=int(settings.DASHBOARD_UNFULFILLED_AFTER_HOURS))
 
 
 def attention_reasons(*, now: dt.datetime) -> dict[str, Q]:
