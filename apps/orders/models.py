@@ -89,6 +89,10 @@ class Order(models.Model):
             models.Index(
                 fields=["expires_at"], condition=Q(status="pending"), name="orders_order_expiry_idx"
             ),
+            # The daily sales aggregates read a market's payments of a local day (ADR 0012).
+            models.Index(
+                fields=["market", "paid_at"], condition=Q(paid_at__isnull=False), name="orders_order_paid_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -302,6 +306,8 @@ class OrderRefund(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="orders_refund_amount_positive"),
         ]
+        # The daily sales aggregates read the refunds of a local day (ADR 0012).
+        indexes = [models.Index(fields=["created_at"], name="orders_refund_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.order_id} −{self.amount}"
