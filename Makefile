@@ -7,6 +7,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 # The payment sandbox (the built-in stand-in for a payment provider) that `make run` starts.
 SANDBOX_PORT ?= 8765
+# The reference data-platform receiver (signed webhook batches of the outbox relay) that `make run` starts.
+RECEIVER_PORT ?= 8766
 STAMP  := $(VENV)/.installed
 REQS   := requirements/base.txt requirements/prod.txt requirements/dev.txt
 PYTEST_ARGS ?=
@@ -35,9 +37,11 @@ migrate: messages ## apply migrations to the configured database
 seed: migrate ## load demo data (idempotent: running it twice creates nothing new)
 	$(PY) manage.py seed_demo
 
-RUN_ENV = SANDBOX_PORT=$(SANDBOX_PORT) PAYMENT_PROVIDER_URL=$${PAYMENT_PROVIDER_URL:-http://127.0.0.1:$(SANDBOX_PORT)}
+RUN_ENV = SANDBOX_PORT=$(SANDBOX_PORT) PAYMENT_PROVIDER_URL=$${PAYMENT_PROVIDER_URL:-http://127.0.0.1:$(SANDBOX_PORT)} \
+	RECEIVER_PORT=$(RECEIVER_PORT) DATA_PLATFORM_WEBHOOK_URL=$${DATA_PLATFORM_WEBHOOK_URL:-http://127.0.0.1:$(RECEIVER_PORT)/} \
+	DATA_PLATFORM_WEBHOOK_SECRET=$${DATA_PLATFORM_WEBHOOK_SECRET:-dev-webhook-secret-not-for-production}
 
-run: seed ## set up, then start web + Celery worker + beat + payment sandbox on http://127.0.0.1:$(PORT)
+run: seed ## set up, then start web + Celery worker + beat + payment sandbox + event receiver on http://127.0.0.1:$(PORT)
 	@$(RUN_ENV) $(PY) manage.py run_banner --port $(PORT)
 	@PORT=$(PORT) $(RUN_ENV) $(VENV)/bin/honcho start --no-colour -e /dev/null -f Procfile.dev -p $(PORT)
 

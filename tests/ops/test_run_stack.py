@@ -73,6 +73,10 @@ def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
     sandbox_port = _free_port()
     env["SANDBOX_PORT"] = str(sandbox_port)
     env.pop("PAYMENT_PROVIDER_URL", None)
+    receiver_port = _free_port()
+    env["RECEIVER_PORT"] = str(receiver_port)
+    for name in ("DATA_PLATFORM_WEBHOOK_URL", "DATA_PLATFORM_WEBHOOK_SECRET"):
+        env.pop(name, None)
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
@@ -97,6 +101,9 @@ def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
         # The payment sandbox answers where the web process will look for the provider.
         sandbox = _wait_for(f"http://127.0.0.1:{sandbox_port}/_sandbox/stats", time.monotonic() + 30)
         assert sandbox.json()["fault"]["mode"] == "ok"
+        # The reference receiver answers where the relay delivers.
+        received = _wait_for(f"http://127.0.0.1:{receiver_port}/", time.monotonic() + 30).json()
+        assert {"distinct", "duplicates", "rejected"} <= set(received)
 
         # The worker picks a task from the filesystem broker and stores its result.
         code = "from apps.core.tasks import ping_task; print(ping_task.delay('hello').get(timeout=120))"
@@ -129,14 +136,15 @@ def test_make_run_serves_everything_and_the_worker_executes_a_task(tmp_path):
         output = log.read()
     assert "Storefront" in output and f"http://127.0.0.1:{port}/" in output
     assert f"http://127.0.0.1:{sandbox_port}" in output  # the banner names the sandbox
-    for name in ("web", "worker", "beat", "payments"):
+    assert f"http://127.0.0.1:{receiver_port}/" in output  # and the event receiver
+    for name in ("web", "worker", "beat", "payments", "receiver"):
         assert f"{name}.1 " in output or f"{name}.1 |" in output, f"{name} did not start:\n{output[-3000:]}"
     # Ctrl-C stopped every process of the stack cleanly and in time: honcho never had to
     # SIGKILL anything (it does after 5 s), the worker finished its warm shutdown (rc 0),
     # and none of the three processes is left.
     assert "SIGKILL" not in output, output[-3000:]
     assert stopped_after < 5, f"stopping took {stopped_after:.1f} s:\n{output[-3000:]}"
-    assert set(children) == {"web", "worker", "beat", "payments"}, output[-3000:]
+    assert set(children) == {"web", "worker", "beat", "payments", "receiver"}, output[-3000:]
     assert "worker.1 stopped (rc=0)" in output, output[-3000:]
     for name, pid in children.items():
         assert f"{name}.1 stopped" in output, output[-3000:]

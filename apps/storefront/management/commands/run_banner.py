@@ -19,7 +19,8 @@ class Command(BaseCommand):
         db = settings.DATABASES["default"]
         lines = [
             "",
-            "Joopang is starting (web + Celery worker + beat + payment sandbox). Ctrl-C stops all of them.",
+            "Joopang is starting (web + Celery worker + beat + payment sandbox + event receiver). "
+            "Ctrl-C stops all of them.",
             f"  Storefront   {base}/            ({base}/?lang=en for English)",
             f"  Admin        {base}/admin/",
             f"  API docs     {base}/api/v1/docs/   schema: {base}/api/v1/schema/",
@@ -27,6 +28,8 @@ class Command(BaseCommand):
             f"  Database     {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}",
             f"  Broker       {settings.CELERY_BROKER_URL}",
             f"  Payments     {settings.PAYMENT_PROVIDER_URL}  (sandbox; faults: POST /_sandbox/faults)",
+            f"  Events       {settings.DATA_PLATFORM_WEBHOOK_URL or '(no webhook: events wait for the pull feed)'}"
+            "  (the outbox relay's signed batches; GET it for counts)",
             "",
         ]
         self.stdout.write("\n".join(lines))
