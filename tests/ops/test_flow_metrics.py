@@ -156,8 +156,11 @@ def test_method_payments_count_declined_unavailable_pending_then_paid(sandbox, k
 
 
 def test_metrics_endpoint_serves_the_new_series_and_the_outbox_lag(client, kr):  # noqa: F811
-    # given: an order placed two minutes ago whose events are not delivered yet
-    place(MemberFactory(), kr)
+    # given: an order placed and paid two minutes ago whose events are not delivered yet
+    member = MemberFactory()
+    order = place(member, kr)
+    funded_wallet(member, kr, order.total)
+    services.order_pay_wallet(order_id=str(order.public_id), user=member, idempotency_key=key())
     OutboxEvent.objects.update(occurred_at=clock.now() - dt.timedelta(seconds=120))
     # when: Prometheus scrapes the web process (the test client comes from 127.0.0.1)
     body = client.get("/metrics").content.decode()
@@ -168,6 +171,7 @@ def test_metrics_endpoint_serves_the_new_series_and_the_outbox_lag(client, kr): 
     for name in (
         'joopang_orders_created_total{market="KR"}',
         "joopang_inventory_reservation_seconds_bucket{",
-        "joopang_order_payments_total{",
+        'joopang_order_payments_total{method="wallet",outcome="paid"}',
+        'joopang_orders_paid_total{market="KR",method="wallet"}',
     ):
         assert any(line.startswith(name) for line in lines), name

@@ -177,3 +177,33 @@ def test_an_outgoing_http_call_is_a_client_span_of_the_callers_trace(spans):
     assert ids == (format(caller.context.trace_id, "032x"), format(caller.context.span_id, "016x"))
     outgoing = [s for s in spans.get_finished_spans() if s.kind.name == "CLIENT"]
     assert len(outgoing) == 1 and outgoing[0].context.trace_id == caller.context.trace_id
+
+
+def test_a_celery_task_run_is_a_span(spans):
+    from apps.core.tasks import ping_task
+
+    assert ping_task.apply(kwargs={"echo": "hi"}).get() == "hi"
+    runs = [s for s in spans.get_finished_spans() if s.name == "run/joopang.core.ping"]
+    assert len(runs) == 1 and runs[0].kind.name == "CONSUMER"
+
+
+def test_the_otel_variables_turn_it_on_in_the_wsgi_process():
+    # given: a process with only OTEL_TRACES_EXPORTER=console (spans printed on stdout)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(DJANGO_SETTINGS_MODULE="joopang.settings.test", OTEL_TRACES_EXPORTER="console")
+    # (a bare process without a test database: the answer does not matter, its span does)
+    probe = "import joopang.wsgi\nfrom django.test import Client\nClient(raise_request_exception=False).get('/healthz')\n"
+    # when: the WSGI module loads and serves one request (the spans leave at exit)
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    # then: the request is a server span of the service joopang-web
+    assert '"kind": "SpanKind.SERVER"' in result.stdout, result.stdout[-2000:]
+    assert '"service.name": "joopang-web"' in result.stdout
+    assert '"http.route": "healthz"' in result.stdout or '"name": "GET healthz"' in result.stdout
