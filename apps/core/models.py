@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class IdempotencyKey(models.Model):
@@ -84,6 +85,8 @@ class OutboxEvent(models.Model):
 
     class Meta:
         ordering = ["sequence"]
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
         constraints = [
             models.UniqueConstraint(
                 fields=["aggregate_type", "aggregate_id", "aggregate_sequence"],
