@@ -4,6 +4,7 @@ them with ``manage.py rebuild_aggregates``). Amounts formatted in the market's c
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeDateFilter
@@ -11,11 +12,44 @@ from unfold.contrib.filters.admin import RangeDateFilter
 from apps.accounts.admin import MarketScopedAdminMixin
 from apps.analytics.models import CouponUsageDaily, DailySales
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
+from apps.core.admin_export import ListExportMixin, ListResource, column, utc_iso
+
+
+class DailySalesExport(ListResource):
+    """The daily sales list as a file (``apps.core.admin_export``): the market's local
+    day as stored, amounts in minor units of the market's currency, computed at in UTC."""
+
+    date = column(_("date (market's calendar)"), lambda d: d.date.isoformat())
+    market = column(_("market"), lambda d: d.market_id)
+    currency = column(_("currency"), lambda d: d.currency)
+    orders = column(_("orders"), lambda d: d.orders)
+    gross = column(_("gross sales (minor units)"), lambda d: d.gross)
+    discounts = column(_("discounts (minor units)"), lambda d: d.discounts)
+    refunds = column(_("refunds (minor units)"), lambda d: d.refunds)
+    net = column(_("net sales (minor units)"), lambda d: d.net)
+    computed = column(_("computed at (UTC)"), lambda d: utc_iso(d.computed_at))
+
+
+class CouponUsageDailyExport(ListResource):
+    """Coupon usage per campaign and day as a file; the rate as a fraction (0.1234)."""
+
+    date = column(_("date (market's calendar)"), lambda d: d.date.isoformat())
+    campaign = column(_("campaign"), lambda d: d.campaign.name(translation.get_language()))
+    market = column(_("market"), lambda d: d.market_id)
+    issued = column(_("issued"), lambda d: d.issued)
+    used = column(_("used"), lambda d: d.used)
+    issued_to_date = column(_("issued to date"), lambda d: d.issued_to_date)
+    used_to_date = column(_("used to date"), lambda d: d.used_to_date)
+    rate = column(_("usage rate (fraction)"), lambda d: d.usage_rate)
+    computed = column(_("computed at (UTC)"), lambda d: utc_iso(d.computed_at))
 
 
 @admin.register(DailySales)
-class DailySalesAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+class DailySalesAdmin(ListExportMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     """Sales per market-local day (ops)."""
+
+    resource_classes = [DailySalesExport]
+    export_name = "daily-sales"
 
     list_display = (
         "date",
@@ -55,8 +89,11 @@ class DailySalesAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
 
 
 @admin.register(CouponUsageDaily)
-class CouponUsageDailyAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+class CouponUsageDailyAdmin(ListExportMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     """Coupons issued and used per campaign and local day (marketing, ops)."""
+
+    resource_classes = [CouponUsageDailyExport]
+    export_name = "coupon-usage-daily"
 
     list_display = ("date", "campaign", "market", "issued", "used", "issued_to_date", "used_to_date", "rate")
     list_display_links = None

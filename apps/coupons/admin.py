@@ -41,6 +41,7 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from apps.accounts.models import User
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
+from apps.core.admin_export import ListExportMixin, ListResource, column, utc_iso
 from apps.core.errors import DomainError
 from apps.coupons import errors, services
 from apps.coupons.admin_forms import CampaignForm, CampaignRevokeForm, RevokeForm
@@ -471,10 +472,30 @@ class CampaignAdmin(ModelAdmin):
 
 
 # --- Coupons ------------------------------------------------------------------------
+def _campaign_name(campaign: Campaign) -> str:
+    return campaign.name(translation.get_language())
+
+
+class CouponExport(ListResource):
+    """The coupons list as a file (``apps.core.admin_export``): times in UTC."""
+
+    campaign = column(_("campaign"), lambda c: _campaign_name(c.campaign))
+    seq = column(_("coupon number"), lambda c: c.seq)
+    member = column(_("member email"), lambda c: c.user.email)
+    status = column(_("status"), lambda c: _coupon_status(c.status))
+    uses_left = column(_("uses left"), lambda c: c.uses_left)
+    claimed = column(_("claimed at (UTC)"), lambda c: utc_iso(c.claimed_at))
+    used = column(_("used at (UTC)"), lambda c: utc_iso(c.used_at))
+    expires = column(_("expires at (UTC)"), lambda c: utc_iso(c.expires_at))
+
+
 @admin.register(Coupon)
-class CouponAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class CouponAdmin(ListExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     """The coupons members hold; read-only (claims, checkout and revoke write them).
     "Revoke selected" takes back the unused ones among the selection."""
+
+    resource_classes = [CouponExport]
+    export_name = "coupons"
 
     list_display = ("member", "campaign_name", "status_badge", "uses_left", "expires", "claimed")
     list_display_links = None
@@ -556,9 +577,26 @@ class CouponAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 # --- Usage history ------------------------------------------------------------------
+class CouponUseExport(ListResource):
+    """The usage history as a file (``apps.core.admin_export``): the discount in minor
+    units with its currency, the time in UTC."""
+
+    when = column(_("time (UTC)"), lambda u: utc_iso(u.created_at))
+    campaign = column(_("campaign"), lambda u: _campaign_name(u.coupon.campaign))
+    seq = column(_("coupon number"), lambda u: u.coupon.seq)
+    member = column(_("member email"), lambda u: u.coupon.user.email)
+    order_number = column(_("order number"), lambda u: u.order_number or u.owner)
+    status = column(_("status"), lambda u: u.get_status_display())
+    currency = column(_("currency"), lambda u: u.currency)
+    discount = column(_("discount (minor units)"), lambda u: u.discount)
+
+
 @admin.register(CouponUse)
-class CouponUseAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class CouponUseAdmin(ListExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Which order held, used or released a coupon, when and for how much."""
+
+    resource_classes = [CouponUseExport]
+    export_name = "coupon-uses"
 
     list_display = ("coupon_shown", "member", "order_number_shown", "discount_shown", "status", "when")
     list_display_links = None

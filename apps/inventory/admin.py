@@ -10,8 +10,8 @@ warehouse, the forms that move stock, the stock ledger and reservations.
   (a ``correction`` movement, compare-and-set on the count the editor saw).
 * **The ledger** (``StockMovement``) and **reservations** are read-only for everyone,
   superusers included: they are written by the services, never by hand. The ledger
-  exports to CSV (the rows the list's filters and search select, times in the
-  market's zone).
+  exports to CSV or XLSX (``apps.core.admin_export``: the rows the list's filters and
+  search select, times in UTC).
 * **Low stock**: the list filter compares each row's available units with its own
   threshold, else ``INVENTORY_LOW_STOCK_THRESHOLD`` (``services.low_stock_threshold_default``).
 * Staff scoped to one market see and move only that market's stock.
@@ -19,13 +19,10 @@ warehouse, the forms that move stock, the stock ledger and reservations.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, QuerySet, Value
@@ -35,13 +32,11 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
-from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
@@ -53,11 +48,12 @@ from apps.accounts.admin import MarketScopedAdminMixin
 from apps.accounts.models import User
 from apps.accounts.selectors import staff_markets
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell
+from apps.core.admin_export import ListExportMixin, ListResource, column, utc_iso
 from apps.core.errors import DomainError
 from apps.inventory import services
 from apps.inventory.admin_forms import StockCorrectForm, StockReceiveForm, StockTransferForm
 from apps.inventory.errors import StockChanged
-from apps.inventory.models import SYSTEM_REASONS, Reservation, StockLevel, StockMovement, Warehouse
+from apps.inventory.models import Reservation, StockLevel, StockMovement, Warehouse
 from apps.inventory.services.levels import threshold_of
 
 CHANGE_STOCK = "inventory.change_stocklevel"
@@ -476,21 +472,27 @@ class ActorFilter(admin.SimpleListFilter):
         return queryset
 
 
-class _Echo:
-    """A file-like object whose ``write`` returns the line: ``csv.writer`` into a stream."""
+class StockMovementExport(ListResource):
+    """The ledger list as a file (``apps.core.admin_export``): the list's columns, the
+    time in UTC, product names and the services' reasons in the staff member's language
+    (a reason a person typed stays as typed)."""
 
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_text(value: Any) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @ would make it a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    when = column(_("time (UTC)"), lambda m: utc_iso(m.created_at))
+    product = column(_("product"), lambda m: str(m.sku.product.name))
+    sku_code = column(_("SKU code"), lambda m: m.sku.code)
+    warehouse = column(_("warehouse"), lambda m: m.warehouse.code)
+    kind = column(_("kind"), lambda m: m.get_kind_display())
+    change = column(_("change"), lambda m: m.delta)
+    on_hand_before = column(_("on hand before"), lambda m: m.on_hand_before)
+    on_hand_after = column(_("on hand after"), lambda m: m.on_hand_after)
+    actor = column(_("actor"), lambda m: m.actor.email if m.actor else "")
+    reason = column(_("reason"), lambda m: m.reason_display)
+    reference = column(_("reference"), lambda m: m.reference)
+    movement_id = column(_("movement id"), lambda m: m.pk)
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+class StockMovementAdmin(ListExportMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     """The append-only stock ledger: every change of on-hand stock with who, why and
     the count before and after. Nobody adds, changes or deletes a row here."""
 
@@ -521,7 +523,8 @@ class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin)
     ordering = ("-created_at", "-id")
     show_full_result_count = False  # the ledger grows without bound: no COUNT(*) per page
     actions = None
-    actions_list = ("export_csv",)
+    resource_classes = [StockMovementExport]
+    export_name = "stock-ledger"
 
     @admin.display(description=_("time"), ordering="created_at")
     def when(self, obj: StockMovement) -> str | None:
@@ -542,75 +545,6 @@ class StockMovementAdmin(ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin)
     @admin.display(description=_("reason"), ordering="reason")
     def reason_shown(self, obj: StockMovement) -> str:
         return obj.reason_display
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        response = super().changelist_view(request, extra_context)
-        context = getattr(response, "context_data", None)
-        if context and request.GET:
-            # The export button exports what the list shows: keep its filters and search.
-            query = request.GET.urlencode()
-            for item in context.get("actions_list") or []:
-                if "path" in item:
-                    item["path"] = f"{item['path']}?{query}"
-        return response
-
-    @action(description=_("Export CSV"), url_path="export", icon="download", permissions=["view"])
-    def export_csv(self, request: HttpRequest) -> HttpResponseBase:
-        """The rows the list's filters and search select, newest first, streamed (the
-        ledger may be long); times in the market's zone, with their UTC offset."""
-        changelist: ChangeList = self.get_changelist_instance(request)
-        rows = changelist.get_queryset(request).select_related("sku__product", "warehouse", "actor")
-        zone = timezone.get_current_timezone()
-        header = [
-            gettext("time"),
-            gettext("product"),
-            gettext("SKU code"),
-            gettext("warehouse"),
-            gettext("kind"),
-            gettext("change"),
-            gettext("on hand before"),
-            gettext("on hand after"),
-            gettext("actor"),
-            gettext("reason"),
-            gettext("reference"),
-            gettext("movement id"),
-        ]
-
-        # The body streams after the admin's language and zone are switched back: read
-        # both now, never from the thread's state while streaming.
-        language = translation.get_language() or "en"
-        kinds = {value: str(label) for value, label in StockMovement.Kind.choices}
-        reasons = {stored: str(shown) for stored, shown in SYSTEM_REASONS.items()}
-
-        def product_name(product: Any) -> str:
-            return str(getattr(product, f"name_{language.split('-')[0]}", None) or product.name)
-
-        def lines() -> Iterator[str]:
-            writer = csv.writer(_Echo())
-            yield "\ufeff" + writer.writerow(header)  # the BOM: spreadsheets read UTF-8 (Korean)
-            for mv in rows.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        timezone.localtime(mv.created_at, zone).isoformat(timespec="seconds"),
-                        _csv_text(product_name(mv.sku.product)),
-                        _csv_text(mv.sku.code),
-                        _csv_text(mv.warehouse.code),
-                        kinds.get(mv.kind, mv.kind),
-                        mv.delta,
-                        mv.on_hand_before,
-                        mv.on_hand_after,
-                        _csv_text(mv.actor.email if mv.actor else ""),
-                        _csv_text(reasons.get(mv.reason, mv.reason)),
-                        _csv_text(mv.reference),
-                        mv.pk,
-                    ]
-                )
-
-        stamp = timezone.localtime(timezone.now(), zone).strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="stock-ledger-{stamp}.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 # --- Reservations -------------------------------------------------------------------

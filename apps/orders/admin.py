@@ -40,6 +40,7 @@ from apps.accounts.admin_search import PhoneSearchMixin
 from apps.accounts.models import User
 from apps.accounts.selectors import staff_markets
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
+from apps.core.admin_export import ListExportMixin, ListResource, column, utc_iso
 from apps.core.errors import DomainError
 from apps.core.models import OutboxEvent
 from apps.markets.models import Market
@@ -126,9 +127,27 @@ def _address_lines(address: Any) -> list[str]:
     return [line for line in lines if line]
 
 
+class OrderExport(ListResource):
+    """The orders list as a file (``apps.core.admin_export``): what the list shows (the
+    member by email, no phone, no address), amounts in minor units, times in UTC."""
+
+    number = column(_("order number"), lambda o: o.number)
+    market = column(_("market"), lambda o: o.market_id)
+    member = column(_("member email"), lambda o: o.user.email)
+    status = column(_("status"), lambda o: _status_label(o.status))
+    currency = column(_("currency"), lambda o: o.currency)
+    total = column(_("total (minor units)"), lambda o: o.total)
+    coupon_discount = column(_("coupon discount (minor units)"), lambda o: o.coupon_discount)
+    refunded = column(_("refunded (minor units)"), lambda o: o.refunded_amount)
+    placed = column(_("placed at (UTC)"), lambda o: utc_iso(o.created_at))
+    paid = column(_("paid at (UTC)"), lambda o: utc_iso(o.paid_at))
+
+
 @admin.register(Order)
-class OrderAdmin(PhoneSearchMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+class OrderAdmin(ListExportMixin, PhoneSearchMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
     market_scope_field = "market"
+    resource_classes = [OrderExport]
+    export_name = "orders"
     list_display = ("number", "member", "status_badge", "total_shown", "placed", "paid")
     list_filter = ("status", "market", ("created_at", MarketDayRangeFilter))
     list_filter_submit = True

@@ -37,6 +37,7 @@ from unfold.utils import parse_date_str
 from apps.accounts.admin import MarketScopedAdminMixin
 from apps.accounts.models import User
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
+from apps.core.admin_export import ListExportMixin, ListResource, column, utc_iso
 from apps.core.errors import DomainError
 from apps.payments import services
 from apps.payments.admin_forms import WalletAdjustForm
@@ -245,11 +246,31 @@ class WalletAdmin(_ScopedObjectMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin
 
 
 # --- The ledger ---------------------------------------------------------------------
+class WalletEntryExport(ListResource):
+    """The ledger list as a file (``apps.core.admin_export``): the list's columns with
+    the amounts in signed minor units and the time in UTC."""
+
+    when = column(_("time (UTC)"), lambda e: utc_iso(e.created_at))
+    market = column(_("market"), lambda e: e.wallet.market_id)
+    member = column(_("member email"), lambda e: e.wallet.user.email)
+    kind = column(_("kind"), lambda e: e.get_kind_display())
+    currency = column(_("currency"), lambda e: e.wallet.currency)
+    amount = column(_("amount (minor units)"), lambda e: e.amount)
+    balance_after = column(_("balance after (minor units)"), lambda e: e.balance_after)
+    reference = column(_("reference"), lambda e: e.reference)
+    by = column(_("by"), lambda e: e.actor.email if e.actor else "")
+    reason = column(_("reason"), lambda e: e.reason)
+
+
 @admin.register(WalletEntry)
-class WalletEntryAdmin(_ScopedObjectMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin):
+class WalletEntryAdmin(
+    ListExportMixin, _ScopedObjectMixin, ReadOnlyAdminMixin, MarketScopedAdminMixin, ModelAdmin
+):
     """Every balance change with who and why: append-only, nobody edits a line."""
 
     market_scope_field = "wallet__market"
+    resource_classes = [WalletEntryExport]
+    export_name = "wallet-ledger"
     list_display = (
         "when",
         "member",

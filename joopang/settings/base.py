@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     # The back office theme (issue 15): unfold's templates must win over the admin's.
     "unfold",
     "unfold.contrib.filters",
+    "unfold.contrib.import_export",  # before import_export: unfold's export templates
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "django_structlog",
     "guardian",
     "rest_framework_simplejwt.token_blacklist",
+    "import_export",  # back-office list exports (apps.core.admin_export)
 ]
 
 MIDDLEWARE = [
@@ -473,6 +475,17 @@ PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
     "magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
 )
+
+
+# --- Back-office list exports (django-import-export, issue 23; apps.core.admin_export) -
+# Export only (no admin imports anywhere). Who may view a list may export it: the
+# admins' ListExportMixin asks has_view_permission; "view" is the library's default for
+# any other export. Formulae are escaped by apps.core.admin_export's formats (a leading
+# apostrophe on = + - @ in CSV and XLSX): the library's own option only drops a leading
+# "=" and writes every cell as text, so it stays off.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True  # a control character is not a 500
 
 
 # --- Back office (django-unfold, issue 15) --------------------------------------------

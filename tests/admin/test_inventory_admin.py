@@ -1,7 +1,8 @@
 """Stock in the back office (issue 17, "Back office"), through Django's test client:
 receive, correct and transfer call the services and write the ledger; refusals are the
 services' localized errors on the form with nothing changed; the ledger and reservations
-are read-only for everyone; the ledger exports to CSV; the low-stock view; who may see
+are read-only for everyone; the ledger exports to CSV (tests/admin/test_exports.py: XLSX
+and the other lists); the low-stock view; who may see
 and act."""
 
 from __future__ import annotations
@@ -408,6 +409,16 @@ def test_the_ledger_filters_by_kind_warehouse_day_actor_and_searches_by_sku(clie
     assert ids(f"created_at_from={tomorrow}") == set()
 
 
+def _export_csv(client, query: str = "") -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The ledger's export form posted with CSV (format 0), the list's query kept."""
+    response = client.post(f"{LEDGER}export/{query}", {"format": "0", "resource": "0"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    body = response.content.decode("utf-8")
+    assert body.startswith("\ufeff")  # the BOM: spreadsheets read UTF-8 (Korean)
+    return list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+
+
 def test_the_ledger_exports_the_filtered_rows_to_csv(client, manager, sku):
     services.stock_adjust(
         sku_code=sku,
@@ -418,19 +429,16 @@ def test_the_ledger_exports_the_filtered_rows_to_csv(client, manager, sku):
         reference="TKT-1",
         actor=manager,
     )
+    damage = StockMovement.objects.get(kind="damage")
 
     listing = _text(client.get(f"{LEDGER}?kind__exact=damage"))
-    response = client.get(f"{LEDGER}export/?kind__exact=damage")
-    everything = client.get(f"{LEDGER}export/")
+    form = client.get(f"{LEDGER}export/?kind__exact=damage")
+    rows = _export_csv(client, "?kind__exact=damage")
+    all_rows = _export_csv(client)
 
     assert f"{LEDGER}export/?kind__exact=damage" in listing  # the button keeps the filters
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
-    assert "attachment" in response["Content-Disposition"]
-    body = b"".join(response.streaming_content).decode("utf-8")
-    assert body.startswith("\ufeff")
-    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
-    assert rows[0][:6] == ["시각", "상품", "SKU 코드", "창고", "종류", "변경"]
+    assert form.status_code == 200  # the form that picks CSV or XLSX
+    assert rows[0][:6] == ["시각 (UTC)", "상품", "SKU 코드", "창고", "종류", "변경"]
     assert len(rows) == 2
     row = rows[1]
     assert row[2:9] == [sku, "KR-A", "파손", "-1", "10", "9", manager.email]
@@ -439,8 +447,8 @@ def test_the_ledger_exports_the_filtered_rows_to_csv(client, manager, sku):
     )  # Korean, as the page
     assert row[9] == '\'=HYPERLINK("http://evil")'  # a spreadsheet shows it, never runs it
     assert row[10] == "TKT-1"
-    assert row[0].endswith("+09:00")  # the market's zone, with its offset
-    all_rows = list(csv.reader(io.StringIO(b"".join(everything.streaming_content).decode().lstrip("\ufeff"))))
+    assert row[0] == damage.created_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC
+    assert row[11] == str(damage.pk)
     assert len(all_rows) == 1 + StockMovement.objects.count()
 
 
@@ -452,8 +460,7 @@ def test_reasons_the_services_write_are_shown_in_the_staff_language_typed_ones_a
     )
 
     listing = _text(client.get(f"{LEDGER}?q={sku}"))
-    body = b"".join(client.get(f"{LEDGER}export/?q={sku}").streaming_content).decode("utf-8")
-    reasons = {row[9] for row in csv.reader(io.StringIO(body.lstrip("\ufeff")))}
+    reasons = {row[9] for row in _export_csv(client, f"?q={sku}")}
 
     assert StockMovement.objects.filter(sku__code=sku, reason="Opening count").count() == 2
     assert "초기 재고 입력" in listing and "Opening count" not in listing
