@@ -670,6 +670,9 @@ DATA_PLATFORM_RELAY_QUEUE = env_str("DATA_PLATFORM_RELAY_QUEUE")
 # Delivered events (and their attempt log) are kept this many days, so the data platform can
 # ask for any of them again; beat prunes older ones daily. Pending and failed ones are kept.
 DATA_PLATFORM_RETENTION_DAYS = env_int("DATA_PLATFORM_RETENTION_DAYS", 15)
+# check_invariants: an undelivered event older than this (seconds) is a breach when a webhook
+# is set; 0 = max attempts x max backoff.
+INVARIANTS_OUTBOX_HORIZON_SECONDS = env_int("INVARIANTS_OUTBOX_HORIZON_SECONDS", 0) or None
 CELERY_BEAT_SCHEDULE["integrations-relay-sweep"] = {
     "task": "joopang.integrations.relay_run",
     "schedule": env_int("DATA_PLATFORM_SWEEP_SECONDS", 5),
