@@ -10,11 +10,15 @@ from drf_spectacular.utils import Direction, OpenApiParameter, OpenApiResponse, 
 from rest_framework import serializers
 
 from apps.core.errors import (
+    AuthenticationFailed,
     DomainError,
+    NotFound,
+    PermissionDenied,
     RequestInvalidCharacters,
     RequestTooLarge,
     RequestTooManyFields,
 )
+from apps.core.problems import PROBLEM_CONTENT_TYPE
 
 IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -104,4 +108,46 @@ class JoopangAutoSchema(AutoSchema):
                 bodies[status] = self._get_response_for_code(
                     OpenApiResponse(response=PROBLEM, description=note), status, direction=direction
                 )
+        for cls, why in self._bearer_errors():
+            status, code = str(cls.http_status), f"`{cls.code}`"
+            note = f"{code} ({why})"
+            if status not in bodies:
+                bodies[status] = self._get_response_for_code(
+                    OpenApiResponse(response=PROBLEM, description=note), status, direction=direction
+                )
+            elif code not in bodies[status].get("description", ""):
+                description = bodies[status].get("description", "")
+                bodies[status]["description"] = f"{description}. {note}" if description else note
+        for status, body in bodies.items():
+            if status.isdigit() and int(status) >= 400:
+                _as_problem_json(body)
         return dict(sorted(bodies.items()))
+
+    def _bearer_errors(self) -> list[tuple[type[DomainError], str]]:
+        """What a view answers whatever it declares: a path parameter the URL pattern does
+        not accept (``-1`` for an id) is the catch-all 404; on a view that reads a bearer
+        token, a bad token is 401 and a system client's token is 403 unless the view is made
+        for system clients (``apps.accounts.authentication``), public ones included."""
+        found: list[tuple[type[DomainError], str]] = []
+        if "{" in self.path:
+            found.append((NotFound, "a path parameter not of the documented form matches no route"))
+        if not getattr(self.view, "authentication_classes", None):
+            return found
+        found.append((AuthenticationFailed, "a bearer token that is invalid or has expired"))
+        if not getattr(self.view, "system_clients_allowed", False):
+            found.append(
+                (PermissionDenied, "a system client's token, which opens only the data platform's API")
+            )
+        return found
+
+
+def _as_problem_json(body: dict[str, Any]) -> None:
+    """An error answer is ``application/problem+json`` (RFC 9457), whatever the view renders
+    on success: document it under that media type only."""
+    content = body.get("content") or {}
+    problem = next(
+        (media for media in content.values() if media.get("schema", {}).get("$ref", "").endswith("/Problem")),
+        None,
+    )
+    if problem is not None:
+        body["content"] = {PROBLEM_CONTENT_TYPE: problem}
