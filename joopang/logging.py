@@ -22,6 +22,8 @@ from joopang import tracing
 #: ``2024-05-01 12``), taken whole (atomic, so never a shorter piece of a longer number).
 _UUID_OR_NUMBER = re.compile(
     r"(?P<uuid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})"
+    # An order number (KR-20261130-000123): operators search logs by it; never a card.
+    r"|(?P<order>(?<![0-9A-Za-z])[A-Z]{2}-[0-9]{8}-[0-9]{6}(?![0-9]))"
     r"|(?<![0-9])(?P<number>(?>[0-9]+(?:[ -][0-9]+)*))"
 )
 _SEPARATOR = re.compile(r"([ -])")
@@ -79,7 +81,7 @@ def _is_latin_letter(char: str) -> bool:
 
 def _mask(match: re.Match[str]) -> str:
     number = match.group("number")
-    if number is None:  # a UUID
+    if number is None:  # a UUID or an order number
         return match.group(0)
     text, start, end = match.string, match.start(), match.end()
     return _mask_number(

@@ -64,6 +64,8 @@ def test_card_and_account_numbers_are_masked(text: str, expected: str) -> None:
         "10.0.0.1:8000",
         "1 2 3 4 5 6 7 8 9 10 11",
         "KB국민 ****1234",
+        "order KR-20261130-000123 paid",
+        "orders.paid order=US-20261129-004567",
     ],
 )
 def test_timestamps_ids_and_ordinary_numbers_are_untouched(text: str) -> None:
