@@ -10,6 +10,7 @@ and runs ``check_invariants``. When a release is tagged, point ``PREVIOUS_RELEAS
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from io import StringIO
 
@@ -92,6 +93,13 @@ def _counts() -> dict[str, int]:
     }
 
 
+# Run in a pytest process of its own (.ci/run does, on SQLite and on PostgreSQL): its
+# serialized rollback reloads the database as it was before the session's first test, which
+# collides with rows that other transactional tests of a shared xdist worker re-created.
+@pytest.mark.skipif(
+    os.environ.get("RUN_UPGRADE_TEST") != "1",
+    reason="run alone: RUN_UPGRADE_TEST=1 pytest tests/ops/test_migrations.py (CI does)",
+)
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_database_of_the_previous_release_migrates_forwards_intact() -> None:
     from tests.orders.factories import paid_order, place
