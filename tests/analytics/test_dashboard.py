@@ -313,8 +313,9 @@ def test_outbox_backlog_and_failures_are_the_relays_stats_and_calls_per_hour(db)
     OutboxEvent.objects.filter(pk=OutboxEvent.objects.order_by("sequence").values("pk")[:1]).update(
         status=OutboxEvent.Status.FAILED
     )
-    for minutes, outcome in ((10, "ok"), (70, "ok"), (75, "http_error"), (60 * 30, "ok")):
-        DeliveryAttempt.objects.create(started_at=now - dt.timedelta(minutes=minutes), outcome=outcome)
+    # (one second ago: "this hour" whatever the minute the test runs at)
+    for seconds, outcome in ((1, "ok"), (70 * 60, "ok"), (75 * 60, "http_error"), (30 * 3600, "ok")):
+        DeliveryAttempt.objects.create(started_at=now - dt.timedelta(seconds=seconds), outcome=outcome)
 
     section = dashboard.outbox_section(language="en", now=now)
 

@@ -39,9 +39,9 @@ def database_url(tmp_path: Path) -> str:
 
 
 def base_env(url: str, **relay: object) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "PYTEST_XDIST_WORKER"}
-    }
+    # PYTEST_XDIST_WORKER stays: joopang.settings.test maps it to this worker's Redis
+    # database, and the relay's wake-up flag must live in the same cache as the test's.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "joopang.settings.test",
