@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 
@@ -21,6 +19,7 @@ from apps.core.outbox import publish
 from apps.integrations.receiver import EventReceiver
 from tests.integrations.relay_processes import ROOT, base_env, cli, database_url, finish, start_relay
 from tests.integrations.relay_support import SECRET
+from tests.utils.processes import celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -95,31 +94,7 @@ def test_a_commit_wakes_a_real_celery_worker(require_postgres, settings, tmp_pat
     metrics_port = _free_port()
     env["CELERY_METRICS_PORT"] = str(metrics_port)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "joopang",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = celery_worker(queue=queue, env=env, cwd=ROOT)
     settings.DATA_PLATFORM_WEBHOOK_URL = receiver.url
     settings.DATA_PLATFORM_WEBHOOK_SECRET = SECRET
     settings.DATA_PLATFORM_RELAY_QUEUE = queue

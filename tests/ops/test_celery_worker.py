@@ -9,8 +9,6 @@ SQLite — is exercised end to end by test_run_stack.py.)
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.core.tasks import ping_task
+from tests.utils.processes import celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -33,31 +32,7 @@ def test_worker_process_runs_a_task_from_redis(require_postgres):
     queue = f"test-{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update({"DJANGO_SETTINGS_MODULE": "joopang.settings.test", "DATABASE_URL": database_url})
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "joopang",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = celery_worker(queue=queue, env=env, cwd=ROOT)
     try:
         result = ping_task.apply_async(args=["annyeong"], queue=queue)
         assert result.get(timeout=90) == "annyeong"

@@ -53,3 +53,36 @@ def run_concurrently(
     if errors:
         raise AssertionError("child process failed:\n" + "\n".join(errors))
     return results
+
+
+def celery_worker(*, queue: str, env: dict[str, str], cwd: Any) -> Any:
+    """A real Celery worker (solo pool) consuming only ``queue``, as a subprocess with
+    ``env`` (settings, database, broker); its output is piped. The caller terminates it."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "joopang",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "--hostname",
+            f"{queue}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
