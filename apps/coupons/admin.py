@@ -15,6 +15,12 @@ history. Inventory managers have no coupons permission: no sidebar item, 403 eve
   expired coupons alone and records who, when and why.
 * Coupons and usage history are read-only for everyone; nobody deletes a campaign or a
   coupon here.
+* **Market scope** (``staff_markets``), in the lists, the pages, the filters' choices and
+  the exports alike: staff scoped to markets see the campaigns that run in one of them,
+  and the coupons (and their usage) of such a campaign held by a member of one of them.
+  Anything else is 404, like a missing row. A campaign that also runs in a market outside
+  the scope is read-only to them (edit, status moves and revoke would reach that market's
+  members), and the add form offers only their markets.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -40,6 +47,7 @@ from unfold.utils import display_for_label
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from apps.accounts.models import User
+from apps.accounts.selectors import staff_markets
 from apps.core.admin_display import ReadOnlyAdminMixin, datetime_cell, money_cell
 from apps.core.admin_export import ListExportMixin, ListResource, column, utc_iso
 from apps.core.errors import DomainError
@@ -48,6 +56,7 @@ from apps.coupons.admin_forms import CampaignForm, CampaignRevokeForm, RevokeFor
 from apps.coupons.models import Campaign, Coupon, CouponUse
 from apps.coupons.selectors import campaign_stats
 from apps.coupons.services.campaigns import TRANSITIONS
+from apps.markets.models import Market
 
 CHANGE = "coupons.change_campaign"
 REVOKE = "coupons.revoke_coupon"
@@ -120,6 +129,62 @@ def transition_targets(user: Any, campaign: Campaign) -> list[tuple[str, str]]:
     ]
 
 
+# --- Market scope -----------------------------------------------------------------
+def campaigns_in_scope(queryset: QuerySet[Any], user: Any, *, campaign: str = "pk") -> QuerySet[Any]:
+    """``queryset`` limited to rows whose campaign (the lookup path ``campaign`` to its id)
+    runs in one of the staff member's markets; unchanged for staff without a scope. An
+    ``EXISTS`` on the campaign's markets: no duplicate rows, no ``DISTINCT``."""
+    markets = staff_markets(user)
+    if markets is None:
+        return queryset
+    runs_here = Campaign.markets.through.objects.filter(
+        campaign_id=OuterRef(campaign), market_id__in=sorted(markets)
+    )
+    return queryset.filter(Exists(runs_here))
+
+
+def coupons_in_scope(queryset: QuerySet[Any], user: Any, *, coupon: str = "") -> QuerySet[Any]:
+    """Coupons (or rows of a coupon, ``coupon`` the lookup path to it with its ``__``) of a
+    campaign in the staff member's markets held by a member of one of them: the coupon
+    names both, so both must be theirs."""
+    markets = staff_markets(user)
+    if markets is None:
+        return queryset
+    scoped = queryset.filter(**{f"{coupon}user__market__in": sorted(markets)})
+    return campaigns_in_scope(scoped, user, campaign=f"{coupon}campaign_id")
+
+
+def campaign_within_scope(user: Any, campaign: Campaign) -> bool:
+    """Whether every market the campaign runs in is one of the staff member's: only then
+    may they change it, move its status or revoke its coupons."""
+    markets = staff_markets(user)
+    return markets is None or {m.code for m in campaign.markets.all()} <= markets
+
+
+class _ScopedObjectMixin:
+    """A row outside the staff member's markets (or none at all) is 404, as in the other
+    scoped admins (``apps.payments.admin``), not Django's redirect to the index."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is None:
+            raise Http404
+        return obj
+
+
+class ScopedCampaignFilter(RelatedFieldListFilter):
+    """The campaign filter of the coupon lists offers only the campaigns in the staff
+    member's markets (Django's offers every campaign by name)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        choices = campaigns_in_scope(Campaign.objects.all(), request.user).values("pk")
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to={"pk__in": choices} if staff_markets(request.user) is not None else None,
+            ordering=self.field_admin_ordering(field, request, model_admin),
+        )
+
+
 def _used_count() -> Subquery:
     """Coupons of the campaign used at least once (as ``campaign_stats`` counts them)."""
     return Subquery(
@@ -135,7 +200,7 @@ def _used_count() -> Subquery:
 
 # --- Campaigns --------------------------------------------------------------------
 @admin.register(Campaign)
-class CampaignAdmin(ModelAdmin):
+class CampaignAdmin(_ScopedObjectMixin, ModelAdmin):
     form = CampaignForm
     list_display = (
         "name_shown",
@@ -211,12 +276,8 @@ class CampaignAdmin(ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related("markets")
-            .annotate(used_count=Coalesce(_used_count(), Value(0)))
-        )
+        qs = super().get_queryset(request).prefetch_related("markets")
+        return campaigns_in_scope(qs, request.user).annotate(used_count=Coalesce(_used_count(), Value(0)))
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
         """Read once per request (the page, its stats and its buttons share it)."""
@@ -227,6 +288,11 @@ class CampaignAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not campaign_within_scope(request.user, obj):
+            return False
+        return bool(super().has_change_permission(request, obj))
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and not self.has_change_permission(request, obj):
@@ -241,6 +307,9 @@ class CampaignAdmin(ModelAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "markets":
             kwargs["widget"] = UnfoldAdminCheckboxSelectMultipleWidget
+            markets = staff_markets(request.user)
+            if markets is not None:  # a scoped marketer creates campaigns in their markets only
+                kwargs["queryset"] = Market.objects.filter(code__in=sorted(markets))
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # --- Cells ------------------------------------------------------------------------
@@ -373,7 +442,8 @@ class CampaignAdmin(ModelAdmin):
             {"reason": str(REJECTION_LABELS.get(reason, reason)), "code": reason, "count": count}
             for reason, count in sorted(stats.claims_rejected.items())
         ]
-        can_revoke = request.user.has_perm(REVOKE)
+        within_scope = campaign_within_scope(request.user, campaign)
+        can_revoke = request.user.has_perm(REVOKE) and within_scope
         return {
             "campaign": campaign,
             "stats": stats,
@@ -382,7 +452,7 @@ class CampaignAdmin(ModelAdmin):
             "stats_usage_rate": f"{stats.usage_rate * 100:.1f}%",
             "stats_rejected": rejected,
             "stats_rejected_total": sum(stats.claims_rejected.values()),
-            "transitions": transition_targets(request.user, campaign),
+            "transitions": transition_targets(request.user, campaign) if within_scope else [],
             "transition_url": reverse("admin:coupons_campaign_transition", args=[campaign.pk]),
             "revoke_form": CampaignRevokeForm() if can_revoke else None,
             "revoke_url": reverse("admin:coupons_campaign_revoke", args=[campaign.pk]) if can_revoke else "",
@@ -407,16 +477,14 @@ class CampaignAdmin(ModelAdmin):
     def _campaign_or_404(self, request: HttpRequest, object_id: str) -> Campaign:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        campaign = self.get_object(request, object_id)
-        if campaign is None:
-            raise Http404
+        campaign: Campaign = self.get_object(request, object_id)  # 404 outside the scope
         return campaign
 
     def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST ``to_status``: ``services.campaign_transition``; a move not legal from the
         campaign's status is refused with the service's message and nothing changed."""
         campaign = self._campaign_or_404(request, object_id)
-        if not request.user.has_perm(CHANGE):
+        if not request.user.has_perm(CHANGE) or not campaign_within_scope(request.user, campaign):
             raise PermissionDenied
         back = reverse("admin:coupons_campaign_change", args=[campaign.pk])
         if request.method != "POST":
@@ -442,7 +510,7 @@ class CampaignAdmin(ModelAdmin):
         held, used and expired ones stay. GET shows the form on a page of its own; an
         invalid POST shows it again with its errors."""
         campaign = self._campaign_or_404(request, object_id)
-        if not request.user.has_perm(REVOKE):
+        if not request.user.has_perm(REVOKE) or not campaign_within_scope(request.user, campaign):
             raise PermissionDenied
         actor = request.user
         assert isinstance(actor, User)
@@ -490,7 +558,7 @@ class CouponExport(ListResource):
 
 
 @admin.register(Coupon)
-class CouponAdmin(ListExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class CouponAdmin(ListExportMixin, _ScopedObjectMixin, ReadOnlyAdminMixin, ModelAdmin):
     """The coupons members hold; read-only (claims, checkout and revoke write them).
     "Revoke selected" takes back the unused ones among the selection."""
 
@@ -499,10 +567,15 @@ class CouponAdmin(ListExportMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     list_display = ("member", "campaign_name", "status_badge", "uses_left", "expires", "claimed")
     list_display_links = None
-    list_filter = ("status", "campaign")
+    list_filter = ("status", ("campaign", ScopedCampaignFilter))
     list_filter_submit = True
     search_fields = ("user__email",)
     list_select_related = ("user", "campaign")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Coupon]:
+        """Also the export's rows and the "revoke selected" action's."""
+        return coupons_in_scope(super().get_queryset(request), request.user)
+
     ordering = ("-claimed_at", "-pk")
     show_full_result_count = False  # coupons grow with every claim: no second COUNT(*)
     actions = ["revoke_selected"]
@@ -592,7 +665,7 @@ class CouponUseExport(ListResource):
 
 
 @admin.register(CouponUse)
-class CouponUseAdmin(ListExportMixin, ReadOnlyAdminMixin, ModelAdmin):
+class CouponUseAdmin(ListExportMixin, _ScopedObjectMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Which order held, used or released a coupon, when and for how much."""
 
     resource_classes = [CouponUseExport]
@@ -607,6 +680,9 @@ class CouponUseAdmin(ListExportMixin, ReadOnlyAdminMixin, ModelAdmin):
     ordering = ("-created_at", "-pk")
     show_full_result_count = False
     actions = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CouponUse]:
+        return coupons_in_scope(super().get_queryset(request), request.user, coupon="coupon__")
 
     @admin.display(description=_("coupon"))
     def coupon_shown(self, obj: CouponUse) -> str:

@@ -35,7 +35,7 @@ from django.http import (
 )
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, reverse
 from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -186,8 +186,25 @@ class StockLevelAdmin(MarketScopedAdminMixin, ModelAdmin):
     autocomplete_fields = ("sku",)
     ordering = ("sku__product__name", "sku__code", "warehouse__priority")
     actions_list = ("receive_stock", "transfer_stock")
+    #: The same three actions on each row of the list and on the change page: one view and
+    #: one URL each (``get_urls`` registers them once).
     actions_row = ("receive_stock_row", "correct_stock_row", "transfer_stock_row")
-    actions_detail = ("receive_stock_row", "correct_stock_row", "transfer_stock_row")
+    actions_detail = actions_row
+
+    def get_urls(self) -> list[URLPattern]:
+        """unfold adds a URL for every row action and another for every detail action: the
+        same route, name and view twice here. Keep the first of each, so ``<id>/receive/``,
+        ``<id>/correct/`` and ``<id>/transfer/`` are registered once and both the row's and
+        the change page's buttons (which reverse the name) reach it."""
+        seen: set[tuple[str, str | None]] = set()
+        urls: list[URLPattern] = []
+        for url in super().get_urls():
+            key = (str(url.pattern), getattr(url, "name", None))
+            if key[1] is not None and key in seen:
+                continue
+            seen.add(key)
+            urls.append(url)
+        return urls
 
     @admin.display(description=_("product"), ordering="sku__product__name")
     def product(self, obj: StockLevel) -> str:
