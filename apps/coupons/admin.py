@@ -32,7 +32,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -54,7 +54,7 @@ from apps.core.errors import DomainError
 from apps.coupons import errors, services
 from apps.coupons.admin_forms import CampaignForm, CampaignRevokeForm, RevokeForm
 from apps.coupons.models import Campaign, Coupon, CouponUse
-from apps.coupons.selectors import campaign_stats
+from apps.coupons.selectors import campaign_stats, campaign_within_scope, campaigns_in_scope, coupons_in_scope
 from apps.coupons.services.campaigns import TRANSITIONS
 from apps.markets.models import Market
 
@@ -130,37 +130,6 @@ def transition_targets(user: Any, campaign: Campaign) -> list[tuple[str, str]]:
 
 
 # --- Market scope -----------------------------------------------------------------
-def campaigns_in_scope(queryset: QuerySet[Any], user: Any, *, campaign: str = "pk") -> QuerySet[Any]:
-    """``queryset`` limited to rows whose campaign (the lookup path ``campaign`` to its id)
-    runs in one of the staff member's markets; unchanged for staff without a scope. An
-    ``EXISTS`` on the campaign's markets: no duplicate rows, no ``DISTINCT``."""
-    markets = staff_markets(user)
-    if markets is None:
-        return queryset
-    runs_here = Campaign.markets.through.objects.filter(
-        campaign_id=OuterRef(campaign), market_id__in=sorted(markets)
-    )
-    return queryset.filter(Exists(runs_here))
-
-
-def coupons_in_scope(queryset: QuerySet[Any], user: Any, *, coupon: str = "") -> QuerySet[Any]:
-    """Coupons (or rows of a coupon, ``coupon`` the lookup path to it with its ``__``) of a
-    campaign in the staff member's markets held by a member of one of them: the coupon
-    names both, so both must be theirs."""
-    markets = staff_markets(user)
-    if markets is None:
-        return queryset
-    scoped = queryset.filter(**{f"{coupon}user__market__in": sorted(markets)})
-    return campaigns_in_scope(scoped, user, campaign=f"{coupon}campaign_id")
-
-
-def campaign_within_scope(user: Any, campaign: Campaign) -> bool:
-    """Whether every market the campaign runs in is one of the staff member's: only then
-    may they change it, move its status or revoke its coupons."""
-    markets = staff_markets(user)
-    return markets is None or {m.code for m in campaign.markets.all()} <= markets
-
-
 class _ScopedObjectMixin:
     """A row outside the staff member's markets (or none at all) is 404, as in the other
     scoped admins (``apps.payments.admin``), not Django's redirect to the index."""

@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from apps.accounts.models import User
+from apps.accounts.selectors import staff_markets
 from apps.core import clock
 from apps.coupons import metrics
 from apps.coupons.models import Campaign, Coupon, CouponUse
@@ -150,3 +151,35 @@ def products_with_campaigns(
             ):
                 covered.add(pk)
     return covered
+
+
+# --- Market scope (back office: admin and the staff API) ----------------------------
+def campaigns_in_scope(queryset: QuerySet[Any], user: Any, *, campaign: str = "pk") -> QuerySet[Any]:
+    """``queryset`` limited to rows whose campaign (the lookup path ``campaign`` to its id)
+    runs in one of the staff member's markets; unchanged for staff without a scope. An
+    ``EXISTS`` on the campaign's markets: no duplicate rows, no ``DISTINCT``."""
+    markets = staff_markets(user)
+    if markets is None:
+        return queryset
+    runs_here = Campaign.markets.through.objects.filter(
+        campaign_id=OuterRef(campaign), market_id__in=sorted(markets)
+    )
+    return queryset.filter(Exists(runs_here))
+
+
+def coupons_in_scope(queryset: QuerySet[Any], user: Any, *, coupon: str = "") -> QuerySet[Any]:
+    """Coupons (or rows of a coupon, ``coupon`` the lookup path to it with its ``__``) of a
+    campaign in the staff member's markets held by a member of one of them: the coupon
+    names both, so both must be theirs."""
+    markets = staff_markets(user)
+    if markets is None:
+        return queryset
+    scoped = queryset.filter(**{f"{coupon}user__market__in": sorted(markets)})
+    return campaigns_in_scope(scoped, user, campaign=f"{coupon}campaign_id")
+
+
+def campaign_within_scope(user: Any, campaign: Campaign) -> bool:
+    """Whether every market the campaign runs in is one of the staff member's: only then
+    may they change it, move its status or revoke its coupons."""
+    markets = staff_markets(user)
+    return markets is None or {m.code for m in campaign.markets.all()} <= markets

@@ -624,8 +624,9 @@ def test_the_back_office_lists_campaigns_newest_first_by_status(
     headers = _bearer(staff("cs_agent"))
     api_client.get(ADMIN, **headers)
 
-    # the user, its permissions (2), the page, markets, categories, products, excluded products
-    with django_assert_num_queries(8):
+    # the user, its permissions (2), its market scope, the page, markets, categories, products,
+    # excluded products
+    with django_assert_num_queries(9):
         everything = api_client.get(ADMIN, **headers)
     drafts = api_client.get(ADMIN, {"status": "draft"}, **headers)
     paged = api_client.get(ADMIN, {"limit": 2}, **headers)

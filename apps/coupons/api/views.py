@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from apps.accounts.authentication import BearerClaimsAuthentication
 from apps.accounts.models import User
 from apps.accounts.permissions import HasPerm, IsMember
+from apps.accounts.selectors import staff_markets
 from apps.core.api.schema import problem_responses
 from apps.core.errors import (
     IdempotencyInProgress,
@@ -103,11 +104,26 @@ def _query(serializer: serializers.Serializer) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    campaign = selectors.campaign_get(campaign_id=campaign_id)
+def _campaign(campaign_id: int, user: User) -> Campaign:
+    """The campaign if it runs in one of the staff member's markets; another market's is
+    not found, like a missing one."""
+    campaign = selectors.campaigns_in_scope(selectors.campaign_list(), user).filter(pk=campaign_id).first()
     if campaign is None:
         raise CampaignNotFound(campaign=str(campaign_id))
     return campaign
+
+
+def _check_scope(user: User, campaign: Campaign | None, data: dict[str, Any]) -> None:
+    """Changing a campaign (or creating one) needs every market it runs in, and every
+    market it is to run in, to be the staff member's."""
+    markets = staff_markets(user)
+    if markets is None:
+        return
+    wanted = {str(code) for code in data.get("markets") or [] if isinstance(code, str)}
+    if (
+        campaign is not None and not selectors.campaign_within_scope(user, campaign)
+    ) or not wanted <= markets:
+        raise PermissionDenied()
 
 
 # --- the coupon zone and my coupons --------------------------------------------------------
@@ -357,7 +373,9 @@ class AdminCampaignListCreateApi(_AdminApi):
     def get(self, request: Request) -> Response:
         filters = _query(self.FilterSerializer(data=request.query_params))
         market, lang = _market(request), language()
-        qs = selectors.campaign_list(status=filters.get("status"))
+        qs = selectors.campaigns_in_scope(
+            selectors.campaign_list(status=filters.get("status")), _user(request)
+        )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self) or []
         return paginator.get_paginated_response(
@@ -375,12 +393,13 @@ class AdminCampaignListCreateApi(_AdminApi):
         data, wanted, errors = _campaign_input(request.data, {})
         if errors:
             raise _refuse(data, errors)
+        _check_scope(actor, None, data)
         if wanted is not None:
             _check_transition(Campaign.Status.DRAFT, wanted)  # refused before anything is written
         campaign = services.campaign_create(data=data, actor=actor)
         if wanted is not None and wanted != Campaign.Status.DRAFT:
             services.campaign_transition(campaign_id=campaign.pk, to_status=wanted, actor=actor)
-        body = admin_campaign_json(_campaign(campaign.pk), market=_market(request), lang=language())
+        body = admin_campaign_json(_campaign(campaign.pk, actor), market=_market(request), lang=language())
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -404,22 +423,25 @@ class AdminCampaignApi(_AdminApi):
         tags=["admin-coupons"],
     )
     def get(self, request: Request, id: int) -> Response:
-        return Response(admin_campaign_json(_campaign(id), market=_market(request), lang=language()))
+        return Response(
+            admin_campaign_json(_campaign(id, _user(request)), market=_market(request), lang=language())
+        )
 
     def _edit(self, request: Request, id: int, *, partial: bool) -> Response:
         actor = _user(request)
-        campaign = _campaign(id)
+        campaign = _campaign(id, actor)
         current = campaign_data(campaign)
         data, wanted, errors = _campaign_input(request.data, current if partial else {})
         if errors:
             raise _refuse(data, errors)
+        _check_scope(actor, campaign, data)
         if wanted is not None:
             _check_transition(campaign.status, wanted)
         if data != current or not partial:
             services.campaign_update(campaign_id=id, data=data, actor=actor)
         if wanted is not None and wanted != campaign.status:
             services.campaign_transition(campaign_id=id, to_status=wanted, actor=actor)
-        return Response(admin_campaign_json(_campaign(id), market=_market(request), lang=language()))
+        return Response(admin_campaign_json(_campaign(id, actor), market=_market(request), lang=language()))
 
     @extend_schema(
         operation_id="admin_coupon_campaigns_update",
@@ -461,7 +483,7 @@ class AdminCampaignStatsApi(_AdminApi):
         tags=["admin-coupons"],
     )
     def get(self, request: Request, id: int) -> Response:
-        return Response(stats_json(selectors.campaign_stats(_campaign(id))))
+        return Response(stats_json(selectors.campaign_stats(_campaign(id, _user(request)))))
 
 
 class AdminCampaignRevokeApi(_AdminApi):
@@ -494,7 +516,8 @@ class AdminCampaignRevokeApi(_AdminApi):
         tags=["admin-coupons"],
     )
     def post(self, request: Request, id: int) -> Response:
-        _campaign(id)
+        actor = _user(request)
+        _check_scope(actor, _campaign(id, actor), {})
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
