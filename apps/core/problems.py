@@ -18,6 +18,8 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +41,9 @@ MAX_ECHO = errors.MAX_ECHO
 #: At most this many field errors are listed (a list of 100,000 bad items is not echoed).
 MAX_FIELD_ERRORS = 50
 _clip = errors.clip
+#: Retry-After (seconds) of a 503 ``server.unavailable`` when the database cannot be reached:
+#: a restart or fail-over takes seconds, and clients should not hammer it meanwhile.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def too_many_fields_error() -> errors.DomainError:
@@ -49,6 +54,13 @@ def too_large_error() -> errors.DomainError:
     return errors.RequestTooLarge(max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
+def database_unavailable_error() -> errors.DomainError:
+    """503 ``server.unavailable`` with ``Retry-After``: the database is unreachable."""
+    error = errors.ServiceUnavailable()
+    error.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return error
+
+
 def django_request_error(exc: BaseException) -> errors.DomainError | None:
     """The catalog error for Django's request-level exceptions, or ``None``.
 
@@ -57,8 +69,13 @@ def django_request_error(exc: BaseException) -> errors.DomainError | None:
     ``request.too_many_fields``; any other ``SuspiciousOperation``, ``BadRequest``,
     an unreadable or unparsable body (``UnreadablePostError``, ``MultiPartParserError``),
     a ``RecursionError`` from parsing, or text that is not valid UTF-8 is 400
-    ``request.malformed``.
+    ``request.malformed``. The database unreachable (``OperationalError``: connection
+    refused or lost, server shutting down, the pool timing out; ``InterfaceError``: a
+    connection already closed) is 503 ``server.unavailable`` with ``Retry-After``: a
+    transient outage, not a bug, so the client may retry shortly.
     """
+    if isinstance(exc, (DatabaseOperationalError, DatabaseInterfaceError)):
+        return database_unavailable_error()
     if isinstance(exc, RequestDataTooBig):
         return too_large_error()
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
