@@ -150,6 +150,9 @@ class Stack:
             DATA_PLATFORM_CONNECT_TIMEOUT="1",
             DATA_PLATFORM_READ_TIMEOUT="3",
             DATA_PLATFORM_RELAY_TIME_BUDGET_SECONDS="10",
+            # A receiver down for a while must not use up an event's attempts (then it
+            # would be ``failed``, not delivered, when the receiver is back).
+            DATA_PLATFORM_MAX_ATTEMPTS="50",
             DB_POOL_MAX_SIZE="4",
             DB_POOL_TIMEOUT="2",
             VAR_DIR=str(tmp / "var"),
@@ -177,11 +180,11 @@ class Stack:
             self.env,
         )
 
-    def start_receiver(self) -> None:
+    def start_receiver(self, *args: str) -> None:
         self.procs.start(
             "receiver",
             [PYTHON, "manage.py", "run_event_receiver", "--port", str(self.receiver_port),
-             "--db", str(self.receiver_db), "--secret", SECRET],
+             "--db", str(self.receiver_db), "--secret", SECRET, *args],
             self.env,
         )  # fmt: skip
 
@@ -240,6 +243,16 @@ class Stack:
 
         with sqlite3.connect(self.receiver_db) as conn:
             return [str(row[0]) for row in conn.execute("SELECT id FROM events")]
+
+    def sql(self, statement: str) -> list[tuple[Any, ...]]:
+        """A read of this scenario's database, straight from the test process."""
+        return self.pg.sql(statement, self.db)
+
+    def outbox(self) -> dict[str, int]:
+        return dict(self.sql("SELECT status, count(*) FROM core_outboxevent GROUP BY status"))  # type: ignore[arg-type]
+
+    def outbox_ids(self) -> set[str]:
+        return {str(row[0]) for row in self.sql("SELECT id FROM core_outboxevent")}
 
     def appctl(self, command: str, args: dict[str, Any] | None = None) -> Any:
         return appctl(self.env, command, args)

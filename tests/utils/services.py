@@ -242,6 +242,19 @@ class Processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
 
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+    def stop_all(self, timeout: float = 3) -> None:
+        """SIGTERM to every group at once, ``timeout`` seconds for all of them together,
+        then SIGKILL to whatever group is left (stray children included)."""
+        procs, self.procs = self.procs, {}
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
