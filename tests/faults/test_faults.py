@@ -328,3 +328,88 @@ def test_receiver_down_backlog_builds_then_drains_without_loss_or_duplicates(sta
     assert received["rejected"] == 0, received
     print(f"receiver down: backlog {waiting} events drained in {drained:.1f} s; receiver {received}")
     stack.check_invariants()
+
+
+# --- 2. Redis down -----------------------------------------------------------------------------
+
+
+def claim(base_url: str, token: str, campaign_id: int) -> tuple[int, str]:
+    try:
+        response = httpx.post(
+            f"{base_url}/api/v1/coupons/campaigns/{campaign_id}/claim",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
+        )
+    except httpx.HTTPError as exc:
+        return 0, type(exc).__name__
+    return response.status_code, (response.json().get("code", "") if response.status_code >= 400 else "")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Redis down is a 500 on every request: apps.markets.selectors.market_map (run by "
+    "LocaleMarketMiddleware) and catalog.popular_product_ids call the Redis cache without a fallback; "
+    "the fix is a cache backend that degrades to 'no cache' on ConnectionError (joopang/cache.py; "
+    "see tests/faults/README.md). Remove this marker with that fix: the test then passes.",
+)
+def test_redis_down_the_shop_still_sells_and_coupons_are_never_over_issued(stack: Stack) -> None:
+    """Redis (cache, throttles, the coupon gate, the broker) is SIGKILLed while the shop
+    runs. Browsing, guest carts and wallet checkouts keep answering 2xx (the cache falls
+    back to the database); a coupon campaign of 5, primed in the Redis gate before the
+    crash, is then claimed by 8 members at once, twice each: the database decides alone
+    and issues exactly 5, at most one per member. check_invariants holds."""
+    seed = stack.seed
+    campaign = seed["campaign_id"]
+    stack.start_web()
+    stack.wait_web()
+    # Up: the gate is primed by a first claim.
+    assert claim(stack.base_url, seed["members"][0]["token"], campaign)[0] == 201
+    shoppers = shoppers_for(stack, 2)
+    with httpx.Client(timeout=15) as client:
+        for shopper in shoppers:
+            shopper.browse(client)
+    stack.redis.kill()
+    killed_at = time.monotonic()
+    # Fail fast (no traffic, no waiting) when the app does not survive Redis at all.
+    probe = httpx.get(f"{stack.base_url}/api/v1/products", timeout=15)
+    assert probe.status_code == 200, f"without Redis: {probe.status_code} {probe.text[:300]}"
+    stop = threading.Event()
+    threads = drive(shoppers, stop, work="browse")
+    try:
+        # Everyone claims twice, all at once (the first member already has theirs).
+        results: list[tuple[int, str]] = []
+        lock = threading.Lock()
+
+        def claims(token: str) -> None:
+            for _ in range(2):
+                answer = claim(stack.base_url, token, campaign)
+                with lock:
+                    results.append(answer)
+
+        claimers = [threading.Thread(target=claims, args=(m["token"],)) for m in seed["members"]]
+        for thread in claimers:
+            thread.start()
+        for thread in claimers:
+            thread.join(timeout=60)
+        wait_until(lambda: sum(len(s.paid) for s in shoppers) >= 4, 60, "checkouts without Redis")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    answers = [a for s in shoppers for a in s.answers if a.at > killed_at]
+    print(f"redis down: {summary(answers)}; claims {Counter(results)}")
+    bad = [a for a in answers if a.status not in OK]
+    assert not bad, f"{summary(bad)}\n{stack.procs.log('web')}"
+    assert {"browse.list", "browse.page", "cart.add", "order.pay"} <= {a.step for a in answers}
+    allowed = {(201, ""), (409, "coupon.sold_out"), (409, "coupon.already_claimed")}
+    assert set(results) <= allowed, Counter(results)
+    assert results.count((201, "")) == seed["coupons"] - 1  # the 4 left, to 4 of the 7 others
+    coupons = stack.sql(
+        f"SELECT count(*), count(DISTINCT user_id), (SELECT issued_count FROM coupons_campaign WHERE id = {int(campaign)}) "
+        f"FROM coupons_coupon WHERE campaign_id = {int(campaign)}"
+    )[0]
+    assert coupons == (seed["coupons"], seed["coupons"], seed["coupons"]), coupons
+    # The readiness probe tells the operator what is missing.
+    ready = httpx.get(f"{stack.base_url}/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["checks"]["cache"] != "ok", ready.text
+    stack.check_invariants(relay=False)
