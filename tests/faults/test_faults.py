@@ -413,3 +413,105 @@ def test_redis_down_the_shop_still_sells_and_coupons_are_never_over_issued(stack
     ready = httpx.get(f"{stack.base_url}/readyz", timeout=10)
     assert ready.status_code == 503 and ready.json()["checks"]["cache"] != "ok", ready.text
     stack.check_invariants(relay=False)
+
+
+# --- 5. The payment sandbox flapping -------------------------------------------------------------
+
+PAY_REFUSALS = {
+    (503, "payment.provider_unavailable"),
+    (409, "order.payment_pending"),
+    (402, "payment.declined"),
+}
+
+
+def test_payment_provider_flapping_charges_once_or_fails_cleanly_and_pending_ones_settle(
+    stack: Stack,
+) -> None:
+    """Members pay orders with a saved card while the sandbox provider flaps (3 requests
+    answered 503, the next 3 served, for every operation), then while it applies charges
+    but answers too late for the client (``timeout``: the payment stays pending), then is
+    healthy again. Each client pays each order until it is paid (at most 4 tries, fresh
+    Idempotency-Key each). Every answer is 2xx or a clean problem (provider unavailable,
+    payment pending); the provider moved money at most once per charge reference; no order
+    has two captured payments; beat's settle tasks finish every pending payment; and
+    check_invariants holds (a paid order has exactly one captured payment)."""
+    stack.env["PAYMENT_PROVIDER_READ_TIMEOUT"] = "1"
+    stack.env["PAYMENT_CHARGE_SETTLE_AFTER_SECONDS"] = "1"
+    stack.start_sandbox()
+    stack.start_web()
+    stack.start_beat()
+    stack.start_worker()
+    stack.wait_sandbox()
+    members = stack.seed["members"][:3]
+    methods = stack.appctl("methods", {"users": [m["id"] for m in members]})["methods"]
+    stack.wait_web()
+    shoppers = [Shopper(stack.base_url, m["token"], stack.seed["skus"][i]) for i, m in enumerate(members)]
+
+    def shop(shopper: Shopper, method_id: str, orders: int) -> None:
+        auth = {"Authorization": f"Bearer {shopper.token}"}
+        with httpx.Client(timeout=30) as client:
+            for _ in range(orders):
+                created = shopper.call(
+                    client, "order.create", "POST", "/api/v1/orders",
+                    json={"items": [{"sku": shopper.sku, "quantity": 1}], "shipping_address": ADDRESS},
+                    headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+                )  # fmt: skip
+                if created is None or created.status_code not in OK:
+                    continue
+                order_id = created.json()["id"]
+                for _try in range(4):
+                    paid = shopper.call(
+                        client, "order.pay", "POST", f"/api/v1/orders/{order_id}/payments",
+                        json={"method": "payment_method", "payment_method_id": method_id},
+                        headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+                    )  # fmt: skip
+                    if paid is not None and paid.status_code in OK:
+                        shopper.paid.append(order_id)
+                        break
+                    if paid is not None and paid.json().get("code") == "order.payment_pending":
+                        break  # the settle task finishes it
+
+    def phase(orders: int) -> None:
+        threads = [
+            threading.Thread(target=shop, args=(s, methods[str(m["id"])], orders))
+            for s, m in zip(shoppers, members, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    stack.sandbox_fault("flap", period=3)
+    phase(4)
+    stack.sandbox_fault("timeout", delay=1.5, operations=["charge"])
+    phase(1)
+    stack.sandbox_fault("ok")
+
+    def settled() -> bool:
+        return not stack.sql("SELECT 1 FROM orders_orderpayment WHERE status = 'pending'")
+
+    wait_until(settled, 60, "pending payments to settle", interval=0.5)
+    answers = [a for s in shoppers for a in s.answers]
+    stats = stack.sandbox_stats()
+    payments = dict(stack.sql("SELECT status, count(*) FROM orders_orderpayment GROUP BY status"))
+    print(f"sandbox flap: {summary(answers)}; payments {payments}; provider requests {stats['requests']}")
+    bad = [a for a in answers if a.status not in OK and (a.status, a.code) not in PAY_REFUSALS]
+    assert not bad, f"{summary(bad)}\n{stack.procs.log('web')}"
+    refused = [a for a in answers if a.status not in OK]
+    assert all(a.content_type.startswith("application/problem+json") for a in refused)
+    assert any(a.code == "payment.provider_unavailable" for a in refused), "the flap never reached a client"
+    assert stats["requests"]["charge"] > len(answers) // 4  # the provider was really asked
+    # Never charged twice: per charge reference, and per order.
+    assert stats["charges_applied"] and max(stats["charges_applied"].values()) == 1, stats["charges_applied"]
+    captured = stack.sql(
+        "SELECT order_id, count(*) FROM orders_orderpayment WHERE status = 'captured' GROUP BY order_id"
+    )
+    assert captured and max(n for _, n in captured) == 1
+    assert payments.get("captured", 0) == len(captured)
+    # What the provider charged is what the shop captured (or refunded, for an order that
+    # could no longer be captured); every order a client saw paid is paid.
+    refunded = payments.get("refunded", 0)
+    assert len(stats["charges_applied"]) == payments.get("captured", 0) + refunded, (stats, payments)
+    paid_in_db = {str(r[0]) for r in stack.sql("SELECT public_id FROM orders_order WHERE status = 'paid'")}
+    assert {o for s in shoppers for o in s.paid} <= paid_in_db
+    stack.check_invariants()
