@@ -365,33 +365,40 @@ def test_redis_down_the_shop_still_sells_and_coupons_are_never_over_issued(stack
     # Up: the gate is primed by a first claim.
     assert claim(stack.base_url, seed["members"][0]["token"], campaign)[0] == 201
     shoppers = shoppers_for(stack, 2)
-    with httpx.Client(timeout=15) as client:
-        for shopper in shoppers:
-            shopper.browse(client)
     stack.redis.kill()
     killed_at = time.monotonic()
-    # Fail fast (no traffic, no waiting) when the app does not survive Redis at all.
-    probe = httpx.get(f"{stack.base_url}/api/v1/products", timeout=15)
-    assert probe.status_code == 200, f"without Redis: {probe.status_code} {probe.text[:300]}"
     stop = threading.Event()
     threads = drive(shoppers, stop, work="browse")
+
+    def after_kill(ok: bool) -> list[Answer]:
+        return [a for s in shoppers for a in s.answers if a.at > killed_at and (a.status in OK) == ok]
+
+    results: list[tuple[int, str]] = []
     try:
-        # Everyone claims twice, all at once (the first member already has theirs).
-        results: list[tuple[int, str]] = []
-        lock = threading.Lock()
+        # Past the per-process copies (markets: 10 s, campaign rules), so every request
+        # needs the cache; stop early (fail fast) at the first refused request.
+        while time.monotonic() - killed_at < 12 and not after_kill(ok=False):
+            time.sleep(0.2)
+        if not after_kill(ok=False):
+            # Everyone claims twice, all at once (the first member already has theirs).
+            lock = threading.Lock()
 
-        def claims(token: str) -> None:
-            for _ in range(2):
-                answer = claim(stack.base_url, token, campaign)
-                with lock:
-                    results.append(answer)
+            def claims(token: str) -> None:
+                for _ in range(2):
+                    answer = claim(stack.base_url, token, campaign)
+                    with lock:
+                        results.append(answer)
 
-        claimers = [threading.Thread(target=claims, args=(m["token"],)) for m in seed["members"]]
-        for thread in claimers:
-            thread.start()
-        for thread in claimers:
-            thread.join(timeout=60)
-        wait_until(lambda: sum(len(s.paid) for s in shoppers) >= 4, 60, "checkouts without Redis")
+            claimers = [threading.Thread(target=claims, args=(m["token"],)) for m in seed["members"]]
+            for thread in claimers:
+                thread.start()
+            for thread in claimers:
+                thread.join(timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not after_kill(ok=False):
+            if sum(a.step == "order.pay" for a in after_kill(ok=True)) >= 4:
+                break
+            time.sleep(0.2)
     finally:
         stop.set()
         for thread in threads:
@@ -400,7 +407,8 @@ def test_redis_down_the_shop_still_sells_and_coupons_are_never_over_issued(stack
     print(f"redis down: {summary(answers)}; claims {Counter(results)}")
     bad = [a for a in answers if a.status not in OK]
     assert not bad, f"{summary(bad)}\n{stack.procs.log('web')}"
-    assert {"browse.list", "browse.page", "cart.add", "order.pay"} <= {a.step for a in answers}
+    assert sum(a.step == "order.pay" for a in answers) >= 4, summary(answers)
+    assert {"browse.list", "browse.page", "cart.add"} <= {a.step for a in answers}
     allowed = {(201, ""), (409, "coupon.sold_out"), (409, "coupon.already_claimed")}
     assert set(results) <= allowed, Counter(results)
     assert results.count((201, "")) == seed["coupons"] - 1  # the 4 left, to 4 of the 7 others
@@ -437,6 +445,7 @@ def test_payment_provider_flapping_charges_once_or_fails_cleanly_and_pending_one
     check_invariants holds (a paid order has exactly one captured payment)."""
     stack.env["PAYMENT_PROVIDER_READ_TIMEOUT"] = "1"
     stack.env["PAYMENT_CHARGE_SETTLE_AFTER_SECONDS"] = "1"
+    stack.env["DATA_PLATFORM_WEBHOOK_URL"] = ""  # no receiver here: events wait in the outbox
     stack.start_sandbox()
     stack.start_web()
     stack.start_beat()
@@ -514,4 +523,4 @@ def test_payment_provider_flapping_charges_once_or_fails_cleanly_and_pending_one
     assert len(stats["charges_applied"]) == payments.get("captured", 0) + refunded, (stats, payments)
     paid_in_db = {str(r[0]) for r in stack.sql("SELECT public_id FROM orders_order WHERE status = 'paid'")}
     assert {o for s in shoppers for o in s.paid} <= paid_in_db
-    stack.check_invariants()
+    stack.check_invariants(relay=False)
