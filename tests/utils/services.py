@@ -242,7 +242,7 @@ class Processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
 
-    def stop_all(self, timeout: float = 3) -> None:
+    def stop_all(self, timeout: float = 1) -> None:
         """SIGTERM to every group at once, ``timeout`` seconds for all of them together,
         then SIGKILL to whatever group is left (stray children included)."""
         procs, self.procs = self.procs, {}
