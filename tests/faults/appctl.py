@@ -1,5 +1,5 @@
-"""What the fault tests do to a throwaway database from outside the servers: seed it, make
-reservations and saved methods through the services, and read back facts to assert on.
+"""What the fault tests do to a throwaway database from outside the servers: seed it and
+make short reservations, through the services (the test reads results back with SQL).
 
 Run as ``python -m tests.faults.appctl <command> [json-args]`` with the fault environment
 (``DJANGO_SETTINGS_MODULE=tests.faults.settings``, ``DATABASE_URL`` of the throwaway
@@ -63,20 +63,6 @@ def seed(args: dict[str, Any]) -> dict[str, Any]:
     return {"skus": skus, "members": members, "campaign_id": campaign.pk, "coupons": COUPONS}
 
 
-def methods(args: dict[str, Any]) -> dict[str, Any]:
-    """A saved card for each member id in ``args["users"]`` (the sandbox must be up)."""
-    from apps.accounts.models import User
-    from apps.markets.models import Market
-    from apps.payments.services import payment_method_add
-
-    kr = Market.objects.get(code="KR")
-    out = {}
-    for user in User.objects.filter(pk__in=args["users"]):
-        method = payment_method_add(user=user, market=kr, kind="card", label="Fault Visa", last4="4242")
-        out[str(user.pk)] = str(method.public_id)
-    return {"methods": out}
-
-
 def reserve(args: dict[str, Any]) -> dict[str, Any]:
     """``args["count"]`` reserves of 1 unit each of ``args["sku"]`` held ``args["ttl"]`` s
     (each schedules its own countdown task, as the service does)."""
@@ -96,58 +82,7 @@ def reserve(args: dict[str, Any]) -> dict[str, Any]:
     return {"reservations": ids}
 
 
-def facts(args: dict[str, Any]) -> dict[str, Any]:
-    """Counts the assertions compare: orders and payments by status, coupons issued, active
-    reservations, outbox events by status (and their ids), the sandbox references."""
-    from django.db.models import Count
-
-    from apps.core.models import OutboxEvent
-    from apps.coupons.models import Campaign, Coupon
-    from apps.inventory.models import Reservation
-    from apps.orders.models import Order, OrderPayment
-
-    def by_status(qs: Any) -> dict[str, int]:
-        return {row["status"]: row["n"] for row in qs.values("status").annotate(n=Count("pk"))}
-
-    out: dict[str, Any] = {
-        "orders": by_status(Order.objects.all()),
-        "payments": by_status(OrderPayment.objects.all()),
-        "payments_by_method": {
-            row["method"]: row["n"] for row in OrderPayment.objects.values("method").annotate(n=Count("pk"))
-        },
-        "reservations": by_status(Reservation.objects.all()),
-        "outbox": by_status(OutboxEvent.objects.all()),
-    }
-    if args.get("reservation_ids"):
-        out["reservations_of"] = by_status(Reservation.objects.filter(pk__in=args["reservation_ids"]))
-    if args.get("campaign_id"):
-        campaign = Campaign.objects.get(pk=args["campaign_id"])
-        coupons = Coupon.objects.filter(campaign=campaign)
-        out["coupons"] = {
-            "total_quantity": campaign.total_quantity,
-            "issued_counter": campaign.issued_count,
-            "rows": coupons.count(),
-            "max_per_member": max(
-                (r["n"] for r in coupons.values("user_id").annotate(n=Count("pk"))), default=0
-            ),
-        }
-    if args.get("outbox_ids"):
-        out["outbox_ids"] = [str(i) for i in OutboxEvent.objects.values_list("id", flat=True)]
-    if args.get("payments_per_order"):
-        # Captured payments per order: a double charge would show as 2.
-        out["max_captured_per_order"] = max(
-            (
-                r["n"]
-                for r in OrderPayment.objects.filter(status="captured")
-                .values("order_id")
-                .annotate(n=Count("pk"))
-            ),
-            default=0,
-        )
-    return out
-
-
-COMMANDS = {"seed": seed, "methods": methods, "reserve": reserve, "facts": facts}
+COMMANDS = {"seed": seed, "reserve": reserve}
 
 
 def main() -> None:

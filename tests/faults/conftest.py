@@ -257,9 +257,6 @@ class Stack:
     def appctl(self, command: str, args: dict[str, Any] | None = None) -> Any:
         return appctl(self.env, command, args)
 
-    def facts(self, **args: Any) -> dict[str, Any]:
-        return self.appctl("facts", args)
-
     def check_invariants(self, *, relay: bool = True, **env: str) -> dict[str, Any]:
         """``manage.py check_invariants --json`` against this scenario's database; asserts exit 0.
 

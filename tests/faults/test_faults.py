@@ -458,8 +458,17 @@ def test_payment_provider_flapping_charges_once_or_fails_cleanly_and_pending_one
     stack.start_worker()
     stack.wait_sandbox()
     members = stack.seed["members"][:3]
-    methods = stack.appctl("methods", {"users": [m["id"] for m in members]})["methods"]
     stack.wait_web()
+    methods = {}
+    for m in members:  # a saved card each, approved by the (healthy) sandbox
+        added = httpx.post(
+            f"{stack.base_url}/api/v1/payment-methods",
+            json={"kind": "card", "label": "Fault Visa", "last4": "4242"},
+            headers={"Authorization": f"Bearer {m['token']}"},
+            timeout=30,
+        )
+        assert added.status_code == 201, added.text
+        methods[str(m["id"])] = added.json()["id"]
     shoppers = [Shopper(stack.base_url, m["token"], stack.seed["skus"][i]) for i, m in enumerate(members)]
 
     def shop(shopper: Shopper, method_id: str, orders: int) -> None:
