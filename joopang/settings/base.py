@@ -704,3 +704,41 @@ CELERY_BEAT_SCHEDULE["analytics-aggregates-refresh"] = {
 # lists a paid order as "not fulfilled" to customer service after this many hours.
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 60)
 DASHBOARD_UNFULFILLED_AFTER_HOURS = env_int("DASHBOARD_UNFULFILLED_AFTER_HOURS", 48)
+
+# --- Celery queues (issue 25 item 5): one queue per kind of work, so each scales alone ---------
+# A worker started without -Q consumes every queue below (make run, the bench, docker: one
+# worker does everything, as before); an operator scales one kind with its own workers, e.g.
+# ``celery -A joopang worker -Q outbox`` (docs/scaling.md). Tasks not named here go to the
+# default queue. tests/ops/test_celery_queues.py holds every task and beat entry to a queue.
+from kombu import Queue as _Queue  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+#: kind -> queue name. The outbox's is DATA_PLATFORM_RELAY_QUEUE when that is set.
+TASK_QUEUE_NAMES = {
+    "default": CELERY_TASK_DEFAULT_QUEUE,
+    # time-critical state changes: held stock and unpaid orders must be released on time
+    "expiry": "expiry",
+    # the outbox relay: its backlog must not delay expiry, nor an expiry burst delay delivery
+    "outbox": DATA_PLATFORM_RELAY_QUEUE or "outbox",
+    # long, heavy reads that may run late: aggregates, rankings, reconciliation
+    "reports": "reports",
+}
+TASK_KINDS = {
+    "expiry": [
+        "joopang.inventory.reservation_expire",
+        "joopang.inventory.reservations_expire_sweep",
+        "joopang.orders.order_expire",
+        "joopang.orders.orders_expire_due",
+        "joopang.coupons.coupons_expire_due",
+    ],
+    "outbox": ["joopang.integrations.relay_run"],
+    "reports": [
+        "joopang.analytics.aggregates_refresh_due",
+        "joopang.catalog.popularity_refresh",
+        "joopang.payments.wallets_reconcile",
+    ],
+}
+CELERY_TASK_QUEUES = [_Queue(name, routing_key=name) for name in dict.fromkeys(TASK_QUEUE_NAMES.values())]
+CELERY_TASK_ROUTES = {
+    task: {"queue": TASK_QUEUE_NAMES[kind]} for kind, tasks in TASK_KINDS.items() for task in tasks
+}
