@@ -26,6 +26,7 @@ from apps.catalog.keyset import Key
 from apps.catalog.models import Brand, Category, MarketPrice, Product, ProductListing, ProductSalesDaily, Sku
 from apps.core import clock
 from apps.markets.models import Market
+from joopang.db_router import primary_reads, replica_reads
 
 CATEGORY_TREE_KEY = "catalog:category-tree:v1"
 POPULAR_KEY = "catalog:popular:{market}:v1"
@@ -89,7 +90,10 @@ def category_tree() -> CategoryTree:
         return local[1]
     tree: CategoryTree | None = cache.get(CATEGORY_TREE_KEY)
     if tree is None:
-        rows = Category.objects.filter(is_active=True).order_by("position", "id")
+        # From the primary, even inside replica_reads(): a category write clears this cache,
+        # and a refill from a replica still behind would keep the old tree for the TTL.
+        with primary_reads():
+            rows = list(Category.objects.filter(is_active=True).order_by("position", "id"))
         by_id = {
             c.id: CategoryNode(c.id, c.slug, c.name_ko or "", c.name_en or "", c.parent_id) for c in rows
         }
@@ -312,6 +316,7 @@ def product_list(
     return qs, ORDERINGS[sort or settings.CATALOG_DEFAULT_SORT]
 
 
+@replica_reads()
 def listings_for_products(*, market: Market, product_ids: list[int]) -> list[Any]:
     """Listing rows (``LISTING_COLUMNS``) of ``product_ids`` in that order (one query)."""
     rows = {row.product_id: row for row in _listing_rows(market).filter(product_id__in=product_ids)}
@@ -402,6 +407,7 @@ def _detail_queries() -> tuple[QuerySet[Product], QuerySet[Sku], QuerySet[Any]]:
     return products, skus, prices
 
 
+@replica_reads()
 def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | None = None) -> ProductDetail:
     """A product with its active SKUs priced in ``market`` (FX fallback per SKU).
 
@@ -497,6 +503,7 @@ def home_sections(*, market: Market, now: dt.datetime | None = None) -> HomeSect
 VOCABULARY_KEY = "catalog:vocabulary:{language}:v1"
 
 
+@replica_reads()
 def search_vocabulary(*, language: str) -> list[str]:
     """The words and names a shopper may be trying to type: category and brand names (both
     languages) and the distinct words of active product names in ``language`` (for the

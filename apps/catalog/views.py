@@ -30,6 +30,7 @@ from apps.core.money import currency_exponent
 from apps.core.problems import _field_errors
 from apps.coupons import selectors as coupon_selectors
 from apps.inventory import selectors as inventory_selectors
+from joopang.db_router import replica_reads, stay_on_primary
 
 STOREFRONT_PAGE_SIZE = 20
 
@@ -59,6 +60,7 @@ def product_page(
     return page, cards
 
 
+@replica_reads()  # the listing rows and the count; stock and coupons are the primary's
 def _product_page(
     request: Any,
     params: QueryDict | None = None,
@@ -74,6 +76,8 @@ def _product_page(
     if not form.is_valid():
         raise _invalid(form.errors)
     data = form.cleaned_data
+    if data.get("in_stock"):
+        stay_on_primary()  # the listing query embeds the stock subquery: stock is the primary's
     market = request.market
     if category is None and data.get("category"):
         category = selectors.category_get(slug=data["category"])
@@ -128,6 +132,7 @@ def page_url(request: Any, cursor: str | None, *, absolute: bool = False) -> str
     return base + "?" + params.urlencode()
 
 
+@replica_reads()
 def popular_cards(market: Any) -> list[presenters.ProductCard]:
     """The market's top 5 (cached ranking; fresh prices and stock: two more queries)."""
     ids = selectors.popular_product_ids(market=market)
@@ -149,6 +154,7 @@ class HomeShelf:
     show_end: bool = False  # every card says when its sale ends (today's deals)
 
 
+@replica_reads()
 def home_shelves(market: Any) -> list[HomeShelf]:
     """The home page's sections: popular, today's deals (with their end time), new
     arrivals and the picks of each top category. Ids come from cached selectors; the cards
@@ -420,6 +426,7 @@ _PALETTE = ["#0b57d0", "#137333", "#c5221f", "#7b1fa2", "#e37400", "#00796b", "#
 
 
 @require_GET
+@replica_reads()
 def product_image(request: HttpRequest, product_id: int, lang: str | None = None) -> HttpResponse:
     """A generated, deterministic demo image (no external URLs): a tinted card with the
     product's initial and name in the page's language. Pages link the per-language URL

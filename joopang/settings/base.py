@@ -152,6 +152,25 @@ else:
         }
     }
 
+# Read replicas (issue 25 item 5; joopang/db_router.py, docs/scaling.md): comma-separated URLs
+# of streaming standbys of DATABASE_URL, as aliases replica0, replica1... Empty (the default):
+# none, every read on the primary. Only the catalog's reads that ask for it go there; a
+# replica more than MAX_LAG seconds behind, or unreachable (then skipped for RETRY seconds),
+# is passed over for the primary. Persistent connections (no pool: a pool waits its whole
+# timeout for a server that is down) with a short connect timeout and a health check.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+DATABASE_REPLICA_MAX_LAG_SECONDS = float(env_str("DATABASE_REPLICA_MAX_LAG_SECONDS", "5"))
+DATABASE_REPLICA_RETRY_SECONDS = float(env_str("DATABASE_REPLICA_RETRY_SECONDS", "30"))
+for _n, _url in enumerate(DATABASE_REPLICA_URLS):
+    _replica = dj_database_url.parse(_url, conn_max_age=600, conn_health_checks=True)
+    if _replica["ENGINE"] == "django.db.backends.postgresql":
+        _replica.setdefault("OPTIONS", {})["connect_timeout"] = 2
+    elif _replica["ENGINE"] == "django.db.backends.sqlite3":
+        _replica.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+    _replica["TEST"] = {"MIRROR": "default"}  # tests read "the replica" from the test database
+    DATABASES[f"replica{_n}"] = _replica
+DATABASE_ROUTERS = ["joopang.db_router.ReplicaRouter"]
+
 # --- Cache --------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
