@@ -20,7 +20,9 @@
    500). So what a replica serves is at most MAX_LAG + CHECK seconds old.
 
 ``primary_reads()`` turns the scope off inside it (cache fills that something invalidates
-on write, filters on stock). Writes always go to the primary; migrations run only there.
+on write); ``stay_on_primary()`` turns the current scope off for the rest of it (a list
+filtered by stock). A ``replica_reads()`` inside another scope joins it, so a page reads one
+replica. Writes always go to the primary; migrations run only there.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -64,6 +66,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 @dataclass
 class _Scope:
     enabled: bool
+    parent: _Scope | None = None
     alias: str | None = None  # the replica this scope reads (chosen at its first read)
     wrote: bool = False
 
@@ -148,7 +151,13 @@ def _pick_replica() -> str | None:
 
 @contextmanager
 def _scoped(enabled: bool) -> Iterator[_Scope]:
-    scope = _Scope(enabled)
+    outer = _scope.get()
+    if enabled and outer is not None:
+        # replica_reads() inside another scope joins it: one replica (or the primary) for
+        # the whole page, and an outer primary_reads() stays the primary's
+        yield outer
+        return
+    scope = _Scope(enabled, parent=outer)
     token = _scope.set(scope)
     try:
         yield scope
@@ -163,15 +172,16 @@ class _ScopeSwitch:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self._stack: list[contextvars.Token[_Scope | None]] = []
+        self._stack: list[AbstractContextManager[_Scope]] = []
 
     def __enter__(self) -> _Scope:
-        scope = _Scope(self.enabled)
-        self._stack.append(_scope.set(scope))
+        context = _scoped(self.enabled)
+        scope = context.__enter__()
+        self._stack.append(context)
         return scope
 
-    def __exit__(self, *exc: object) -> None:
-        _scope.reset(self._stack.pop())
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.pop().__exit__(*exc)
 
     def __call__(self, func: F) -> F:
         enabled = self.enabled
@@ -182,12 +192,13 @@ class _ScopeSwitch:
                 try:
                     return func(*args, **kwargs)
                 except (OperationalError, InterfaceError):
-                    if scope.alias is None:
-                        raise  # the primary failed: nothing to fall back to
                     failed = scope.alias
-            health.fail(failed, "failed during a read")
-            with _scoped(False):
-                return func(*args, **kwargs)
+                    if failed is None:
+                        raise  # only the primary was read: nothing to fall back to
+                    # the rest of the scope (and of an outer one it joined) reads the primary
+                    scope.enabled = False
+                    health.fail(failed, "failed during a read")
+                return func(*args, **kwargs)  # once more, on the primary
 
         return cast(F, wrapper)
 
@@ -229,8 +240,9 @@ class ReplicaRouter:
 
     def db_for_write(self, model: type[Any], **hints: Any) -> str:
         scope = _scope.get()
-        if scope is not None:
+        while scope is not None:  # read-your-writes for the enclosing scopes too
             scope.wrote = True
+            scope = scope.parent
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:

@@ -112,6 +112,25 @@ def test_decorated_reads_are_scoped(one_replica):
     assert router.db_for_read(ProductListing) == DEFAULT_DB_ALIAS
 
 
+def test_nested_scopes_share_one_replica_and_a_write_anywhere_ends_it(monkeypatch):
+    monkeypatch.setattr(db_router, "replica_aliases", lambda: ["replica0", "replica1"])
+    picked: list[str] = []
+    monkeypatch.setattr(db_router.health, "usable", lambda alias: picked.append(alias) or True)
+
+    @replica_reads()
+    def inner() -> str:
+        return router.db_for_read(Product)
+
+    with replica_reads():
+        outer = router.db_for_read(ProductListing)
+        assert inner() == outer  # joined: one replica per page
+        assert len(picked) == 1
+        with primary_reads():
+            assert inner() == DEFAULT_DB_ALIAS  # an explicit primary scope stays the primary's
+            router.db_for_write(Product)
+        assert router.db_for_read(ProductListing) == DEFAULT_DB_ALIAS  # the write counts outside too
+
+
 @pytest.mark.django_db
 def test_inside_a_transaction_the_scope_reads_the_primary(one_replica):
     # (a django_db test runs in a transaction; another atomic block nests in it)
