@@ -209,17 +209,8 @@ def profile_flow(name: str, load: Any, *, requests: int, explain: bool, use_cpro
 
         return send
 
-    # Tasks the requests send after commit for the worker (the paid order's cart): run
-    # here between iterations, unmeasured, as the bench's Celery worker would.
-    from apps.orders.tasks import order_cart_empty_task
-
-    queued: list[dict[str, Any]] = []
-    order_cart_empty_task.delay = lambda **kwargs: queued.append(kwargs)  # type: ignore[method-assign]
-
     def run(flow: Any, record: bool) -> None:
         load.run_flow(flow, make_send(record))
-        while queued:
-            order_cart_empty_task(**queued.pop())
 
     iterations = max(1, requests // 4)
     flows = load.flows

@@ -22,6 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
+    from apps.accounts.authentication import verified_tokens_forget
     from apps.catalog.selectors import category_tree_forget_local
     from apps.coupons.services.claims import campaign_rules_forget_local
     from apps.markets.services import markets_cache_clear
@@ -30,6 +31,7 @@ def _clear_cache() -> None:
     campaign_rules_forget_local()  # the per-process copy of campaigns' claim rules
     markets_cache_clear()  # also the per-process copy of the markets
     category_tree_forget_local()  # the per-process copy of the category tree
+    verified_tokens_forget()  # the per-process memo of verified access tokens
 
 
 @pytest.fixture

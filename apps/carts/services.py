@@ -129,6 +129,22 @@ def _lock(cart: Cart) -> Cart:
     return locked
 
 
+def _lock_saved(cart: Cart, market: Market, now: dt.datetime) -> Cart:
+    """``_lock`` and ``_saved`` in one statement, for a write that goes on to change the
+    cart: the UPDATE takes the row lock and moves the cart to ``market`` (a failure later
+    rolls the touch back with the rest). The other columns come from ``cart`` as the
+    request read it: none of them changes while the cart exists. Gone meanwhile (merged,
+    pruned): cart.not_found."""
+    fields: dict[str, Any] = {"market": market, "updated_at": now}
+    if cart.user_id is None:
+        fields["expires_at"] = now + _guest_ttl()
+    if not Cart.objects.filter(pk=cart.pk).update(**fields):
+        raise CartNotFound()
+    for name, value in fields.items():
+        setattr(cart, name, value)
+    return cart
+
+
 def _saved(cart: Cart, market: Market, now: dt.datetime) -> None:
     """After a write: the cart follows the request's market; a guest cart's expiry moves."""
     cart.market = market
@@ -174,12 +190,12 @@ def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -
     Raises: cart.quantity_invalid, cart.sku_unavailable, cart.too_many_lines,
     cart.purchase_limit_exceeded, inventory.insufficient_stock (409, the available
     quantity in ``items``), cart.not_found (the cart vanished meanwhile).
-    Queries: the lock, the lines, the offers of every line's SKU and the new one (three),
-    the write and the cart's update.
+    Queries: the lock (the cart's update), the lines, the offers of every line's SKU and the
+    new one (three), the write.
     """
     quantity = parse_quantity(quantity)
     now = clock.now()
-    locked = _lock(cart)
+    locked = _lock_saved(cart, market, now)
     lines = [
         _Line(line_id, sku_id, code, qty)
         for line_id, sku_id, code, qty in CartLine.objects.filter(cart_id=locked.pk)
@@ -205,7 +221,6 @@ def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -
     else:
         CartLine.objects.filter(pk=line.id).update(quantity=total, updated_at=now)
         line.quantity = total
-    _saved(locked, market, now)
     return selectors.cart_view_priced(
         cart=locked, market=market, lines=[(line.code, line.quantity) for line in lines], offers=offers
     )
@@ -250,30 +265,46 @@ def cart_clear(*, cart: Cart) -> None:
     _saved(locked, locked.market, clock.now())
 
 
-@transaction.atomic(durable=True)
-def cart_items_bought(*, user_id: int, lines: list[tuple[str, int]]) -> int:
-    """Take what a paid order bought out of the member's cart: each SKU's quantity goes
-    down by what was bought, and a line at zero goes. Lines added since (or more units than
-    were bought) stay. Called after the payment commits. Returns lines changed.
-    Locks: the cart row."""
-    # One read: the member's cart, locked (was read, then locked by its pk).
-    locked = selectors.with_market(Cart.objects.select_for_update().filter(user_id=user_id).first())
-    if locked is None:
+def cart_lines_bought(*, user_id: int, bought: list[tuple[int, int]]) -> int:
+    """Take what a paid order bought (``(sku_id, quantity)`` pairs) out of the member's
+    cart, in the payment's own transaction: each SKU's quantity goes down by what was
+    bought, and a line at zero goes. Lines added since (or more units than were bought)
+    stay. Returns the lines changed.
+
+    Three statements on the happy path: the cart row is locked and touched by one UPDATE
+    (the row lock every cart write takes), its bought lines read, the fully bought ones
+    deleted in one DELETE. Locks: the cart row, after the payment's order, stock and wallet rows;
+    no flow holds a cart row while waiting for those, so the order cannot deadlock."""
+    if not bought:
         return 0
-    bought: dict[str, int] = {}
-    for code, quantity in lines:
-        bought[code] = bought.get(code, 0) + quantity
-    changed = 0
-    for line in CartLine.objects.filter(cart_id=locked.pk, sku__code__in=list(bought)).select_related("sku"):
-        left = line.quantity - bought[line.sku.code]
-        if left > 0:
-            CartLine.objects.filter(pk=line.pk).update(quantity=left)
-        else:
-            CartLine.objects.filter(pk=line.pk).delete()
-        changed += 1
-    if changed:
-        _saved(locked, locked.market, clock.now())
-    return changed
+    now = clock.now()
+    # Locked and touched in one statement (the member has at most one cart).
+    connection = transaction.get_connection()
+    assert connection.in_atomic_block, "cart_lines_bought() runs in the payment's transaction"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE carts_cart SET updated_at = %s WHERE user_id = %s RETURNING id",
+            [connection.ops.adapt_datetimefield_value(now), user_id],
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return 0
+    cart_id = int(found[0])
+    per_sku: dict[int, int] = {}
+    for sku_id, quantity in bought:
+        per_sku[sku_id] = per_sku.get(sku_id, 0) + quantity
+    rows = list(
+        CartLine.objects.filter(cart_id=cart_id, sku_id__in=list(per_sku)).values_list(
+            "pk", "sku_id", "quantity"
+        )
+    )
+    gone = [pk for pk, sku_id, quantity in rows if quantity <= per_sku[sku_id]]
+    if gone:
+        CartLine.objects.filter(pk__in=gone).delete()
+    for pk, sku_id, quantity in rows:
+        if quantity > per_sku[sku_id]:
+            CartLine.objects.filter(pk=pk).update(quantity=quantity - per_sku[sku_id], updated_at=now)
+    return len(rows)
 
 
 # --- Merge at login ------------------------------------------------------------------------

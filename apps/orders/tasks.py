@@ -25,14 +25,6 @@ def order_expire_task(*, order_id: int) -> bool:
         return False
 
 
-@shared_task(name="joopang.orders.order_cart_empty", ignore_result=True, soft_time_limit=60, time_limit=90)
-def order_cart_empty_task(*, order_id: int) -> int:
-    """After a payment commits: what the order bought leaves the member's cart. Acked on
-    receipt (not ``acks_late``): a replay would take the units twice. One per paid cart
-    order: no result row (nobody reads it; the database result backend would write one)."""
-    return services.order_cart_empty(order_id=order_id)
-
-
 @shared_task(name="joopang.orders.orders_expire_due", soft_time_limit=120, time_limit=150)
 def orders_expire_due_task() -> int:
     """Beat, every 30 s: cancel PENDING orders past their pay-by time (the countdown's

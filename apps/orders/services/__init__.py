@@ -8,7 +8,6 @@
 from apps.orders.services.common import order_shaped
 from apps.orders.services.paying import (
     PaymentOutcome,
-    order_cart_empty,
     order_pay_method,
     order_pay_wallet,
     order_payment_apply,
@@ -29,7 +28,6 @@ __all__ = [
     "PaymentOutcome",
     "Placed",
     "order_cancel",
-    "order_cart_empty",
     "order_expire",
     "order_pay_method",
     "order_pay_wallet",

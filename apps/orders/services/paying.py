@@ -12,13 +12,12 @@ order: the order row, the inventory rows, then the wallet row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import structlog
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.accounts.models import User
-from apps.carts.services import cart_items_bought
+from apps.carts.services import cart_lines_bought
 from apps.catalog.services import products_sales_record
 from apps.core import clock
 from apps.coupons import services as coupons
@@ -29,7 +28,7 @@ from apps.orders.errors import NotPayable, PaymentPending
 from apps.orders.models import Order, OrderLine, OrderPayment
 from apps.orders.services.common import MEMBER, key_hash, order_qs_for_update, status_label, status_move
 from apps.payments import services as payments
-from apps.payments.errors import PaymentDeclined, ProviderUnavailable, decline_reason
+from apps.payments.errors import InsufficientBalance, PaymentDeclined, ProviderUnavailable, decline_reason
 from apps.payments.models import Charge, WalletEntry
 
 logger = structlog.get_logger("apps.orders")
@@ -112,52 +111,59 @@ def _capture(
     lines = list(order.lines.all())  # one read for the counters and the cart
     _record_sales(order, lines)
     if order.from_cart:
-        transaction.on_commit(partial(_send_cart_empty, int(order.pk)))
+        # What was bought leaves the member's cart in this same transaction: three short
+        # statements, cheaper than a task per order (a task's publish, its worker and its
+        # reads cost more of the same cores), and the cart is right when the answer comes.
+        cart_lines_bought(user_id=order.user_id, bought=[(line.sku_id, line.quantity) for line in lines])
     return lines
 
 
-def _send_cart_empty(order_id: int) -> None:
-    """After the payment commits: a task takes what was bought out of the member's cart
-    (not the paying request: the order is paid either way). A broker that is down is
-    logged, not raised; the cart then keeps the bought units (the member may remove them)."""
-    from apps.orders.tasks import order_cart_empty_task
-
-    try:
-        order_cart_empty_task.delay(order_id=order_id)
-    except Exception:  # noqa: BLE001 - the payment has committed; never fail it for this
-        logger.warning("orders.cart_not_emptied", flow="checkout", order_id=order_id)
+class _PaymentTaken(Exception):
+    """Another live payment holds the order: the partial unique index refused ours (inside
+    ``_order_pay_wallet``; its transaction rolls back)."""
 
 
-def order_cart_empty(*, order_id: int) -> int:
-    """What a paid order placed from the cart bought leaves the member's cart (units added
-    since stay: see ``cart_items_bought``). Returns the cart lines changed; 0 for an order
-    not from the cart or not paid. Not idempotent (a second run would take the units
-    again), so its task is acked on receipt, never replayed."""
-    rows = list(
-        OrderLine.objects.filter(
-            order_id=order_id, order__from_cart=True, order__paid_at__isnull=False
-        ).values_list("order__user_id", "sku_code", "quantity")
-    )
-    if not rows:
-        return 0
-    return cart_items_bought(user_id=rows[0][0], lines=[(code, quantity) for _, code, quantity in rows])
+def _live_payment_conflict(exc: IntegrityError) -> bool:
+    # PostgreSQL names the constraint; SQLite names its column.
+    text = str(exc)
+    return "orders_payment_one_live_per_order" in text or "orders_orderpayment.order_id" in text
 
 
 @metrics.counts_payment(metrics.WALLET)
-@transaction.atomic(durable=True)
 def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> PaymentOutcome:
     """Pay ``order_id`` from the member's wallet, all in one transaction.
 
-    Locks: the order row, its stock rows, the wallet row (in that order).
+    A PENDING order is paid without first looking for a live payment: the partial unique
+    index (one live payment per order) refuses a second one, and only then, after the
+    rollback, is the live payment read to answer (this key's own payment, or
+    ``order.payment_pending``). The happy path never pays that read.
+
+    Locks: the order row, its stock rows, the wallet row, the cart row (in that order).
     Raises: order.not_found, order.not_payable, order.payment_pending,
     wallet.insufficient_balance (402; the order stays payable until it expires),
     inventory.reservation_expired.
     Emits: order.paid, wallet.debited, inventory.committed.
     """
     hashed = key_hash(idempotency_key)
+    for _attempt in range(2):
+        try:
+            return _order_pay_wallet(order_id=order_id, user=user, hashed=hashed)
+        except _PaymentTaken:
+            with transaction.atomic(durable=True):
+                order = order_qs_for_update(public_id=order_id, user=user)
+                done = _check_payable(order, hashed)
+            if done is not None:
+                return PaymentOutcome(done, order, created=False)
+            # The live payment failed meanwhile: the order is payable again; one more try.
+    raise PaymentPending(order=order.number)
+
+
+@transaction.atomic(durable=True)
+def _order_pay_wallet(*, order_id: str, user: User, hashed: str) -> PaymentOutcome:
     order = order_qs_for_update(public_id=order_id, user=user)
-    done = _check_payable(order, hashed)
-    if done is not None:
+    if order.status != Order.Status.PENDING:
+        done = _check_payable(order, hashed)  # this key's payment, or raises
+        assert done is not None
         return PaymentOutcome(done, order, created=False)
     now = clock.now()
     # Stock, then the coupon, then the wallet: every flow locks in this order (a
@@ -167,31 +173,41 @@ def order_pay_wallet(*, order_id: str, user: User, idempotency_key: str) -> Paym
         coupons.coupon_use(owner=order.owner, order_number=order.number)
     entry: WalletEntry | None = None
     if order.total > 0:
-        wallet = payments.wallet_get_or_create(user=user, market=order.market)
-        entry = payments.wallet_debit(
-            wallet=wallet,
-            amount=order.total,
-            kind=WalletEntry.Kind.PAYMENT,
-            reference=f"order:{order.public_id}:payment",
-            actor=user,
-            # Never posted before: the order is locked with no live payment (a payment
-            # that failed rolled its debit back); the unique index stays the backstop.
-            new_reference=True,
-        ).entry
+        try:
+            entry = payments.member_wallet_debit(
+                user=user,
+                market=order.market,
+                amount=order.total,
+                kind=WalletEntry.Kind.PAYMENT,
+                # Never posted before: the order is PENDING, and a payment that failed
+                # rolled its debit back; the unique index stays the backstop.
+                reference=f"order:{order.public_id}:payment",
+                actor=user,
+            ).entry
+        except InsufficientBalance:
+            # A method payment already pending is the better answer than the balance.
+            if _live_payment(order) is not None:
+                raise _PaymentTaken() from None
+            raise
     # Captured from the start: the money is taken in this same transaction, so no one can
     # ever see this payment pending (one live payment per order holds the same either way).
-    payment = OrderPayment.objects.create(
-        order=order,
-        method=OrderPayment.Method.WALLET,
-        status=OrderPayment.Status.CAPTURED,
-        amount=order.total,
-        currency=order.currency,
-        wallet_entry=entry,
-        idempotency_key=hashed,
-        created_at=now,
-        captured_at=now,
-        updated_at=now,
-    )
+    try:
+        payment = OrderPayment.objects.create(
+            order=order,
+            method=OrderPayment.Method.WALLET,
+            status=OrderPayment.Status.CAPTURED,
+            amount=order.total,
+            currency=order.currency,
+            wallet_entry=entry,
+            idempotency_key=hashed,
+            created_at=now,
+            captured_at=now,
+            updated_at=now,
+        )
+    except IntegrityError as exc:
+        if _live_payment_conflict(exc):
+            raise _PaymentTaken() from exc
+        raise
     lines = _capture(order, payment, actor=user, actor_kind=MEMBER, stock_committed=True)
     logger.info("orders.paid", flow="payment", order=order.number, method="wallet", amount=order.total)
     return PaymentOutcome(payment, order, lines=tuple(lines))

@@ -15,6 +15,7 @@ inventory rows before the wallet row, never the other way round.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,30 @@ def entry_post(
         )
     wallet.balance = int(row[0])
     wallet.updated_at = now
+    return _entry_record(
+        wallet,
+        amount=amount,
+        kind=kind,
+        reference=reference,
+        actor=actor,
+        reason=reason,
+        charge=charge,
+        now=now,
+    )
+
+
+def _entry_record(
+    wallet: Wallet,
+    *,
+    amount: int,
+    kind: str,
+    reference: str,
+    actor: User | None,
+    reason: str,
+    charge: Charge | None,
+    now: dt.datetime,
+) -> Posted:
+    """The ledger entry and the event of a move the conditional UPDATE just made."""
     # A reference posted meanwhile by a concurrent transaction (committed after our lookup)
     # fails this insert on the unique index: IntegrityError, and the caller's transaction,
     # balance move included, rolls back. Callers that can race on one reference (a charge
@@ -140,13 +165,52 @@ def entry_post(
     publish(
         type="wallet.credited" if amount > 0 else "wallet.debited",
         aggregate_type="wallet",
-        locked=True,  # the conditional UPDATE above holds the wallet row
+        locked=True,  # the conditional UPDATE before this holds the wallet row
         aggregate_id=wallet.pk,
         market=wallet.market_id,
         payload=_event_payload(wallet, entry),
     )
     metrics.entry_posted(kind=kind, currency=wallet.currency, amount=amount)
     return Posted(entry, created=True)
+
+
+def member_wallet_debit(
+    *, user: User, market: Market, amount: int, kind: str, reference: str, actor: User | None = None
+) -> Posted:
+    """Take ``amount`` (> 0) from the member's wallet in ``market``'s currency, for a
+    ``reference`` the caller knows is new (an order's payment), in the caller's transaction.
+
+    ``wallet_get_or_create`` + ``wallet_debit`` in one statement on the happy path: the
+    conditional UPDATE finds the wallet by its unique (user, currency) and returns it. Only
+    when it moves nothing (no wallet yet, or too little in it) does the long way run, which
+    creates the wallet or raises. Locks: the wallet row (by the UPDATE).
+    Raises: wallet.insufficient_balance (nothing changed)."""
+    assert connection.in_atomic_block, "member_wallet_debit() must run inside the caller's transaction"
+    assert 0 < amount <= AMOUNT_MAX, amount
+    now = clock.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE payments_wallet SET balance = balance - %s, updated_at = %s "
+            "WHERE user_id = %s AND currency = %s AND balance - %s >= 0 RETURNING id, balance, market_id",
+            [amount, connection.ops.adapt_datetimefield_value(now), user.pk, market.currency, amount],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        wallet = wallet_get_or_create(user=user, market=market)
+        return wallet_debit(
+            wallet=wallet, amount=amount, kind=kind, reference=reference, actor=actor, new_reference=True
+        )
+    wallet = Wallet(
+        pk=int(row[0]),
+        user_id=user.pk,
+        market_id=row[2],
+        currency=market.currency,
+        balance=int(row[1]),
+        updated_at=now,
+    )
+    return _entry_record(
+        wallet, amount=-amount, kind=kind, reference=reference, actor=actor, reason="", charge=None, now=now
+    )
 
 
 def wallet_debit(
