@@ -30,6 +30,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import escape_leading_slashes
 from django_prometheus import middleware as prometheus
 
+from apps.accounts.throttling import client_address
 from apps.core import errors
 from apps.core.admin_hardening import harden_admin_widgets
 from apps.core.problems import django_request_error, problem_json_response, too_large_error
@@ -57,7 +58,7 @@ class RequestIdMiddleware:
         request.__dict__.pop("headers", None)  # re-read META: later code sees the sane id
         request.request_id = request_id  # type: ignore[attr-defined]
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, ip=client_address(request))
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

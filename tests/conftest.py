@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    from apps.accounts.authentication import verified_tokens_forget
+    from apps.accounts.tokens import verified_tokens_forget
     from apps.catalog.selectors import category_tree_forget_local
     from apps.coupons.services.claims import campaign_rules_forget_local
     from apps.markets.services import markets_cache_clear

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,20 +15,7 @@ from rest_framework_simplejwt.tokens import Token
 from apps.accounts.models import User
 from apps.accounts.permissions_sql import active_user_with_may_shop
 from apps.accounts.principal import TokenPrincipal
-
-
-#: Access tokens this process verified, by their raw bytes, with their expiry: a member's
-#: next request (a phone sends several per screen) skips the base64 checks, the HMAC and
-#: the claim checks (about a millisecond). Safe because an access token is not revocable
-#: (only refresh tokens are blacklisted) and its claims cannot change; the expiry is checked
-#: on every hit. Bounded: the oldest half goes when it is full.
-_VERIFIED: dict[bytes, tuple[Token, float]] = {}
-VERIFIED_MAX = 4096
-
-
-def verified_tokens_forget() -> None:
-    """Empty this process's verified-token memo (tests that change the signing key)."""
-    _VERIFIED.clear()
+from apps.accounts.tokens import access_token_verified
 
 
 class BearerJWTAuthentication(JWTAuthentication):
@@ -54,20 +40,11 @@ class BearerJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         """simplejwt's checks (signature, expiry, type), remembered per token until it
-        expires (``_VERIFIED``)."""
-        hit = _VERIFIED.get(raw_token)
-        if hit is not None:
-            if time.time() < hit[1]:
-                return hit[0]
-            _VERIFIED.pop(raw_token, None)
-        token = super().get_validated_token(raw_token)
-        expires = token.get("exp")
-        if isinstance(expires, int | float) and not isinstance(expires, bool):
-            if len(_VERIFIED) >= VERIFIED_MAX:
-                for stale in list(_VERIFIED)[: VERIFIED_MAX // 2]:
-                    _VERIFIED.pop(stale, None)
-            _VERIFIED[raw_token] = (token, float(expires))
-        return token
+        expires (``tokens.access_token_verified``)."""
+        try:
+            return access_token_verified(raw_token.decode("ascii"))
+        except (TokenError, UnicodeDecodeError) as exc:
+            raise InvalidToken() from exc
 
     # simplejwt annotates authenticate/get_user with a TypeVar bound to nothing in the
     # arguments (AuthUser), which no override can match: hence the two ignores.

@@ -13,6 +13,7 @@ so a thief's copy and the victim's newer token stop working together.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "TokenError",
     "access_claims_verify",
     "access_token_for",
+    "access_token_verified",
     "refresh_payload_verify",
     "refresh_token_for",
     "token_family",
@@ -81,13 +83,46 @@ def token_family(raw: str) -> str | None:
     return family if isinstance(family, str) else None
 
 
+#: Access tokens this process verified, by their encoded form, with their expiry: a
+#: member's next request (an app sends several per screen; the locale middleware and DRF
+#: both look at the token) skips the base64 checks, the HMAC and the claim checks. Safe
+#: because an access token is not revocable (only refresh tokens are blacklisted) and its
+#: claims cannot change; the expiry is checked on every hit. Bounded: the oldest half goes
+#: when it is full.
+_VERIFIED: dict[str, tuple[AccessToken, float]] = {}
+VERIFIED_MAX = 4096
+
+
+def verified_tokens_forget() -> None:
+    """Empty this process's memo of verified access tokens (tests)."""
+    _VERIFIED.clear()
+
+
+def access_token_verified(raw: str) -> AccessToken:
+    """The access token ``raw``, its signature, expiry and type verified (remembered until
+    it expires: ``_VERIFIED``); no database query. Raises: ``TokenError``."""
+    hit = _VERIFIED.get(raw)
+    if hit is not None:
+        if time.time() < hit[1]:
+            return hit[0]
+        _VERIFIED.pop(raw, None)
+    # simplejwt annotates the constructor's token as Token, but it takes the encoded str.
+    token = AccessToken(raw)  # type: ignore[arg-type]
+    expires = token.get("exp")
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        if len(_VERIFIED) >= VERIFIED_MAX:
+            for stale in list(_VERIFIED)[: VERIFIED_MAX // 2]:
+                _VERIFIED.pop(stale, None)
+        _VERIFIED[raw] = (token, float(expires))
+    return token
+
+
 def access_claims_verify(raw: str) -> dict[str, Any]:
     """Verify signature, expiry and type of an access token; no database query.
 
     Raises: ``TokenError``.
     """
-    # simplejwt annotates the constructor's token as Token, but it takes the encoded str.
-    return dict(AccessToken(raw).payload)  # type: ignore[arg-type]
+    return dict(access_token_verified(raw).payload)
 
 
 def refresh_payload_verify(raw: str) -> dict[str, Any]:

@@ -105,10 +105,19 @@ _OFFER_COLUMNS = (
 )
 
 
-def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = None) -> dict[str, SkuOffer]:
+#: ``SkuOffer.available`` when availability was not read (``with_stock=False``).
+STOCK_NOT_READ = 2**31 - 1
+
+
+def sku_offers(
+    *, codes: list[str], market: Market, now: dt.datetime | None = None, with_stock: bool = True
+) -> dict[str, SkuOffer]:
     """``{code: SkuOffer}`` for every code asked (unknown codes come back not sold).
 
-    Three queries: SKUs with their products, their prices in every market, availability."""
+    Three queries: SKUs with their products, their prices in every market, availability.
+    ``with_stock=False``: two (no availability; ``available`` is ``STOCK_NOT_READ`` and a
+    SKU without stock in the market still counts as sold), for a caller whose reserve
+    judges the stock anyway (an order's placement)."""
     now = now or clock.now()
     codes = list(dict.fromkeys(codes))
     skus = {
@@ -124,7 +133,7 @@ def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = No
             "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
         ):
             rows.setdefault(mp[0], {})[mp[1]] = pricing.PriceRow(*mp[2:])
-    stock = available_by_sku_codes(codes=list(skus), market_code=market.code)
+    stock = available_by_sku_codes(codes=list(skus), market_code=market.code) if with_stock else None
     offers: dict[str, SkuOffer] = {}
     for code in codes:
         sku = skus.get(code)
@@ -144,7 +153,7 @@ def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = No
             and product.is_active
             and product.category.is_active
             and price is not None
-            and code in stock
+            and (stock is None or code in stock)
         )
         offers[code] = SkuOffer(
             code=code,
@@ -153,7 +162,7 @@ def sku_offers(*, codes: list[str], market: Market, now: dt.datetime | None = No
             name=product.name,
             max_per_order=product.max_per_order,
             price=price,
-            available=max(stock.get(code, 0), 0),
+            available=STOCK_NOT_READ if stock is None else max(stock.get(code, 0), 0),
             sold=sold,
             category_id=product.category_id,
             names=(product.name_ko or product.name_en or "", product.name_en or product.name_ko or ""),
@@ -273,13 +282,26 @@ def cart_view_priced(
     return CartView(cart, market, [_line_view(code, quantity, offers[code]) for code, quantity in lines])
 
 
-def lines_view(*, lines: list[tuple[str, int]], market: Market, now: dt.datetime | None = None) -> CartView:
+def member_cart_lines(*, user_id: int) -> list[tuple[str, int]]:
+    """The member's cart as ``(sku, quantity)`` lines in cart order, one query (no cart
+    row: an order placed from the cart needs only its lines)."""
+    return list(
+        CartLine.objects.filter(cart__user_id=user_id)
+        .order_by("added_at", "id")
+        .values_list("sku__code", "quantity")
+    )
+
+
+def lines_view(
+    *, lines: list[tuple[str, int]], market: Market, now: dt.datetime | None = None, with_stock: bool = True
+) -> CartView:
     """Explicit ``(sku, quantity)`` lines priced like a cart's (an order placed without the
-    cart). Quantities of a repeated SKU are summed. Three queries."""
+    cart, or from its lines). Quantities of a repeated SKU are summed. Three queries; two
+    ``with_stock=False`` (see ``sku_offers``)."""
     wanted: dict[str, int] = {}
     for code, quantity in lines:
         wanted[code] = wanted.get(code, 0) + quantity
-    offers = sku_offers(codes=list(wanted), market=market, now=now)
+    offers = sku_offers(codes=list(wanted), market=market, now=now, with_stock=with_stock)
     return CartView(None, market, [_line_view(code, qty, offers[code]) for code, qty in wanted.items()])
 
 

@@ -16,8 +16,10 @@ logger = structlog.get_logger("apps.orders")
 
 @shared_task(name="joopang.orders.order_expire", acks_late=True, soft_time_limit=60, time_limit=90)
 def order_expire_task(*, order_id: int) -> bool:
-    """The order's countdown, due at its pay-by time. A replay is harmless: the expiry is a
-    compare-and-set on PENDING and a due time."""
+    """One order's expiry at its pay-by time. Placement no longer queues it (the sweep
+    below cancels every overdue order); kept for countdowns queued before that change and
+    for operators. A replay is harmless: the expiry is a compare-and-set on PENDING and a
+    due time."""
     try:
         return services.order_expire(order_id=order_id)
     except OrderNotFound:
@@ -27,8 +29,10 @@ def order_expire_task(*, order_id: int) -> bool:
 
 @shared_task(name="joopang.orders.orders_expire_due", soft_time_limit=120, time_limit=150)
 def orders_expire_due_task() -> int:
-    """Beat, every 30 s: cancel PENDING orders past their pay-by time (the countdown's
-    backstop when the broker lost a task)."""
+    """Beat, every ``ORDERS_EXPIRE_SWEEP_SECONDS`` (5 s): cancel PENDING orders past their
+    pay-by time (a partial index on pending orders' ``expires_at`` keeps it one cheap
+    query when none is due). Overlapping runs are harmless: each expiry is a
+    compare-and-set."""
     return services.orders_expire_due()
 
 

@@ -311,8 +311,14 @@ from joopang.logging import build_logging_config  # noqa: E402
 
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
-# RequestIdMiddleware has already validated (or replaced) the incoming X-Request-ID.
+# RequestIdMiddleware has already validated (or replaced) the incoming X-Request-ID, and
+# binds the caller's address as the throttles see it (trusted proxies only:
+# AUTH_TRUSTED_PROXY_COUNT), not django-ipware's guess from any X-Forwarded-For.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+# One line per request: ``request_finished`` (or ``request_failed``) carries the request,
+# its status and the bound context; ``request_started`` only at DEBUG.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = 10  # logging.DEBUG
 
 # --- Accounts (issue 3: auth, tokens, roles, PII, throttling) -------------------------
 # Every knob below is an environment variable (README / .env.example list them).
@@ -610,7 +616,15 @@ CELERY_BEAT_SCHEDULE["payments-wallets-reconcile"] = {
 METRICS_REFRESH_HOOKS.append("apps.payments.metrics.gauges_refresh")
 
 # --- Orders (issue 20, ADR 0009) --------------------------------------------------------------
-CELERY_BEAT_SCHEDULE["orders-expire-due"] = {"task": "joopang.orders.orders_expire_due", "schedule": 30}
+# Unpaid orders are cancelled by this sweep alone, within this many seconds of their pay-by
+# time: one indexed query every few seconds, instead of a countdown task per order (a
+# broker message, an ETA the worker holds in memory until then, and a run that finds most
+# orders paid: at flash-sale volume that is the worker's whole day).
+ORDERS_EXPIRE_SWEEP_SECONDS = env_int("ORDERS_EXPIRE_SWEEP_SECONDS", 5)
+CELERY_BEAT_SCHEDULE["orders-expire-due"] = {
+    "task": "joopang.orders.orders_expire_due",
+    "schedule": ORDERS_EXPIRE_SWEEP_SECONDS,
+}
 CELERY_BEAT_SCHEDULE["orders-payments-settle"] = {
     "task": "joopang.orders.order_payments_settle",
     "schedule": 60,

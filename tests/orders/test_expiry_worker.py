@@ -1,11 +1,10 @@
 """An unpaid order is cancelled on time by a real Celery worker (issue 20 "Show" 6).
 
 A worker process with its embedded beat consumes from Redis and writes to the test
-database. The order is placed through the service (which queues its own countdown for the
-pay-by time, 15 minutes out); its pay-by time is then moved 3 seconds ahead and the
-per-order countdown task queued for that moment, as placement would for a 3-second hold.
-The worker cancels the order within a few seconds of its time and the units are available
-again. (Beat's 30-second sweep is the backstop: present, but not what this test waits for.)
+database. The order is placed through the service (pay-by time 15 minutes out); its pay-by
+time is then moved 3 seconds ahead. Beat's expiry sweep (``orders-expire-due``, every
+``ORDERS_EXPIRE_SWEEP_SECONDS`` = 5 s; no per-order countdown task) cancels the order
+within a few seconds of its time and the units are available again.
 Only with CELERY_BROKER_URL=redis://... on PostgreSQL (CI's second run)."""
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from apps.core import clock
 from apps.inventory.models import Reservation
 from apps.inventory.selectors import available_by_sku_codes, stock_drift
 from apps.orders.models import Order
-from apps.orders.tasks import order_expire_task
 from tests.orders.factories import MemberFactory, items_of, place, sku_stock, stocked
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,9 +83,8 @@ def test_a_real_worker_cancels_an_unpaid_order_on_time_and_the_stock_returns(req
     with tempfile.TemporaryDirectory() as tmp:
         worker = _worker(tmp)
         try:
-            # when: the order's countdown is queued for its pay-by time (+1 s, as placement does)
-            order_expire_task.apply_async(kwargs={"order_id": order.pk}, eta=due + dt.timedelta(seconds=1))
-            # then: the worker cancels it within a few seconds of that time
+            # when: the pay-by time passes
+            # then: the worker's beat sweep cancels it within a few seconds of that time
             deadline = time.monotonic() + 25
             while time.monotonic() < deadline:
                 order.refresh_from_db()
@@ -101,7 +98,7 @@ def test_a_real_worker_cancels_an_unpaid_order_on_time_and_the_stock_returns(req
             output, _ = worker.communicate(timeout=30)
             from joopang.celery import app
 
-            app.control.purge()  # the 15-minute countdown placement queued (this test's Redis db)
+            app.control.purge()  # what beat queued and the worker left (this test's Redis db)
 
     assert order.status == "cancelled", output
     assert order.cancelled_at is not None and order.cancelled_at >= due

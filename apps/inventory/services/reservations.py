@@ -213,6 +213,7 @@ def reservation_hold(
     ttl: dt.timedelta | None = None,
     expires_at: dt.datetime | None = None,
     countdown: bool = True,
+    new_owner: bool = False,
 ) -> list[Reservation]:
     """Hold stock for ``owner`` (``"order:123"``, ``"cart:abc"``) until now + ``ttl``
     (default: the market's ``reservation_ttl_minutes``), or until ``expires_at`` when the
@@ -221,6 +222,10 @@ def reservation_hold(
     ``countdown=False``: no countdown task for these rows, for an owner whose own countdown
     releases them at the same time (an order: ``order_expire`` releases its hold); the
     beat sweep (``reservations_expire_due``) still expires them if that task is lost.
+
+    ``new_owner=True``: ``owner`` was created in the caller's transaction (an order being
+    placed), so no one else can publish for it yet: its event is numbered without the
+    advisory lock (``publish(locked=True)``, one statement fewer).
 
     Runs in the caller's transaction (an order's creation holds its stock in the same
     transaction as the order row); ``reservation_create`` is the durable use-case.
@@ -316,6 +321,7 @@ def reservation_hold(
     publish(
         type="inventory.reserved",
         aggregate_type="stock_owner",
+        locked=new_owner,
         aggregate_id=owner,
         market=market.code,
         payload={"owner": owner, "expires_at": expires_at, "lines": [_line(r) for r in reservations]},

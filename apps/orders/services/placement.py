@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,8 @@ from apps.core.money import Money
 from apps.core.outbox import publish
 from apps.coupons import services as coupons
 from apps.coupons.errors import NOT_APPLICABLE_REASONS, NotApplicable
+from apps.inventory.errors import InsufficientStock
+from apps.inventory.selectors import available_by_sku_codes
 from apps.inventory.services.reservations import reservation_expires_at, reservation_hold
 from apps.markets.models import Market
 from apps.orders import metrics
@@ -108,11 +109,11 @@ def _next_number(market: Market, now: dt.datetime) -> str:
 def _priced_lines(
     *, user: User, market: Market, items: list[tuple[str, int]] | None
 ) -> tuple[cart_selectors.CartView, cart_selectors.CartTotals]:
+    # Priced without reading availability: the reserve below judges the stock (and a SKU
+    # with no stock in the market is told apart there, see ``_hold``).
     if items is None:
-        cart = cart_selectors.member_cart_get(user_id=user.pk)
-        view = cart_selectors.cart_get(cart=cart, market=market)
-    else:
-        view = cart_selectors.lines_view(lines=items, market=market)
+        items = cart_selectors.member_cart_lines(user_id=user.pk)
+    view = cart_selectors.lines_view(lines=items, market=market, with_stock=False)
     if not view.lines:
         raise OrderEmpty()
     for line in view.lines:
@@ -297,14 +298,7 @@ def _order_place(
             for index, line in enumerate(lines, start=1)
         ]
     )
-    # No countdown of the hold's own: the order's (below) releases it when it expires.
-    reservation_hold(
-        owner=order.owner,
-        lines=[(line.sku, line.quantity) for line in lines],
-        market=market,
-        expires_at=expires_at,
-        countdown=False,
-    )
+    _hold(order, lines=[(line.sku, line.quantity) for line in lines], market=market)
     if coupon_id:
         held = coupons.coupon_hold(
             public_id=coupon_id,
@@ -340,17 +334,29 @@ def _order_place(
             ],
         ),
     )
-    transaction.on_commit(partial(_schedule_expiry, order.pk, order.expires_at))
     logger.info("orders.placed", flow="checkout", order=order.number, total=total, market=market.code)
     return Placed(order_shaped(order, lines=order_lines, history=[placed_change]), created=True)
 
 
-def _schedule_expiry(order_id: int, eta: dt.datetime) -> None:
-    """After commit: the order's own countdown. A broker that is down is logged, not
-    raised: the beat sweep cancels overdue orders anyway."""
-    from apps.orders.tasks import order_expire_task
-
+def _hold(order: Order, *, lines: list[tuple[str, int]], market: Market) -> None:
+    """Reserve the order's stock until its pay-by time. No countdown of the hold's own: the
+    orders' expiry sweep (``orders_expire_due``, every ``ORDERS_EXPIRE_SWEEP_SECONDS``)
+    releases it with the order. A short SKU that has no stock in the market at all
+    (never stocked there, or its product withdrawn) is ``cart.sku_unavailable``, as the
+    cart says of it; that is read only when the reserve fails."""
     try:
-        order_expire_task.apply_async(kwargs={"order_id": order_id}, eta=eta + dt.timedelta(seconds=1))
-    except Exception:  # noqa: BLE001 - the sweep is the backstop
-        logger.warning("orders.expiry_not_scheduled", flow="checkout", order_id=order_id)
+        reservation_hold(
+            owner=order.owner,
+            lines=lines,
+            market=market,
+            expires_at=order.expires_at,
+            countdown=False,
+            new_owner=True,  # the order was created in this transaction
+        )
+    except InsufficientStock as exc:
+        short = [str(item["sku"]) for item in exc.params.get("items") or ()]
+        stocked = available_by_sku_codes(codes=short, market_code=market.code)
+        missing = next((code for code in short if code not in stocked), None)
+        if missing is not None:
+            raise SkuUnavailable(sku=missing) from None
+        raise
