@@ -64,6 +64,10 @@ class RequestIdMiddleware:
         return response
 
 
+#: The operator endpoints (``joopang.health``): no market, no language.
+OPERATOR_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class LocaleMarketMiddleware:
     """Pick the request's language and market, activate them, and say so in the response.
 
@@ -76,6 +80,11 @@ class LocaleMarketMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path in OPERATOR_PATHS:
+            # Probes and scrapes have no market or language, and must answer when the
+            # markets cannot be read (a database down, not yet migrated): liveness is
+            # the process, readiness names the failing part itself.
+            return self.get_response(request)
         is_api = request.path.startswith("/api/")
         try:
             market = resolve_market(request, strict=is_api)

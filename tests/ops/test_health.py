@@ -15,6 +15,23 @@ def test_healthz_is_200(client):
     assert response.json() == {"status": "ok"}
 
 
+def test_probes_answer_when_the_markets_cannot_be_read(client, monkeypatch):
+    # given: every read of the markets fails (the database down, or not yet migrated)
+    from apps.markets import resolution
+
+    def unreadable(*args, **kwargs):
+        raise RuntimeError("no such table: markets_market")
+
+    monkeypatch.setattr(resolution, "resolve_market", unreadable)
+    monkeypatch.setattr("joopang.middleware.resolve_market", unreadable)
+
+    # then: liveness still answers, and readiness answers for itself (no market involved)
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    with pytest.raises(RuntimeError):  # (a page that needs its market does need them)
+        client.get("/")
+
+
 def test_readyz_is_200_when_everything_answers(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
@@ -82,7 +99,7 @@ def test_json_log_lines_carry_the_request_id(client, capsys):
 
     logging.config.dictConfig(build_logging_config(level="INFO", fmt="json"))
     try:
-        client.get("/healthz", HTTP_X_REQUEST_ID="req-42", HTTP_X_MARKET="US")
+        client.get("/api/v1/categories", HTTP_X_REQUEST_ID="req-42", HTTP_X_MARKET="US")
         structlog.get_logger("test").info("after")
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     finally:
