@@ -351,13 +351,6 @@ def claim(base_url: str, token: str, campaign_id: int) -> tuple[int, str]:
     return response.status_code, (response.json().get("code", "") if response.status_code >= 400 else "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Redis down is a 500 on every request: apps.markets.selectors.market_map (run by "
-    "LocaleMarketMiddleware) and catalog.popular_product_ids call the Redis cache without a fallback; "
-    "the fix is a cache backend that degrades to 'no cache' on ConnectionError (joopang/cache.py; "
-    "see tests/faults/README.md). Remove this marker with that fix: the test then passes.",
-)
 def test_redis_down_the_shop_still_sells_and_coupons_are_never_over_issued(stack: Stack) -> None:
     """Redis (cache, throttles, the coupon gate, the broker) is SIGKILLed while the shop
     runs. Browsing, guest carts and wallet checkouts keep answering 2xx (the cache falls

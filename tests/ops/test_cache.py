@@ -36,3 +36,36 @@ def test_project_cache_uses_it_when_redis_is_configured():
     from django.core.cache import caches
 
     assert type(caches["default"]) is JoopangRedisCache
+
+
+def test_redis_unreachable_is_an_empty_cache_and_is_not_asked_again_at_once(monkeypatch, caplog):
+    # given: the backend pointed at a port where nothing listens (no Redis needed for this)
+    from joopang import cache as backend
+
+    monkeypatch.setattr(backend._Down, "until", 0.0)
+    dead = JoopangRedisCache(
+        "redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
+    )
+    calls = []
+    original = backend.RedisCache.get
+
+    def counted(self, *args, **kwargs):
+        calls.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(backend.RedisCache, "get", counted)
+    monkeypatch.setattr(JoopangRedisCache, "get", backend._tolerant("get", backend._ON_DOWN["get"]))
+
+    # then: every operation answers like an empty cache, none raises
+    assert dead.get("k") is None
+    assert dead.get("k", "fallback") == "fallback"
+    assert dead.get_or_set("k", lambda: 42) == 42
+    assert dead.get_many(["a", "b"]) == {}
+    assert dead.add("k", 1) is False
+    dead.set("k", 1)
+    dead.delete("k")
+    # ... and after the first failure Redis is not asked again for a while
+    assert len(calls) == 1
+    assert backend._Down.skip()
+    # and a failed cache cannot pass for a working one: readiness reads back what it wrote
+    assert dead.get("readyz") is None
