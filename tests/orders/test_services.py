@@ -612,6 +612,27 @@ def test_a_timed_out_charge_leaves_the_payment_pending_and_settles_exactly_once(
     assert ProductSalesDaily.objects.get().units == 1
 
 
+def test_a_funded_wallet_cannot_pay_over_a_pending_method_payment(sandbox, kr):
+    # given: a method payment left pending by a timeout, and a wallet that could pay it all
+    user = MemberFactory()
+    method = method_for(user, kr)
+    _, sku = stocked(kr=12900)
+    order = place(user, kr, items_of((sku, 1)))
+    wallet = funded_wallet(user, kr, 100_000)
+    sandbox.set_fault("timeout", delay=PAST_TIMEOUT, operations=["charge"])
+    assert _pay_method(order, method, "pay-1").payment.status == "pending"
+    # when: the wallet pays (the partial unique index refuses a second live payment, after
+    # the debit: the whole attempt rolls back and the live payment is the answer)
+    with pytest.raises(PaymentPending):
+        services.order_pay_wallet(order_id=str(order.public_id), user=user, idempotency_key="pay-2")
+    # then: nothing was taken, nothing committed, one live payment
+    wallet.refresh_from_db()
+    order.refresh_from_db()
+    assert wallet.balance == 100_000 and not WalletEntry.objects.filter(kind="payment").exists()
+    assert order.status == "pending" and sku_stock(sku).reserved == 1
+    assert list(OrderPayment.objects.filter(order=order).values_list("status", flat=True)) == ["pending"]
+
+
 def _timed_out_method_payment(sandbox, user, kr, sku) -> tuple[Order, Charge]:
     method = method_for(user, kr)
     order = place(user, kr, items_of((sku, 1)))
