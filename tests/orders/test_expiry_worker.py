@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -72,17 +73,27 @@ def _worker(tmp: str) -> subprocess.Popen[str]:
 def test_a_real_worker_cancels_an_unpaid_order_on_time_and_the_stock_returns(require_postgres, kr):
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("needs CELERY_BROKER_URL=redis://... (CI's PostgreSQL + Redis run)")
-    # given: 10 units available; an unpaid order holds 4 of them for 3 more seconds
+    from joopang.celery import app
+
+    # given: 10 units available; an unpaid order holds 4 of them
     _, sku = stocked(kr=12900, stock={"KR": 10})
     order = place(MemberFactory(), kr, items_of((sku, 4)))
     assert available_by_sku_codes(codes=[sku], market_code="KR") == {sku: 6}
-    due = clock.now() + dt.timedelta(seconds=HOLD_SECONDS)
-    Order.objects.filter(pk=order.pk).update(expires_at=due)
-    Reservation.objects.filter(owner=order.owner).update(expires_at=due)
 
     with tempfile.TemporaryDirectory() as tmp:
         worker = _worker(tmp)
         try:
+            # ... a worker with its beat, up and answering (its start-up is not the sweep's
+            # business: on a busy machine it takes longer than the hold)
+            hostname = f"orders-expiry-{os.getpid()}@{socket.gethostname()}"
+            started = time.monotonic() + 90
+            while not app.control.ping(destination=[hostname], timeout=1):
+                assert worker.poll() is None, "the worker died"
+                assert time.monotonic() < started, "the worker did not start"
+            # ... and the order's pay-by time 3 seconds from now
+            due = clock.now() + dt.timedelta(seconds=HOLD_SECONDS)
+            Order.objects.filter(pk=order.pk).update(expires_at=due)
+            Reservation.objects.filter(owner=order.owner).update(expires_at=due)
             # when: the pay-by time passes
             # then: the worker's beat sweep cancels it within a few seconds of that time
             deadline = time.monotonic() + 25
@@ -96,8 +107,6 @@ def test_a_real_worker_cancels_an_unpaid_order_on_time_and_the_stock_returns(req
         finally:
             worker.terminate()
             output, _ = worker.communicate(timeout=30)
-            from joopang.celery import app
-
             app.control.purge()  # what beat queued and the worker left (this test's Redis db)
 
     assert order.status == "cancelled", output
