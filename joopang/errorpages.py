@@ -88,10 +88,13 @@ def respond(request: HttpRequest, error: errors.DomainError, *, early: bool = Fa
     if wants_problem_json(request):
         return problem_json_response(error, request)
     try:
-        return render(request, "error.html", _context(request, error), status=error.http_status)
+        response = render(request, "error.html", _context(request, error), status=error.http_status)
     except Exception:
         logger.exception("errorpage.render_failed", code=error.code)
-        return _bare_page(request, error)
+        response = _bare_page(request, error)
+    for name, value in error.headers.items():  # Retry-After of a 503 or a 429, Allow of a 405
+        response[name] = value
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -137,6 +140,19 @@ def server_error(request: HttpRequest) -> HttpResponse:
     mapped = django_request_error(raised) if raised is not None else None
     if mapped is not None and mapped.http_status < 500:
         return respond(request, mapped)
+    if isinstance(mapped, errors.ServiceUnavailable):
+        # The database went away under a middleware (a session or a market read): a clean
+        # 503 with Retry-After, like the same failure inside a view. Self-contained page:
+        # the template's context processors may need the database too.
+        _inert(request)
+        response = (
+            problem_json_response(mapped, request)
+            if wants_problem_json(request)
+            else _bare_page(request, mapped)
+        )
+        for name, value in mapped.headers.items():
+            response[name] = value
+        return response
     error = errors.ServerError()
     _inert(request)
     if wants_problem_json(request):

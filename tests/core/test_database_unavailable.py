@@ -46,6 +46,8 @@ def operational_page(request: HttpRequest) -> HttpResponse:
     raise OperationalError("the database system is shutting down")
 
 
+handler500 = "joopang.errorpages.server_error"  # as joopang/urls.py (this module is the urlconf)
+
 urlpatterns = [
     path(
         "api/v1/test-db/",
@@ -117,3 +119,22 @@ def test_storefront_page_answers_503_not_500(client):
     assert response.status_code == 503
     assert response["Content-Type"].startswith("text/html")
     assert b"shutting down" not in response.content
+    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+
+
+@pytest.mark.parametrize("path", ["/test-db/page", "/api/v1/test-db/ok"])
+def test_the_database_failing_under_a_middleware_is_a_503_too(path, monkeypatch):
+    # given: the market lookup every request makes fails as a database that went away does
+    from django.test import Client
+
+    def gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("joopang.middleware.resolve_market", gone)
+
+    # when: a page or an API call is asked for (Django's own handler answers: server_error)
+    response = Client(raise_request_exception=False).get(path, HTTP_ACCEPT_LANGUAGE="en")
+
+    # then: a clean 503 with Retry-After, not a 500
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
