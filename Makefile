@@ -14,7 +14,7 @@ REQS   := requirements/base.txt requirements/prod.txt requirements/dev.txt
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv messages migrate seed run test test-fast e2e lint typecheck schema bench clean
+.PHONY: help venv messages migrate seed run test test-fast e2e lint typecheck schema bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ schema: $(STAMP) ## regenerate docs/openapi.yaml from the code
 
 bench: messages ## benchmark on PostgreSQL + gunicorn; writes bench/results/latest.{json,md}
 	$(PY) -m bench.run
+
+soak: messages ## mixed traffic for SOAK_SECONDS (600) on PostgreSQL + gunicorn + worker + beat, then check_invariants; writes bench/results/soak-latest.md
+	$(PY) -m bench.soak
 
 clean: ## remove the virtualenv and local data under var/
 	rm -rf $(VENV) var
