@@ -14,7 +14,8 @@ accounting; the load generator is ``bench/loadgen.py``'s, extended here):
    connection (registered with the required consents, a bearer token, a wallet funded by an
    ops adjustment, a card approved by the payment sandbox, two SKUs of its own restocked by a
    receipt), an ``ops_admin`` (its token fulfils orders), one active flash-sale campaign of
-   ``SOAK_COUPONS`` coupons (one per member) and 40 claiming members per connection.
+   ``SOAK_COUPONS`` (200) coupons, one per member, and 40 claiming members per connection: it
+   sells out during a full run, so later claims are sold-out answers.
 3. **The stack**: the payment sandbox and the data-platform receiver (threads of this
    process, as in ``bench.run``: stand-ins for remote services), gunicorn
    (``bench/gunicorn.conf.py``, sync, 2 x cores + 1 workers), one Celery worker (prefork,
@@ -52,7 +53,7 @@ unexpected error; 1 otherwise; 2 if a setup step failed; 130 on Ctrl-C.
 
 Other knobs: ``SOAK_MIX`` (``browse=30,search=12,...``; 0 drops a flow), ``SOAK_WORKERS``
 (gunicorn), ``SOAK_WINDOW`` (seconds per time window, default a tenth of the run),
-``SOAK_TAG`` (a suffix of the timestamped file names). Logs of the servers: ``var/bench/*.log``.
+``SOAK_TAG`` (a suffix of the timestamped file names). Logs of the servers: ``var/bench/soak-*.log``.
 
 ``python -m bench.soak --loadgen SPEC RESULT`` is the load generator (run by the harness).
 """
@@ -188,7 +189,7 @@ class SoakConfig:
             connections=int(env("SOAK_CONNECTIONS", "32")),
             seconds=seconds,
             warmup_s=float(env("SOAK_WARMUP", "5")),
-            coupons=int(env("SOAK_COUPONS", "1000")),
+            coupons=int(env("SOAK_COUPONS", "200")),
             max_error_rate=float(env("SOAK_MAX_ERROR_RATE", "0.005")),
             mix={k: v for k, v in mix.items() if v > 0},
             window_s=float(env("SOAK_WINDOW") or max(5.0, round(seconds / 10))),
@@ -772,12 +773,12 @@ def run_soak_load(
     def others() -> dict[str, float]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
-            "celery": sum(process_tree_cpu(services.procs[n].pid) for n in ("celery", "beat")),
+            "celery": sum(process_tree_cpu(services.procs[n].pid) for n in ("soak-celery", "soak-beat")),
             "harness": usage.ru_utime + usage.ru_stime,
         }
 
     def memory() -> dict[str, float]:
-        return {name: tree_rss_mb(services.procs[name].pid) for name in ("gunicorn", "celery")}
+        return {name: tree_rss_mb(services.procs[f"soak-{name}"].pid) for name in ("gunicorn", "celery")}
 
     with tempfile.TemporaryDirectory(prefix="joopang-soak-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
@@ -1259,31 +1260,17 @@ def _run(config: SoakConfig, services: Services) -> int:
             "PYTHONUNBUFFERED": "1",
         }
         gunicorn = services.start(
-            "gunicorn", [PYTHON, "-m", "gunicorn", "--config", "bench/gunicorn.conf.py"], child_env
+            "soak-gunicorn", [PYTHON, "-m", "gunicorn", "--config", "bench/gunicorn.conf.py"], child_env
         )
         celery_env = {**child_env, "DB_POOL": "false"}
         services.start(
-            "celery",
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "joopang",
-                "worker",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                "soak@%h",
-            ],
+            "soak-celery",
+            [PYTHON, "-m", "celery", "-A", "joopang", "worker", "--concurrency", "2", "--loglevel", "WARNING",
+             "--without-gossip", "--without-mingle", "--hostname", "soak@%h"],
             celery_env,
-        )
+        )  # fmt: skip
         services.start(
-            "beat",
+            "soak-beat",
             [PYTHON, "-m", "celery", "-A", "joopang", "beat", "--loglevel", "WARNING",
              "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
             celery_env,
@@ -1308,7 +1295,7 @@ def _run(config: SoakConfig, services: Services) -> int:
         result = run_soak_load(config, port, clients, meter, services)
         log(f"load done: {sum(result['statuses'].values())} requests, statuses {result['statuses']}")
         services.check_alive()
-        services.stop_one("gunicorn")
+        services.stop_one("soak-gunicorn")
         counts, drain_s = drain_outbox(config.drain_s)
         log(f"outbox after {drain_s} s: {counts}")
         receiver_stats = receiver.stats()
