@@ -105,7 +105,7 @@ from bench.run import (
 from bench.stats import percentile
 
 #: Flow weights (share of iterations); ``SOAK_MIX`` overrides any of them.
-DEFAULT_MIX = {
+DEFAULT_MIX: dict[str, float] = {
     "browse": 30,
     "search": 12,
     "account": 6,
@@ -176,7 +176,7 @@ class SoakConfig:
     def from_env(cls) -> SoakConfig:
         env = os.environ.get
         seconds = float(env("SOAK_SECONDS", "600"))
-        mix = dict(DEFAULT_MIX)
+        mix: dict[str, float] = dict(DEFAULT_MIX)
         for part in filter(None, (p.strip() for p in env("SOAK_MIX", "").split(","))):
             name, _, weight = part.partition("=")
             if name.strip() not in DEFAULT_MIX:
