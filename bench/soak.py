@@ -1044,13 +1044,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Flows",
         "",
-        "| flow | weight | iterations completed | refused (expected) | failed | cut by the end |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| flow | weight | iterations completed | completed per s | refused (expected) | failed | cut by the end |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, weight in meta["mix"].items():
         it = report["iterations"].get(kind, {})
         lines.append(
-            f"| {kind} | {weight:g} | {it.get('completed', 0):,} | {it.get('refused', 0):,} | "
+            f"| {kind} | {weight:g} | {it.get('completed', 0):,} | {it.get('completed', 0) / meta['duration_s']:.2f} "
+            f"| {it.get('refused', 0):,} | "
             f"{it.get('failed', 0):,} | {it.get('cut', 0):,} |"
         )
     lines += [

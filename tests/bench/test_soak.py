@@ -249,6 +249,8 @@ def test_a_clean_soak_passes_and_its_report_says_so():
     assert "**0 of 1,000 (0.000%)**" in text
     assert "| web.home | GET / | 16.7 | 10.0 | 20.0 | 30.0 | 40.0 | 1,000 | 0 | 0 (0.00%) |" in text
     assert "| 30–60 s | 16.7 | 10.0 | 22.0 | 30.0 | 0 |" in text
+    assert "| browse | 50 | 500 | 8.33 | 0 | 0 | 0 |" in text
+    assert "| claim | 50 | 0 | 0.00 | 500 | 0 | 0 |" in text
     assert "**other processes 16%**" in text  # 110 busy - 91 ours, of 120
     assert "flash sale: 10 issued of 10" in text
 
