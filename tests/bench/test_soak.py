@@ -328,7 +328,9 @@ def test_a_short_soak_passes_and_reports(tmp_path):
     env = {
         **os.environ,
         "SOAK_DATABASE_URL": _with_path(database_url, f"/{name}_bench_soak"),
-        # A Redis database of its own: the soak's worker and beat must not meet the suite's tasks.
+        # A Redis database of its own: the soak's worker and beat must not meet the suite's
+        # tasks (broker: REDIS_URL's database), nor its cache flushes (xdist worker n: database
+        # 1 + n % 15, so 13 is free below 13 workers; SOAK_TEST_REDIS_URL picks another).
         "SOAK_REDIS_URL": os.environ.get("SOAK_TEST_REDIS_URL") or _with_path(os.environ["REDIS_URL"], "/13"),
         "SOAK_SECONDS": os.environ.get("SOAK_TEST_SECONDS", "30"),
         "SOAK_WARMUP": "2",
