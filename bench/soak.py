@@ -61,6 +61,7 @@ Other knobs: ``SOAK_MIX`` (``browse=30,search=12,...``; 0 drops a flow), ``SOAK_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -95,7 +96,9 @@ from bench.run import (
     free_port,
     git_commit,
     log,
+    machine_ticks,
     manage,
+    pids_cpu,
     process_tree_cpu,
     recreate_database,
     size_threads,
@@ -716,17 +719,25 @@ def preflight(port: int, clients: list[dict[str, Any]], headers: dict[str, str])
 
 
 class LoadSampler:
-    """The 1-minute load average every ``every`` seconds, on a thread."""
+    """Every ``every`` seconds, on a thread: the 1-minute load average, the machine's busy and
+    total CPU seconds and ``ours()`` (the CPU seconds of the soak's own processes), so that each
+    time window can say how much of the machine other processes took."""
 
-    def __init__(self, every: float = 10.0) -> None:
+    def __init__(self, every: float = 10.0, ours: Any = None) -> None:
         self.every = every
-        self.samples: list[float] = []
+        self.ours = ours or (lambda: 0.0)
+        self.samples: list[tuple[float, float, float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadavg", daemon=True)
 
+    def sample(self) -> None:
+        busy, total = machine_ticks()
+        load = float(Path("/proc/loadavg").read_text().split()[0])
+        self.samples.append((time.monotonic(), load, busy, total, float(self.ours())))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            self.sample()
             self._stop.wait(self.every)
 
     def start(self) -> LoadSampler:
@@ -734,15 +745,45 @@ class LoadSampler:
         return self
 
     def stop(self) -> dict[str, float]:
+        """Stop sampling (one last sample now: the end of the last interval)."""
         self._stop.set()
-        self._thread.join(timeout=5)
-        values = self.samples or [math.nan]
+        self._thread.join(timeout=30)
+        self.sample()
+        values = [s[1] for s in self.samples] or [math.nan]
         return {
             "min": min(values),
             "mean": sum(values) / len(values),
             "max": max(values),
             "samples": len(self.samples),
         }
+
+    def windows(self, window_s: float) -> dict[int, dict[str, float]]:
+        """Per window (by the start of each interval between two samples, counted from the
+        first sample): the mean load average, the machine's busy share and the share other
+        processes took (busy minus ours, of the machine)."""
+        if not self.samples:
+            return {}
+        t0 = self.samples[0][0]
+        acc: dict[int, dict[str, float]] = {}
+        for (t1, load, busy1, total1, ours1), (_t2, _l, busy2, total2, ours2) in zip(
+            self.samples, self.samples[1:], strict=False
+        ):
+            own = acc.setdefault(
+                int((t1 - t0) // window_s), {"load": 0.0, "n": 0, "busy": 0.0, "total": 0.0, "ours": 0.0}
+            )
+            own["load"] += load
+            own["n"] += 1
+            own["busy"] += busy2 - busy1
+            own["total"] += total2 - total1
+            own["ours"] += ours2 - ours1
+        return {
+            index: {
+                "loadavg": w["load"] / w["n"],
+                "machine_busy": w["busy"] / w["total"] if w["total"] else math.nan,
+                "others": max(0.0, w["busy"] - w["ours"]) / w["total"] if w["total"] else math.nan,
+            }
+            for index, w in acc.items()
+        }  # fmt: skip
 
 
 def tree_rss_mb(root: int) -> float:
@@ -777,6 +818,23 @@ def run_soak_load(
             "harness": usage.ru_utime + usage.ru_stime,
         }
 
+    backends: dict[int, float] = {}
+
+    def ours() -> float:
+        """CPU seconds of the soak's processes (an exited PostgreSQL backend keeps its last
+        reading): gunicorn, Celery, the load generator, this process, our backends."""
+        with contextlib.suppress(Exception):  # a sample without the backends is still a sample
+            backends.update(pids_cpu(meter._backend_pids()))
+        trees = ("soak-gunicorn", "soak-celery", "soak-beat")
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return (
+            sum(process_tree_cpu(services.procs[n].pid) for n in trees)
+            + process_tree_cpu(proc.pid)
+            + usage.ru_utime
+            + usage.ru_stime
+            + sum(backends.values())
+        )
+
     def memory() -> dict[str, float]:
         return {name: tree_rss_mb(services.procs[f"soak-{name}"].pid) for name in ("gunicorn", "celery")}
 
@@ -801,25 +859,28 @@ def run_soak_load(
             text=True,
         )
         sampler: LoadSampler | None = None
+        loadavg: dict[str, float] = {}
         start = end = None
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
                 if line.strip() == "START":
                     start = (meter.snapshot(), others(), memory())
-                    sampler = LoadSampler().start()
+                    sampler = LoadSampler(every=min(10.0, config.window_s / 3), ours=ours).start()
                 elif line.strip() == "END":
                     end = (meter.snapshot(), others(), memory())
+                    if sampler is not None:  # while the load generator still runs
+                        loadavg = sampler.stop()
             proc.wait(timeout=config.warmup_s + config.seconds + 120)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        loadavg = sampler.stop() if sampler else {}
         if proc.returncode != 0:
             raise BenchError(f"load generator failed with exit code {proc.returncode}")
         result: dict[str, Any] = json.loads(result_path.read_text())
     result["loadavg"] = loadavg
+    result["machine_windows"] = sampler.windows(config.window_s) if sampler else {}
     if start and end:
         cpu = CpuMeter.delta(start[0], end[0])
         cpu.update({name: end[1][name] - start[1][name] for name in ("celery", "harness")})
@@ -981,6 +1042,12 @@ def _ms(value: float | None) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
 
 
+def _num(value: float | None, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, fmt)
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     meta, total, cpu = report["meta"], report["totals"], report.get("cpu") or {}
     inv = report["invariants"]
@@ -1058,21 +1125,25 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"## Over time ({report['window_s']:g} s windows)",
         "",
-        "| window | req/s | P50 ms | P95 ms | P99 ms | unexpected errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| window | req/s | P50 ms | P95 ms | P99 ms | unexpected errors | load average | other processes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for w in report["windows"]:
         start = w["index"] * report["window_s"]
         width = min(report["window_s"], meta["duration_s"] - start)
         lines.append(
             f"| {start:g}–{start + width:g} s | {w['requests'] / width if width > 0 else 0:.1f} | {_ms(w['p50_ms'])} "
-            f"| {_ms(w['p95_ms'])} | {_ms(w['p99_ms'])} | {w['errors']} |"
+            f"| {_ms(w['p95_ms'])} | {_ms(w['p99_ms'])} | {w['errors']} | {_num(w.get('loadavg'), '.1f')} "
+            f"| {_num(w.get('others'), '.0%')} |"
         )
     if report.get("drift"):
         d = report["drift"]
         lines += [
             "",
-            f"Drift, last window against the first: req/s {d['rps_ratio']:.2f}×, P95 {d['p95_ratio']:.2f}×.",
+            f"Drift, last window against the first: req/s {d['rps_ratio']:.2f}×, P95 {d['p95_ratio']:.2f}×. "
+            "Load average and other processes (their share of the machine's CPU, approximately: the "
+            "soak's processes are gunicorn, Celery, the load generator, the harness and its "
+            "PostgreSQL backends) say how much of a change the machine's other users explain.",
         ]
     lines += ["", "## Machine", ""]
     if cpu:
@@ -1147,7 +1218,8 @@ def build_report(
     values = sorted(result["latencies_ms"])
     requests = len(values)
     errors = sum(r["errors"] for r in labels)
-    windows = result["soak"]["windows"]
+    machine = result.get("machine_windows", {})
+    windows = [{**w, **machine.get(w["index"], {})} for w in result["soak"]["windows"]]
     full = [w for w in windows if (w["index"] + 1) * config.window_s <= duration + 1e-6]
     drift = None
     if len(full) >= 2 and full[0]["requests"] and full[0]["p95_ms"]:

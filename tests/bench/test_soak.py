@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.db import connection
 
-from bench.soak import MIN_EXPECTED, SoakConfig, SoakRun, render_markdown, step, verdict
+from bench.soak import MIN_EXPECTED, LoadSampler, SoakConfig, SoakRun, render_markdown, step, verdict
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -220,7 +220,7 @@ def _report(*, errors: int = 0, requests: int = 1000, breaches: list | None = No
         "window_s": 30,
         "windows": [
             {"index": 0, "requests": 500, "errors": 0, "p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": 30.0},
-            {"index": 1, "requests": 500, "errors": errors, "p50_ms": 10.0, "p95_ms": 22.0, "p99_ms": 30.0},
+            {"index": 1, "requests": 500, "errors": errors, "p50_ms": 10.0, "p95_ms": 22.0, "p99_ms": 30.0, "loadavg": 2.04, "others": 0.25},
         ],
         "drift": {"rps_ratio": 1.0, "p95_ratio": 1.1},
         "cpu": {"gunicorn": 60.0, "postgres": 20.0, "celery": 5.0, "loadgen": 5.0, "harness": 1.0, "busy": 110.0, "total": 120.0},
@@ -248,7 +248,8 @@ def test_a_clean_soak_passes_and_its_report_says_so():
     assert "**16 of 16 hold**" in text
     assert "**0 of 1,000 (0.000%)**" in text
     assert "| web.home | GET / | 16.7 | 10.0 | 20.0 | 30.0 | 40.0 | 1,000 | 0 | 0 (0.00%) |" in text
-    assert "| 30–60 s | 16.7 | 10.0 | 22.0 | 30.0 | 0 |" in text
+    assert "| 30–60 s | 16.7 | 10.0 | 22.0 | 30.0 | 0 | 2.0 | 25% |" in text
+    assert "| 0–30 s | 16.7 | 10.0 | 20.0 | 30.0 | 0 | – | – |" in text
     assert "| browse | 50 | 500 | 8.33 | 0 | 0 | 0 |" in text
     assert "| claim | 50 | 0 | 0.00 | 500 | 0 | 0 |" in text
     assert "**other processes 16%**" in text  # 110 busy - 91 ours, of 120
@@ -294,6 +295,22 @@ def test_a_flow_that_never_worked_fails_when_the_mix_should_have_run_it():
     assert verdict(_config(), report) == [
         "preflight: refund: POST /api/v1/orders/1/refunds answered 409: ..."
     ]
+
+
+def test_the_sampler_splits_the_machine_by_window():
+    # given samples every 10 s: (time, load average, machine busy s, machine total s, ours s)
+    sampler = LoadSampler()
+    sampler.samples = [
+        (100.0, 1.0, 0.0, 0.0, 0.0),
+        (110.0, 3.0, 20.0, 20.0, 5.0),  # 0-10 s: busy 20 of 20, ours 5 -> others 75 %
+        (120.0, 5.0, 30.0, 40.0, 15.0),  # 10-20 s: busy 10 of 20, ours 10 -> others 0 %
+        (130.0, 7.0, 40.0, 60.0, 20.0),  # 20-30 s: busy 10 of 20, ours 5 -> others 25 %
+    ]
+    # when the windows are 20 s
+    windows = sampler.windows(20)
+    # then each window sums its intervals
+    assert windows[0] == {"loadavg": 2.0, "machine_busy": 0.75, "others": 0.375}
+    assert windows[1] == {"loadavg": 5.0, "machine_busy": 0.5, "others": 0.25}
 
 
 def test_soak_mix_reads_weights_and_refuses_unknown_flows(monkeypatch):
