@@ -243,6 +243,25 @@ class Run:
         elif not 200 <= status < 300:
             self._sample(path, status, body[:300].decode("utf-8", "replace"))
 
+    def _render(
+        self, step: dict[str, Any], saved: dict[str, str], index: int, sent: int
+    ) -> tuple[bytes, str, int]:
+        """A flow step's request bytes and path with the values saved from earlier answers
+        (``{name}`` in the request line) and, for a ``unique`` step, a fresh key; returns
+        them with the count of unique keys sent so far."""
+        raw: bytes = step["raw"]
+        path: str = step["path"]
+        if saved:
+            head, _, rest = raw.partition(b"\r\n")
+            for name, value in saved.items():
+                path = path.replace("{" + name + "}", value)
+                head = head.replace(b"{%s}" % name.encode(), value.encode("latin-1"))
+            raw = head + b"\r\n" + rest
+        if step.get("unique") and self.unique_header:
+            sent += 1
+            raw = raw.replace(UNIQUE_PLACEHOLDER, b"%s-%d-%d" % (self.unique_prefix, index, sent))
+        return raw, path, sent
+
     async def _flow_worker(self, index: int) -> None:
         """Run client ``index``'s flow: its steps in order, again and again."""
         loop = asyncio.get_running_loop()
@@ -258,16 +277,7 @@ class Run:
                 if started >= self.record_end:
                     complete = False
                     break
-                raw: bytes = step["raw"]
-                head, _, rest = raw.partition(b"\r\n")
-                path = step["path"]
-                for name, value in saved.items():
-                    path = path.replace("{" + name + "}", value)
-                    head = head.replace(b"{%s}" % name.encode(), value.encode("latin-1"))
-                raw = head + b"\r\n" + rest
-                if step.get("unique") and self.unique_header:
-                    sent += 1
-                    raw = raw.replace(UNIQUE_PLACEHOLDER, b"%s-%d-%d" % (self.unique_prefix, index, sent))
+                raw, path, sent = self._render(step, saved, index, sent)
                 conn, uses, status, body, detail = await self._send(conn, uses, raw)
                 finished = loop.time()
                 ok = 200 <= status < 300

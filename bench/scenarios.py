@@ -865,14 +865,15 @@ def _flash_sale_members(count: int) -> list[tuple[int, str]]:
     return out
 
 
-def _flash_campaign(name: str) -> Any:
-    """An active KR campaign of ``FLASH_COUPONS`` coupons, one per member, running now."""
+def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str) -> Any:
+    """An active KR campaign of ``quantity`` coupons (1,000 won off), one per member, running
+    now, made by a marketing manager (``email``, created when missing). Also the soak's."""
     from apps.accounts.services import staff_create_or_update
     from apps.core import clock
     from apps.coupons.services import campaign_create, campaign_transition
 
     actor, _ = staff_create_or_update(
-        email="bench-marketing@bench.test",
+        email=email,
         role="marketing_manager",
         password=f"Bench-{uuid.uuid4()}",
         market=None,
@@ -880,12 +881,12 @@ def _flash_campaign(name: str) -> Any:
     now = clock.now()
     campaign = campaign_create(
         data={
-            "name_ko": f"벤치 선착순 쿠폰 ({name})",
-            "name_en": f"Bench flash sale ({name})",
+            "name_ko": name_ko,
+            "name_en": name_en,
             "discount_type": "fixed",
             "discount_value": 1000,
             "markets": ["KR"],
-            "total_quantity": FLASH_COUPONS,
+            "total_quantity": quantity,
             "per_user_limit": 1,
             "starts_at": now - dt.timedelta(hours=1),
             "ends_at": now + dt.timedelta(days=1),
@@ -894,6 +895,16 @@ def _flash_campaign(name: str) -> Any:
     )
     campaign_transition(campaign_id=campaign.pk, to_status="active", actor=actor)
     return campaign
+
+
+def _flash_campaign(name: str) -> Any:
+    """An active KR campaign of ``FLASH_COUPONS`` coupons, one per member, running now."""
+    return flash_campaign(
+        name_ko=f"벤치 선착순 쿠폰 ({name})",
+        name_en=f"Bench flash sale ({name})",
+        quantity=FLASH_COUPONS,
+        email="bench-marketing@bench.test",
+    )
 
 
 def flash_sale_load(ctx: Context, name: str) -> Load:

@@ -295,17 +295,7 @@ class SoakRun(Run):
                 if started >= self.record_end:
                     outcome = "cut"
                     break
-                raw: bytes = step["raw"]
-                path: str = step["path"]
-                if saved:
-                    head, _, rest = raw.partition(b"\r\n")
-                    for name, value in saved.items():
-                        path = path.replace("{" + name + "}", value)
-                        head = head.replace(b"{%s}" % name.encode(), value.encode("latin-1"))
-                    raw = head + b"\r\n" + rest
-                if step.get("unique") and self.unique_header:
-                    sent += 1
-                    raw = raw.replace(UNIQUE_PLACEHOLDER, b"%s-%d-%d" % (self.unique_prefix, index, sent))
+                raw, path, sent = self._render(step, saved, index, sent)
                 conn, uses, status, body, detail = await self._send(conn, uses, raw)
                 finished = loop.time()
                 if finished > self.record_end:
@@ -521,36 +511,14 @@ def member_flows(
 
 def flash_campaign(quantity: int) -> Any:
     """An active KR campaign of ``quantity`` coupons (1,000 won off), one per member."""
-    import datetime as dt
-    import uuid
+    from bench.scenarios import flash_campaign as bench_flash_campaign
 
-    from apps.accounts.services import staff_create_or_update
-    from apps.core import clock
-    from apps.coupons.services import campaign_create, campaign_transition
-
-    actor, _ = staff_create_or_update(
+    return bench_flash_campaign(
+        name_ko="소크 선착순 쿠폰",
+        name_en="Soak flash sale",
+        quantity=quantity,
         email="soak-marketing@bench.test",
-        role="marketing_manager",
-        password=f"Soak-{uuid.uuid4()}",
-        market=None,
     )
-    now = clock.now()
-    campaign = campaign_create(
-        data={
-            "name_ko": "소크 선착순 쿠폰",
-            "name_en": "Soak flash sale",
-            "discount_type": "fixed",
-            "discount_value": 1000,
-            "markets": ["KR"],
-            "total_quantity": quantity,
-            "per_user_limit": 1,
-            "starts_at": now - dt.timedelta(hours=1),
-            "ends_at": now + dt.timedelta(days=1),
-        },
-        actor=actor,
-    )
-    campaign_transition(campaign_id=campaign.pk, to_status="active", actor=actor)
-    return campaign
 
 
 def build_traffic(config: SoakConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
