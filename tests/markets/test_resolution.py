@@ -79,17 +79,17 @@ def test_unknown_market_is_ignored_unless_strict():
 
 
 def test_middleware_sets_headers(client):
-    response = client.get("/healthz", HTTP_ACCEPT_LANGUAGE="en", HTTP_X_MARKET="US")
+    response = client.get("/cart/", HTTP_ACCEPT_LANGUAGE="en", HTTP_X_MARKET="US")
     assert response["Content-Language"] == "en"
     assert response["X-Market"] == "US"
     assert market_get("us").code == "US"
 
 
 def test_storefront_query_choice_sticks_in_cookies_but_api_does_not(client):
-    response = client.get("/healthz?lang=en&market=US")
+    response = client.get("/cart/?lang=en&market=US")
     assert response.cookies["joopang_lang"].value == "en"
     assert response.cookies["joopang_market"].value == "US"
-    follow = client.get("/healthz")
+    follow = client.get("/cart/")
     assert (follow["Content-Language"], follow["X-Market"]) == ("en", "US")
 
     api = client.get("/api/v1/categories?lang=ko&market=KR")
@@ -97,6 +97,6 @@ def test_storefront_query_choice_sticks_in_cookies_but_api_does_not(client):
 
 
 def test_unsupported_query_choice_sets_no_cookie(client):
-    response = client.get("/healthz?lang=fr&market=JP")
+    response = client.get("/cart/?lang=fr&market=JP")
     assert "joopang_lang" not in response.cookies
     assert "joopang_market" not in response.cookies
