@@ -19,6 +19,7 @@ from apps.carts.models import Cart, CartLine
 from apps.catalog import pricing
 from apps.catalog.models import MarketPrice, Sku
 from apps.core import clock
+from apps.core.compiled import Compiled
 from apps.core.errors import DomainError
 from apps.core.money import Money
 from apps.coupons.errors import CouponNotFound, NotApplicable
@@ -61,8 +62,11 @@ def guest_cart_get(*, token: str, now: dt.datetime | None = None) -> Cart | None
     )
 
 
+_MEMBER_CART = Compiled(Cart, lambda p: Cart.objects.filter(user_id=p.user_id).order_by("pk")[:1])
+
+
 def member_cart_get(*, user_id: int) -> Cart | None:
-    return with_market(Cart.objects.filter(user_id=user_id).first())
+    return with_market(_MEMBER_CART.first(user_id=user_id))
 
 
 # --- Offers: what the catalog and inventory say about SKUs in a market -------------------
@@ -105,6 +109,23 @@ _OFFER_COLUMNS = (
 )
 
 
+#: The SKUs asked, with their products and categories; their prices in every market.
+_OFFER_SKUS = Compiled(
+    Sku,
+    lambda p: (
+        Sku.objects.select_related("product", "product__category")
+        .filter(code__in=p.codes)
+        .only(*_OFFER_COLUMNS)
+        .order_by()
+    ),
+)
+_OFFER_PRICES = Compiled(
+    MarketPrice,
+    lambda p: MarketPrice.objects.filter(sku_id__in=p.sku_ids).values_list(
+        "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
+    ),
+)
+
 #: ``SkuOffer.available`` when availability was not read (``with_stock=False``).
 STOCK_NOT_READ = 2**31 - 1
 
@@ -120,18 +141,10 @@ def sku_offers(
     judges the stock anyway (an order's placement)."""
     now = now or clock.now()
     codes = list(dict.fromkeys(codes))
-    skus = {
-        s.code: s
-        for s in Sku.objects.select_related("product", "product__category")
-        .filter(code__in=codes)
-        .only(*_OFFER_COLUMNS)
-        .order_by()
-    }
+    skus = {s.code: s for s in _OFFER_SKUS.fetch(codes=codes)}
     rows: dict[int, dict[str, pricing.PriceRow]] = {}
     if skus:
-        for mp in MarketPrice.objects.filter(sku_id__in=[s.pk for s in skus.values()]).values_list(
-            "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
-        ):
+        for mp in _OFFER_PRICES.fetch(sku_ids=[s.pk for s in skus.values()]):
             rows.setdefault(mp[0], {})[mp[1]] = pricing.PriceRow(*mp[2:])
     stock = available_by_sku_codes(codes=list(skus), market_code=market.code) if with_stock else None
     offers: dict[str, SkuOffer] = {}
@@ -285,11 +298,17 @@ def cart_view_priced(
 def member_cart_lines(*, user_id: int) -> list[tuple[str, int]]:
     """The member's cart as ``(sku, quantity)`` lines in cart order, one query (no cart
     row: an order placed from the cart needs only its lines)."""
-    return list(
-        CartLine.objects.filter(cart__user_id=user_id)
+    return _MEMBER_CART_LINES.fetch(user_id=user_id)
+
+
+_MEMBER_CART_LINES = Compiled(
+    CartLine,
+    lambda p: (
+        CartLine.objects.filter(cart__user_id=p.user_id)
         .order_by("added_at", "id")
         .values_list("sku__code", "quantity")
-    )
+    ),
+)
 
 
 def lines_view(

@@ -17,6 +17,7 @@ from django.db.models import Case, F, Q, Value, When
 from apps.accounts.models import User
 from apps.catalog.models import Sku
 from apps.core import clock
+from apps.core.compiled import CompiledUpdate
 from apps.core.outbox import publish
 from apps.inventory import locks, metrics
 from apps.inventory.errors import (
@@ -123,6 +124,30 @@ def _move(
     return movement
 
 
+#: ``_moves``' conditional UPDATE of several rows (compiled once per number of rows).
+_MOVES_UPDATE = CompiledUpdate(
+    StockLevel,
+    lambda p: (
+        StockLevel.objects.filter(
+            reduce(
+                or_,
+                (
+                    Q(pk=i, on_hand=o, reserved=r)
+                    for i, o, r in zip(p.ids, p.on_hands, p.reserveds, strict=True)
+                ),
+            )
+        ),
+        {
+            "on_hand": F("on_hand")
+            + Case(*(When(pk=i, then=Value(d)) for i, d in zip(p.delta_ids, p.deltas, strict=True))),
+            "reserved": F("reserved")
+            - Case(*(When(pk=i, then=Value(r)) for i, r in zip(p.release_ids, p.releases, strict=True))),
+            "updated_at": p.now,
+        },
+    ),
+)
+
+
 def _moves(
     steps: list[tuple[StockLevel, int, int]],
     *,
@@ -163,12 +188,16 @@ def _moves(
             raise NegativeStock(delta=delta, on_hand=before, reserved=level.reserved)
     now = clock.now()
     # Conditional on what each row held under the lock; fewer rows would mean a lock not held.
-    updated = StockLevel.objects.filter(
-        reduce(or_, (Q(pk=lv.pk, on_hand=lv.on_hand, reserved=lv.reserved) for lv, _d, _r in steps))
-    ).update(
-        on_hand=F("on_hand") + Case(*(When(pk=lv.pk, then=Value(d)) for lv, d, _r in steps)),
-        reserved=F("reserved") - Case(*(When(pk=lv.pk, then=Value(r)) for lv, _d, r in steps)),
-        updated_at=now,
+    ids = [lv.pk for lv, _d, _r in steps]
+    updated = _MOVES_UPDATE.execute(
+        ids=ids,
+        on_hands=[lv.on_hand for lv, _d, _r in steps],
+        reserveds=[lv.reserved for lv, _d, _r in steps],
+        delta_ids=ids,
+        deltas=[d for _lv, d, _r in steps],
+        release_ids=ids,
+        releases=[r for _lv, _d, r in steps],
+        now=now,
     )
     if updated != len(steps):
         raise StockChanged(on_hand=steps[0][0].on_hand, expected=steps[0][0].on_hand)

@@ -24,6 +24,7 @@ from django.db.models import Case, F, Min, Q, QuerySet, Value, When
 from apps.accounts.models import User
 from apps.catalog.models import Sku
 from apps.core import clock
+from apps.core.compiled import Compiled, CompiledUpdate
 from apps.core.outbox import publish
 from apps.inventory import locks, metrics, selectors
 from apps.inventory.errors import (
@@ -204,6 +205,43 @@ def reservation_create(
     return reservation_hold(owner=owner, lines=lines, market=market, ttl=ttl)
 
 
+#: The candidate rows of a hold (the wanted SKUs, sold and active, in the market's active
+#: warehouses), locked in primary-key order; compiled once per number of SKUs.
+_HOLD_LEVELS = Compiled(
+    StockLevel,
+    lambda p: (
+        StockLevel.objects.filter(
+            sku__code__in=p.codes,
+            sku__is_active=True,
+            sku__product__is_active=True,
+            warehouse__market_id=p.market,
+            warehouse__is_active=True,
+        )
+        .select_related("warehouse", "sku")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    ),
+    write=True,
+)
+#: Every step of a hold in one conditional UPDATE (each row: its quantity and condition).
+_HOLD_UPDATE = CompiledUpdate(
+    StockLevel,
+    lambda p: (
+        StockLevel.objects.filter(
+            reduce(
+                or_,
+                (Q(pk=i, on_hand__gte=F("reserved") + q) for i, q in zip(p.ids, p.quantities, strict=True)),
+            )
+        ),
+        {
+            "reserved": F("reserved")
+            + Case(*(When(pk=i, then=Value(q)) for i, q in zip(p.add_ids, p.adds, strict=True))),
+            "updated_at": p.now,
+        },
+    ),
+)
+
+
 @metrics.timed("hold")
 def reservation_hold(
     *,
@@ -247,18 +285,7 @@ def reservation_hold(
     # warehouses) found and locked in one statement, in primary-key order (the locking
     # rows come sorted: PostgreSQL locks them as the sort emits them). A SKU without any
     # such row is short like one whose rows are empty.
-    levels = list(
-        StockLevel.objects.filter(
-            sku__code__in=list(wanted),
-            sku__is_active=True,
-            sku__product__is_active=True,
-            warehouse__market=market,
-            warehouse__is_active=True,
-        )
-        .select_related("warehouse", "sku")
-        .order_by("pk")
-        .select_for_update(of=("self",))
-    )
+    levels = _HOLD_LEVELS.fetch(codes=list(wanted), market=market.code)
     skus = {level.sku.code: level.sku for level in levels}
     candidate_ids = [level.pk for level in levels]
     plan, short = _allocate(wanted, skus, levels)
@@ -274,13 +301,8 @@ def reservation_hold(
     # Invariant: reserved <= on_hand. The rows are locked, so this cannot miss; the
     # conditions (and the CHECK) still refuse rather than oversell if it ever did. One
     # conditional UPDATE for every step (each row: its own quantity and condition).
-    updated = StockLevel.objects.filter(
-        reduce(or_, (Q(pk=level.pk, on_hand__gte=F("reserved") + quantity) for level, quantity in steps))
-    ).update(
-        reserved=F("reserved")
-        + Case(*(When(pk=level.pk, then=Value(quantity)) for level, quantity in steps)),
-        updated_at=now,
-    )
+    ids, quantities = [level.pk for level, _q in steps], [quantity for _lv, quantity in steps]
+    updated = _HOLD_UPDATE.execute(ids=ids, quantities=quantities, add_ids=ids, adds=quantities, now=now)
     if updated != len(steps):
         short_level, wanted_quantity = next(((lv, q) for lv, q in steps if lv.available < q), steps[0])
         raise InsufficientStock(
@@ -339,6 +361,34 @@ def _owned(owner: str, *statuses: str) -> QuerySet[Reservation]:
     return Reservation.objects.filter(owner=owner, status__in=statuses).select_related("sku", "warehouse")
 
 
+#: ``reservation_commit_held``'s statements, compiled once per number of rows.
+_COMMIT_ROWS = Compiled(
+    Reservation,
+    lambda p: locks.reservations_qs_for_update(
+        _owned(p.owner, Status.ACTIVE, Status.EXPIRED, Status.COMMITTED)
+    ),
+    write=True,
+)
+_COMMIT_LEVELS = Compiled(
+    StockLevel,
+    lambda p: (
+        StockLevel.objects.filter(sku_id__in=p.sku_ids, warehouse_id__in=p.warehouse_ids)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    ),
+    write=True,
+)
+_COMMIT_UPDATE = CompiledUpdate(
+    Reservation,
+    lambda p: (
+        Reservation.objects.filter(
+            reduce(or_, (Q(pk=pk, status=status) for pk, status in zip(p.pks, p.statuses, strict=True)))
+        ),
+        {"status": p.committed, "updated_at": p.now},
+    ),
+)
+
+
 @transaction.atomic(durable=True)
 def reservation_commit(*, owner: str, actor: User | None = None) -> list[Reservation]:
     """The commit as its own use-case: see ``reservation_commit_held``."""
@@ -361,9 +411,7 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
     inventory.reservation_released.
     Emits: inventory.committed (outbox, same transaction), when anything committed.
     """
-    rows = list(
-        locks.reservations_qs_for_update(_owned(owner, Status.ACTIVE, Status.EXPIRED, Status.COMMITTED))
-    )
+    rows = _COMMIT_ROWS.fetch(owner=owner)
     if not rows:
         if Reservation.objects.filter(owner=owner, status=Status.RELEASED).exists():
             raise ReservationReleased(owner=owner)
@@ -382,11 +430,10 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
     # (Their SKU and warehouse are the reservations', already read: not joined again.)
     levels = {
         (lv.sku_id, lv.warehouse_id): lv
-        for lv in StockLevel.objects.filter(
-            sku_id__in={r.sku_id for r in pending}, warehouse_id__in={r.warehouse_id for r in pending}
+        for lv in _COMMIT_LEVELS.fetch(
+            sku_ids=sorted({r.sku_id for r in pending}),
+            warehouse_ids=sorted({r.warehouse_id for r in pending}),
         )
-        .order_by("pk")
-        .select_for_update(of=("self",))
     }
     for r in pending:
         level = levels.get((r.sku_id, r.warehouse_id))
@@ -398,8 +445,8 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
         if reservation.status != Status.ACTIVE and level.available < reservation.quantity:
             raise ReservationExpired(owner=owner, sku=reservation.sku.code, available=max(level.available, 0))
     # All rows committed by one compare-and-set on the status each had (never twice).
-    moved = Reservation.objects.filter(reduce(or_, (Q(pk=r.pk, status=r.status) for r in pending))).update(
-        status=Status.COMMITTED, updated_at=now
+    moved = _COMMIT_UPDATE.execute(
+        pks=[r.pk for r in pending], statuses=[r.status for r in pending], committed=Status.COMMITTED, now=now
     )
     if moved != len(pending):  # unreachable while the rows are locked: roll everything back
         raise RuntimeError(f"reservations of {owner} changed under their lock")

@@ -4,13 +4,16 @@ one place that writes ``status`` and ``status_history``), and its event payloads
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from apps.accounts.models import User
 from apps.core import clock
+from apps.core.compiled import Compiled, CompiledUpdate
 from apps.core.outbox import publish
 from apps.markets.selectors import market_map
 from apps.orders import state
@@ -38,21 +41,46 @@ def status_label(status: str) -> str:
     return str(Order.Status(status).label) if status in Order.Status.values else status
 
 
-def order_qs_for_update(**lookup: Any) -> Order:
-    """The order, row-locked until the caller commits: two transitions of one order never
-    interleave. Lock order: the order row first, then inventory, then the wallet.
-    Raises: order.not_found."""
+def _order_locked_qs(**lookup: Any) -> QuerySet[Order]:
     qs = Order.objects.select_related("user").filter(**lookup)
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(of=("self",))
-    order = qs.first()
+    return qs.order_by("pk")[:1]
+
+
+#: Every payment and transition starts here: compiled once per lookup shape.
+_ORDER_LOCKED = Compiled(Order, lambda p: _order_locked_qs(**vars(p)), write=True)
+
+
+def order_qs_for_update(**lookup: Any) -> Order:
+    """The order, row-locked until the caller commits: two transitions of one order never
+    interleave. Lock order: the order row first, then inventory, then the wallet.
+    ``user=`` is the member's (their orders only); ``public_id`` a UUID or its text.
+    Raises: order.not_found."""
+    shown = str(lookup.get("public_id") or lookup.get("pk") or "")
+    if "user" in lookup:
+        lookup["user_id"] = lookup.pop("user").pk
+    if isinstance(lookup.get("public_id"), str):
+        try:
+            lookup["public_id"] = uuid.UUID(lookup["public_id"])
+        except ValueError:
+            raise OrderNotFound(order=shown[:64]) from None
+    if "market_id__in" in lookup:
+        lookup["market_id__in"] = sorted(lookup["market_id__in"])
+    order = _ORDER_LOCKED.first(**lookup)
     if order is None:
-        raise OrderNotFound(order=str(lookup.get("public_id") or lookup.get("pk") or ""))
+        raise OrderNotFound(order=shown)
     # The market from the per-process markets map (configuration), not a join of its columns.
     market = market_map().get(order.market_id)
     if market is not None:
         order.market = market
     return order
+
+
+_HISTORY = Compiled(
+    OrderStatusChange,
+    lambda p: OrderStatusChange.objects.filter(order_id=p.order_id).order_by("created_at", "pk"),
+)
 
 
 def order_shaped(
@@ -70,7 +98,7 @@ def order_shaped(
     payment it just captured: a failed attempt is never shown, a pending order has no
     refunds)."""
     if history is None:
-        history = list(OrderStatusChange.objects.filter(order=order).order_by("created_at", "pk"))
+        history = _HISTORY.fetch(order_id=order.pk)
     rows: dict[str, list[Any]] = {
         "lines": sorted(lines, key=lambda line: line.position),
         "status_history": list(history),
@@ -101,6 +129,22 @@ def order_event_payload(order: Order, **extra: Any) -> dict[str, Any]:
     }
 
 
+_STATUS_UPDATES: dict[str | None, CompiledUpdate] = {}
+
+
+def _status_update(stamp: str | None) -> CompiledUpdate:
+    """The compare-and-set of ``status_move``, compiled once per stamped column."""
+    update = _STATUS_UPDATES.get(stamp)
+    if update is None:
+
+        def build(p: Any) -> tuple[QuerySet[Order], dict[str, Any]]:
+            changes = {"status": p.to, "updated_at": p.now, **({stamp: p.stamp} if stamp else {})}
+            return Order.objects.filter(pk=p.pk, status=p.frm), changes
+
+        update = _STATUS_UPDATES[stamp] = CompiledUpdate(Order, build)
+    return update
+
+
 def status_move(
     order: Order,
     *,
@@ -122,7 +166,9 @@ def status_move(
     stamp = _STAMPS.get(Order.Status(to))
     if stamp:
         changes[stamp] = now
-    moved = Order.objects.filter(pk=order.pk, status=frm).update(**changes)
+    moved = _status_update(stamp).execute(
+        pk=order.pk, frm=frm, to=to, now=now, **({"stamp": now} if stamp else {})
+    )
     if moved != 1:  # unreachable under the row lock; never move twice
         raise InvalidTransition(order=order.number, from_status=status_label(frm), to_status=status_label(to))
     for name, value in changes.items():

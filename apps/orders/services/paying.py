@@ -20,6 +20,7 @@ from apps.accounts.models import User
 from apps.carts.services import cart_lines_bought
 from apps.catalog.services import products_sales_record
 from apps.core import clock
+from apps.core.compiled import Compiled
 from apps.coupons import services as coupons
 from apps.inventory.errors import ReservationExpired
 from apps.inventory.services import reservation_commit_held
@@ -68,6 +69,9 @@ def _check_payable(order: Order, hashed_key: str) -> OrderPayment | None:
     return None
 
 
+_LINES = Compiled(OrderLine, lambda p: OrderLine.objects.filter(order_id=p.order_id).order_by("position"))
+
+
 def _record_sales(order: Order, lines: list[OrderLine]) -> None:
     """The order's units per product into the sales counters: two statements in all."""
     per_product: dict[int, int] = {}
@@ -108,7 +112,9 @@ def _capture(
             "payment": {"method": payment.method, "amount": payment.amount, "id": str(payment.public_id)}
         },
     )
-    lines = list(order.lines.all())  # one read for the counters and the cart
+    lines = _LINES.fetch(order_id=order.pk)  # one read for the counters and the cart
+    for line in lines:
+        OrderLine.order.field.set_cached_value(line, order)  # as ``order.lines.all()`` would
     _record_sales(order, lines)
     if order.from_cart:
         # What was bought leaves the member's cart in this same transaction: three short

@@ -1,0 +1,117 @@
+"""``apps.core.compiled``: a statement compiled once answers exactly what the ORM answers,
+for every call's values, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.db.models import F, Q
+from django.test.utils import CaptureQueriesContext
+
+from apps.core.compiled import Compiled, CompiledUpdate, NotCompilable
+from apps.core.models import IdempotencyKey
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+
+
+def _key(caller: str, key: str, *, status: int | None = None, minutes: int = 0) -> IdempotencyKey:
+    return IdempotencyKey.objects.create(
+        caller=caller,
+        key=key,
+        method="POST",
+        path="/x",
+        request_hash="h",
+        response_status=status,
+        locked_until=NOW + dt.timedelta(minutes=minutes),
+        created_at=NOW,
+        expires_at=NOW + dt.timedelta(hours=1),
+    )
+
+
+BY_CALLER = Compiled(
+    IdempotencyKey,
+    lambda p: IdempotencyKey.objects.filter(caller=p.caller, locked_until__gte=p.since).order_by("key"),
+)
+KEYS_OF = Compiled(
+    IdempotencyKey,
+    lambda p: IdempotencyKey.objects.filter(caller__in=p.callers).order_by("pk").values_list("caller", "key"),
+)
+
+
+def test_rows_are_the_querysets_for_every_value() -> None:
+    for n in range(3):
+        _key("a", f"k{n}", minutes=n)
+    _key("b", "other")
+    for caller, since, expected in [
+        ("a", NOW, ["k0", "k1", "k2"]),
+        ("a", NOW + dt.timedelta(minutes=1), ["k1", "k2"]),
+        ("b", NOW, ["other"]),
+        ("c", NOW, []),
+    ]:
+        rows = BY_CALLER.fetch(caller=caller, since=since)
+        orm = list(IdempotencyKey.objects.filter(caller=caller, locked_until__gte=since).order_by("key"))
+        assert [r.key for r in rows] == expected == [r.key for r in orm]
+        assert [r.locked_until for r in rows] == [r.locked_until for r in orm]  # converted alike
+        assert all(isinstance(r, IdempotencyKey) and r._state.adding is False for r in rows)
+
+
+def test_values_list_and_list_lengths_are_shapes() -> None:
+    _key("a", "1")
+    _key("b", "2")
+    _key("c", "3")
+    assert KEYS_OF.fetch(callers=["a"]) == [("a", "1")]
+    assert KEYS_OF.fetch(callers=["c", "a"]) == [("a", "1"), ("c", "3")]
+    assert KEYS_OF.fetch(callers=["b", "zz", "c"]) == [("b", "2"), ("c", "3")]
+    assert KEYS_OF.fetch(callers=[]) == []
+    assert len(KEYS_OF._entries) == 3  # one statement per list length
+
+
+def test_the_statement_is_compiled_once_and_sent_as_is() -> None:
+    _key("a", "1")
+    BY_CALLER.fetch(caller="a", since=NOW)
+    with CaptureQueriesContext(connection) as first:
+        BY_CALLER.fetch(caller="a", since=NOW)
+    with CaptureQueriesContext(connection) as second:
+        BY_CALLER.fetch(caller="zz", since=NOW)
+    assert len(first) == len(second) == 1
+    assert "zz" not in first[0]["sql"] and ("zz" in second[0]["sql"] or connection.vendor == "sqlite")
+
+
+def test_update_counts_and_writes_like_the_orm() -> None:
+    rows = [_key("a", str(n), status=200) for n in range(3)]
+    bump = CompiledUpdate(
+        IdempotencyKey,
+        lambda p: (
+            IdempotencyKey.objects.filter(Q(pk__in=p.pks) & Q(response_status=p.was)),
+            {"response_status": F("response_status") + p.by, "completed_at": p.at},
+        ),
+    )
+    assert bump.execute(pks=[rows[0].pk, rows[1].pk], was=200, by=1, at=NOW) == 2
+    assert bump.execute(pks=[rows[0].pk, rows[2].pk], was=200, by=5, at=NOW) == 1
+    assert bump.execute(pks=[], was=200, by=5, at=NOW) == 0
+    statuses = dict(IdempotencyKey.objects.values_list("key", "response_status"))
+    assert statuses == {"0": 201, "1": 201, "2": 205}
+    assert IdempotencyKey.objects.get(key="2").completed_at == NOW
+
+
+def test_a_value_the_sql_rewrites_is_refused_when_compiled() -> None:
+    contains = Compiled(IdempotencyKey, lambda p: IdempotencyKey.objects.filter(key__contains=p.part))
+    with pytest.raises(NotCompilable):
+        contains.fetch(part="x")
+    constant = Compiled(IdempotencyKey, lambda p: IdempotencyKey.objects.filter(caller=p.flag))
+    with pytest.raises(NotCompilable):
+        constant.fetch(flag=True)  # booleans are constants of the builder
+
+
+def test_uuid_values() -> None:
+    from apps.orders.models import Order
+
+    probe = Compiled(
+        Order, lambda p: Order.objects.filter(public_id=p.public_id).values_list("pk", flat=True)
+    )
+    assert probe.fetch(public_id=uuid.uuid4()) == []
