@@ -9,6 +9,8 @@ from typing import Any
 from bench.stats import ScenarioSummary
 
 BASELINE = "baseline"
+#: The same view on Django's default middleware (``joopang.settings.bench_bare``).
+BARE = "baseline_bare"
 
 
 def _ratio(value: float, reference: float) -> float | None:
@@ -31,16 +33,64 @@ def build_report(
         row["p95_vs_baseline"] = _ratio(summary.p95_ms, base.p95_ms) if base else None
         row["rps_vs_baseline"] = _ratio(summary.rps, base.rps) if base else None
         rows.append(row)
+    floor = middleware_floor(summaries)
     return {
         "meta": meta,
         "baseline": BASELINE if base else None,
+        "middleware_floor": floor,
         "scenarios": rows,
         "skipped": list(skipped),
         "passed": all(s.passed for s in summaries)
         and bool(summaries)
-        and all(all(check["targets"].values()) for check in meta.get("flash_sales", [])),
+        and all(all(check["targets"].values()) for check in meta.get("flash_sales", []))
+        and (floor is None or floor["passed"]),
         "errors": sum(s.errors for s in summaries),
     }
+
+
+def _gunicorn_cpu(summary: ScenarioSummary) -> float | None:
+    value = summary.extra.get("cpu_ms_per_request", {}).get("gunicorn")
+    return float(value) if value else None
+
+
+def middleware_floor(summaries: Sequence[ScenarioSummary]) -> dict[str, Any] | None:
+    """The baseline (Joopang's middleware) against ``baseline_bare`` (Django's default
+    middleware) of the same run: gunicorn CPU per request and req/s, and their ratios
+    (issue 25: the full stack may cost no more CPU per request than the stock one)."""
+    base = next((s for s in summaries if s.name == BASELINE), None)
+    bare = next((s for s in summaries if s.name == BARE), None)
+    if base is None or bare is None:
+        return None
+    base_cpu, bare_cpu = _gunicorn_cpu(base), _gunicorn_cpu(bare)
+    cpu_ratio = base_cpu / bare_cpu if base_cpu and bare_cpu else None
+    return {
+        "baseline_cpu_ms": base_cpu,
+        "bare_cpu_ms": bare_cpu,
+        "cpu_ratio": cpu_ratio,
+        "baseline_rps": base.rps,
+        "bare_rps": bare.rps,
+        "rps_ratio": _ratio(base.rps, bare.rps),
+        "passed": cpu_ratio is not None and cpu_ratio <= 1.0,
+    }
+
+
+def _floor_lines(floor: dict[str, Any] | None) -> list[str]:
+    if not floor:
+        return []
+    cpu = (
+        f"{floor['baseline_cpu_ms']:.2f} ms of gunicorn CPU per request vs bare {floor['bare_cpu_ms']:.2f} ms "
+        f"({floor['cpu_ratio']:.2f}×)"
+        if floor["cpu_ratio"] is not None
+        else "gunicorn CPU per request not measured"
+    )
+    rps = _times(floor["rps_ratio"])
+    verdict = "pass" if floor["passed"] else "FAIL"
+    return [
+        f"- **middleware floor**: baseline costs {cpu}; req/s {floor['baseline_rps']:.0f} vs bare "
+        f"{floor['bare_rps']:.0f} ({rps}). Target (issue 25): no more CPU per request than Django's "
+        f"default middleware, i.e. ≤ 1.00×: **{verdict}**",
+        "",
+    ]
 
 
 def _ms(value: float | None) -> str:
@@ -110,6 +160,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
         )
     lines.append("")
+    lines += _floor_lines(report.get("middleware_floor"))
     cpu_rows = [row for row in report["scenarios"] if row.get("extra", {}).get("cpu_ms_per_request")]
     if cpu_rows:
         lines += [

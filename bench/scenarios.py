@@ -350,6 +350,25 @@ def baseline(ctx: Context) -> list[str]:
     return [f"/bench/baseline/{pk}" for pk in ids]
 
 
+#: The settings module of ``baseline_bare``: ``joopang.settings.bench`` with the middleware
+#: ``startproject`` generates.
+BARE_SETTINGS = "joopang.settings.bench_bare"
+
+
+@scenario(
+    "baseline_bare",
+    "the same view and paths on gunicorn with Django's default middleware (joopang.settings.bench_bare)",
+    headers={},
+    server_env={"DJANGO_SETTINGS_MODULE": BARE_SETTINGS},
+)
+def baseline_bare(ctx: Context) -> list[str]:
+    """The baseline's paths (the same sample: the builders share a seeded generator, so a
+    fresh one is used here), served by a stock Django middleware stack: what a project with
+    sessions, auth, CSRF and messages costs per request, the floor Joopang's middleware is
+    measured against (``bench.report``'s "middleware floor")."""
+    return baseline(Context(max_paths=ctx.max_paths, clients=ctx.clients))
+
+
 @scenario(
     "product_list",
     "GET /api/v1/products?category=&sort= (rotating categories and sorts)",

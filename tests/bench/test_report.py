@@ -86,3 +86,39 @@ def test_cpu_table_projects_throughput_on_free_cores():
     report = build_report(meta={"cpu_count": 2, "concurrency": 32}, summaries=[summary])
     # then 400 req/s, and 32 clients would wait 80 ms on average
     assert "| baseline | 4.00 | 0.50 | 0.50 | 10% | 25% | 400 | 80 ms |" in render_markdown(report)
+
+
+def _cpu_summary(name, rps_requests, gunicorn_ms):
+    return summarize(
+        name=name,
+        title=name,
+        latencies_ms=[10.0],
+        statuses={"200": rps_requests},
+        duration_s=1.0,
+        extra={"cpu_ms_per_request": {"gunicorn": gunicorn_ms, "postgres": 0.3, "loadgen": 0.2}},
+    )
+
+
+def test_middleware_floor_compares_the_baseline_with_the_bare_stack_of_the_same_run():
+    # given the full stack at 3 ms of gunicorn CPU and 400 req/s, the bare one at 2 ms and 600
+    report = build_report(
+        meta={}, summaries=[_cpu_summary("baseline", 400, 3.0), _cpu_summary("baseline_bare", 600, 2.0)]
+    )
+    floor = report["middleware_floor"]
+    assert floor["cpu_ratio"] == 1.5
+    assert floor["rps_ratio"] == 400 / 600
+    assert floor["passed"] is False
+    assert report["passed"] is False
+    markdown = render_markdown(report)
+    assert (
+        "- **middleware floor**: baseline costs 3.00 ms of gunicorn CPU per request vs bare 2.00 ms (1.50×); "
+        "req/s 400 vs bare 600 (0.67×). Target (issue 25): no more CPU per request than Django's default "
+        "middleware, i.e. ≤ 1.00×: **FAIL**" in markdown
+    )
+    # when the full stack costs no more than the bare one, the floor passes
+    even = build_report(
+        meta={}, summaries=[_cpu_summary("baseline", 600, 2.0), _cpu_summary("baseline_bare", 600, 2.0)]
+    )
+    assert even["middleware_floor"]["passed"] is True
+    # and without the bare scenario there is no floor
+    assert build_report(meta={}, summaries=[_cpu_summary("baseline", 400, 3.0)])["middleware_floor"] is None
