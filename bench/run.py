@@ -13,9 +13,12 @@
    process (``bench/loadgen.py``) for ``BENCH_WARMUP`` (3) + ``BENCH_DURATION`` (20) s.
 4. Write ``bench/results/latest.json`` and ``latest.md``, print the table, stop gunicorn
    and the worker (also on failure or Ctrl-C). Exit 1 if any request failed (non-2xx or
-   transport error); with ``BENCH_STRICT=1`` also if a P95 target is missed.
+   transport error); with ``BENCH_STRICT=1`` also if a target is missed (a P95 bound, a
+   req/s share of the baseline, the middleware floor, a flash sale's or the coupon
+   issuance's).
 
-Other knobs: ``BENCH_SCENARIOS`` (comma-separated names), ``BENCH_WORKERS``,
+Other knobs: ``BENCH_SCENARIOS`` (comma-separated names; the baseline always runs first,
+since every ratio is to it), ``BENCH_WORKERS``,
 ``BENCH_WORKER_CLASS`` (``sync`` or ``gthread``), ``BENCH_THREADS`` (gthread only),
 ``BENCH_SETTINGS`` (a settings module that star-imports ``joopang.settings.bench``, to
 measure a change before making it). Logs of the servers: ``var/bench/*.log``.
@@ -304,6 +307,11 @@ def machine_ticks() -> tuple[float, float]:
     return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
 
 
+def loadavg_1m() -> float:
+    """The machine's 1-minute load average (runnable processes, ours included)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 class CpuMeter:
     """Snapshots of gunicorn's tree, our PostgreSQL backends and the machine."""
 
@@ -329,6 +337,7 @@ class CpuMeter:
             "postgres": pids_cpu(self._backend_pids()),
             "busy": busy,
             "total": total,
+            "loadavg_1m": loadavg_1m(),
         }
 
     @staticmethod
@@ -339,6 +348,7 @@ class CpuMeter:
             "postgres": pg,
             "busy": end["busy"] - start["busy"],
             "total": end["total"] - start["total"],
+            "loadavg_1m": end.get("loadavg_1m"),
         }
 
 
@@ -445,6 +455,7 @@ def cpu_extra(result: dict[str, Any], cores: int) -> dict[str, Any]:
         ours = cpu["gunicorn"] + cpu["postgres"] + result["cpu_s"]
         extra["other_machine_share"] = max(0.0, cpu["busy"] - ours) / cpu["total"] if cpu["total"] else None
         extra["machine_busy_share"] = cpu["busy"] / cpu["total"] if cpu["total"] else None
+        extra["loadavg_1m"] = cpu.get("loadavg_1m")
     extra["cpu_ms_per_request"] = per_request
     return extra
 
@@ -598,6 +609,7 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
     """The rows one scenario makes: one, or for a flow one per ``load.rows`` entry (its
     step labels and sums). A flow's CPU per request covers all its requests (the load
     generator cannot tell whose request a CPU second was): it goes with the first row."""
+    from bench.scenarios import RPS_TARGETS
     from bench.stats import summarize
 
     extra = cpu_extra(result, cores)
@@ -612,9 +624,12 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
                 p95_target_ms=item.p95_target_ms,
                 extra=extra,
                 ok_statuses=load.ok_statuses,
+                rps_target_vs_baseline=RPS_TARGETS.get(item.name),
             )
         ]
     extra["cpu_label"] = f"{item.name} (all its requests)"
+    # Every row of the flow ran in the same window: the same machine load.
+    machine = {k: extra[k] for k in ("other_machine_share", "machine_busy_share", "loadavg_1m") if k in extra}
     out = []
     for index, row in enumerate(load.rows):
         own = result.get("by_label", {}).get(row.label, {"latencies_ms": [], "statuses": {}})
@@ -626,7 +641,8 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
                 statuses=own["statuses"],
                 duration_s=result["duration_s"],
                 p95_target_ms=row.p95_target_ms,
-                extra=extra if index == 0 else {"error_samples": []},
+                extra=extra if index == 0 else {"error_samples": [], **machine},
+                rps_target_vs_baseline=RPS_TARGETS.get(row.label),
             )
         )
     return out
@@ -863,6 +879,10 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     plan: list[tuple[Any, Load]] = []
     skipped: list[dict[str, str]] = []
     names = config.only or list(REGISTRY)
+    if "baseline" in REGISTRY and "baseline" not in names:
+        # Every ratio and throughput target of the table is to the baseline of the same run.
+        names = ["baseline", *names]
+        log("BENCH_SCENARIOS without the baseline: it runs first (every ratio is to it)")
     for name in names:
         if name not in REGISTRY:
             raise BenchError(f"unknown scenario {name!r}; known: {', '.join(REGISTRY)}")
