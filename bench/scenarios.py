@@ -999,9 +999,10 @@ def _flash_sale_members(count: int) -> list[tuple[int, str]]:
     return out
 
 
-def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str) -> Any:
-    """An active KR campaign of ``quantity`` coupons (1,000 won off), one per member, running
-    now, made by a marketing manager (``email``, created when missing). Also the soak's."""
+def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str, per_user_limit: int = 1) -> Any:
+    """An active KR campaign of ``quantity`` coupons (1,000 won off), ``per_user_limit`` per
+    member, running now, made by a marketing manager (``email``, created when missing). Also
+    the soak's."""
     from apps.accounts.services import staff_create_or_update
     from apps.core import clock
     from apps.coupons.services import campaign_create, campaign_transition
@@ -1021,7 +1022,7 @@ def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str) -> 
             "discount_value": 1000,
             "markets": ["KR"],
             "total_quantity": quantity,
-            "per_user_limit": 1,
+            "per_user_limit": per_user_limit,
             "starts_at": now - dt.timedelta(hours=1),
             "ends_at": now + dt.timedelta(days=1),
         },
@@ -1046,16 +1047,7 @@ def flash_sale_load(ctx: Context, name: str) -> Load:
     to ``FLASH_ATTEMPTS`` rounded up to a multiple of the clients; attempt *k* goes to
     connection *k* mod clients, so a member's later attempts race on other connections
     (some at the same moment). Nobody is warmed up: the first request opens the sale."""
-    if not _table_exists(ctx.model("coupons", "Campaign")):
-        raise SkipScenario("the coupons tables are not migrated")
-    from django.urls import Resolver404, resolve
-
-    try:
-        resolve(FLASH_CLAIM_PATH.format(id=1))
-    except Resolver404 as exc:
-        raise SkipScenario(
-            "the claim API (POST /api/v1/coupons/campaigns/{id}/claim) does not exist yet"
-        ) from exc
+    _claim_api_or_skip(ctx)
     members = _flash_sale_members(FLASH_MEMBERS)
     campaign = _flash_campaign(name)
     total = -(-FLASH_ATTEMPTS // ctx.clients) * ctx.clients
@@ -1083,11 +1075,78 @@ def flash_sale_load(ctx: Context, name: str) -> Load:
         ok_statuses=(409,),
         preflight=False,
         facts={
+            "kind": "flash_sale",
             "campaign_id": campaign.pk,
             "coupons": FLASH_COUPONS,
             "members": len(members),
             "attempts": total,
             "per_user_limit": 1,
+        },
+    )
+
+
+def _claim_api_or_skip(ctx: Context) -> None:
+    if not _table_exists(ctx.model("coupons", "Campaign")):
+        raise SkipScenario("the coupons tables are not migrated")
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(FLASH_CLAIM_PATH.format(id=1))
+    except Resolver404 as exc:
+        raise SkipScenario(
+            "the claim API (POST /api/v1/coupons/campaigns/{id}/claim) does not exist yet"
+        ) from exc
+
+
+#: The coupon issuance (issue 25 item 3): a campaign with a coupon for every claim the run
+#: can make (members x per-member limit far above it), so every claim issues one.
+ISSUE_COUPONS = 1_000_000
+ISSUE_PER_MEMBER = 100
+
+
+@scenario(
+    "coupon_issue",
+    f"POST {FLASH_CLAIM_PATH}: a campaign of {ISSUE_COUPONS:,} coupons, {ISSUE_PER_MEMBER} per member; "
+    f"each client claims for its own {FLASH_MEMBERS:,} / 32 members in turn, so every claim issues "
+    "(Redis gate, then the campaign row's conditional UPDATE + the coupon's INSERT)",
+    p95_target_ms=400,
+    requires=("accounts", "coupons"),
+    method="POST",
+)
+def coupon_issue(ctx: Context) -> Load:
+    """Steady coupon issuance at ``ctx.clients`` connections, compared by the harness with
+    what PostgreSQL alone allows for the same hot-row transaction (``bench.run.pgbench_hot_row``,
+    32 pgbench clients, in the same run). Client *c* claims for members c, c + clients, ...
+    in turn: a member's claims never race each other (no seq retries), and a client would
+    need ``ISSUE_PER_MEMBER`` laps of its ~156 members (15,600 claims) to hit the limit."""
+    _claim_api_or_skip(ctx)
+    members = _flash_sale_members(FLASH_MEMBERS)
+    campaign = flash_campaign(
+        name_ko="벤치 쿠폰 발급",
+        name_en="Bench coupon issuance",
+        quantity=ISSUE_COUPONS,
+        email="bench-marketing@bench.test",
+        per_user_limit=ISSUE_PER_MEMBER,
+    )
+    path = FLASH_CLAIM_PATH.format(id=campaign.pk)
+    clients = []
+    for c in range(ctx.clients):
+        mine = members[c :: ctx.clients]
+        clients.append(
+            ClientLoad(
+                headers={},
+                paths=[path] * len(mine),
+                request_headers=[{"Authorization": f"Bearer {token}"} for _pk, token in mine],
+            )
+        )
+    return Load(
+        clients=clients,
+        preflight=False,  # a preflight claim would issue a coupon no answer of the load counts
+        facts={
+            "kind": "coupon_issue",
+            "campaign_id": campaign.pk,
+            "coupons": ISSUE_COUPONS,
+            "per_user_limit": ISSUE_PER_MEMBER,
         },
     )
 
