@@ -13,9 +13,12 @@
    process (``bench/loadgen.py``) for ``BENCH_WARMUP`` (3) + ``BENCH_DURATION`` (20) s.
 4. Write ``bench/results/latest.json`` and ``latest.md``, print the table, stop gunicorn
    and the worker (also on failure or Ctrl-C). Exit 1 if any request failed (non-2xx or
-   transport error); with ``BENCH_STRICT=1`` also if a P95 target is missed.
+   transport error); with ``BENCH_STRICT=1`` also if a target is missed (a P95 bound, a
+   req/s share of the baseline, the middleware floor, a flash sale's or the coupon
+   issuance's).
 
-Other knobs: ``BENCH_SCENARIOS`` (comma-separated names), ``BENCH_WORKERS``,
+Other knobs: ``BENCH_SCENARIOS`` (comma-separated names; the baseline always runs first,
+since every ratio is to it), ``BENCH_WORKERS``,
 ``BENCH_WORKER_CLASS`` (``sync`` or ``gthread``), ``BENCH_THREADS`` (gthread only),
 ``BENCH_SETTINGS`` (a settings module that star-imports ``joopang.settings.bench``, to
 measure a change before making it). Logs of the servers: ``var/bench/*.log``.
@@ -27,6 +30,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -304,6 +308,11 @@ def machine_ticks() -> tuple[float, float]:
     return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
 
 
+def loadavg_1m() -> float:
+    """The machine's 1-minute load average (runnable processes, ours included)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 class CpuMeter:
     """Snapshots of gunicorn's tree, our PostgreSQL backends and the machine."""
 
@@ -329,6 +338,7 @@ class CpuMeter:
             "postgres": pids_cpu(self._backend_pids()),
             "busy": busy,
             "total": total,
+            "loadavg_1m": loadavg_1m(),
         }
 
     @staticmethod
@@ -339,6 +349,7 @@ class CpuMeter:
             "postgres": pg,
             "busy": end["busy"] - start["busy"],
             "total": end["total"] - start["total"],
+            "loadavg_1m": end.get("loadavg_1m"),
         }
 
 
@@ -445,6 +456,7 @@ def cpu_extra(result: dict[str, Any], cores: int) -> dict[str, Any]:
         ours = cpu["gunicorn"] + cpu["postgres"] + result["cpu_s"]
         extra["other_machine_share"] = max(0.0, cpu["busy"] - ours) / cpu["total"] if cpu["total"] else None
         extra["machine_busy_share"] = cpu["busy"] / cpu["total"] if cpu["total"] else None
+        extra["loadavg_1m"] = cpu.get("loadavg_1m")
     extra["cpu_ms_per_request"] = per_request
     return extra
 
@@ -598,6 +610,7 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
     """The rows one scenario makes: one, or for a flow one per ``load.rows`` entry (its
     step labels and sums). A flow's CPU per request covers all its requests (the load
     generator cannot tell whose request a CPU second was): it goes with the first row."""
+    from bench.scenarios import RPS_TARGETS
     from bench.stats import summarize
 
     extra = cpu_extra(result, cores)
@@ -612,9 +625,12 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
                 p95_target_ms=item.p95_target_ms,
                 extra=extra,
                 ok_statuses=load.ok_statuses,
+                rps_target_vs_baseline=RPS_TARGETS.get(item.name),
             )
         ]
     extra["cpu_label"] = f"{item.name} (all its requests)"
+    # Every row of the flow ran in the same window: the same machine load.
+    machine = {k: extra[k] for k in ("other_machine_share", "machine_busy_share", "loadavg_1m") if k in extra}
     out = []
     for index, row in enumerate(load.rows):
         own = result.get("by_label", {}).get(row.label, {"latencies_ms": [], "statuses": {}})
@@ -626,7 +642,8 @@ def scenario_summaries(item: Any, load: Any, result: dict[str, Any], cores: int)
                 statuses=own["statuses"],
                 duration_s=result["duration_s"],
                 p95_target_ms=row.p95_target_ms,
-                extra=extra if index == 0 else {"error_samples": []},
+                extra=extra if index == 0 else {"error_samples": [], **machine},
+                rps_target_vs_baseline=RPS_TARGETS.get(row.label),
             )
         )
     return out
@@ -739,6 +756,184 @@ def flash_note(check: dict[str, Any]) -> str:
         f"baseline's req/s); answers: {check['answers']}"
     )
     return text
+
+
+#: The hot-row claim transaction pgbench runs (``pgbench_hot_row``): the conditional UPDATE
+#: of the campaign row and the INSERT of a coupon, on scratch copies of the two tables.
+PGBENCH_SCRIPT = """\\set user random(1, 2000000000)
+BEGIN;
+UPDATE {campaigns} SET issued_count = issued_count + 1, updated_at = now()
+  WHERE id = :campaign AND issued_count < total_quantity;
+INSERT INTO {coupons} (public_id, campaign_id, user_id, seq, status, uses_left, expires_at, held_by,
+  claimed_at, revoke_reason)
+  VALUES (gen_random_uuid(), :campaign, :user, :client_id + 1, 'issued', 1, now() + interval '1 day', '',
+  now(), '') ON CONFLICT DO NOTHING;
+COMMIT;
+"""
+PGBENCH_CAMPAIGNS = "bench_pgbench_campaign"
+PGBENCH_COUPONS = "bench_pgbench_coupon"
+
+
+def pgbench_binary() -> str | None:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
+    return str(candidates[-1]) if candidates else None
+
+
+def pgbench_hot_row(config: Config, campaign_id: int) -> dict[str, Any]:
+    """What PostgreSQL alone allows for a coupon claim on one hot campaign row: ``pgbench``
+    with ``config.concurrency`` clients (prepared statements, no Python in the way) for
+    ``BENCH_DURATION`` s running ``PGBENCH_SCRIPT`` against scratch tables made ``LIKE`` the
+    app's (columns, defaults, CHECKs, indexes; no foreign keys), the campaign row a copy of
+    ``campaign_id``'s with room for every claim. The app's tables are not touched; the
+    scratch ones are dropped afterwards. Returns tps, latency, the clients, how busy the
+    machine was meanwhile, and whether the counter equals the rows (no over-issuance)."""
+    import psycopg
+    from psycopg import sql
+
+    from apps.coupons.models import Campaign, Coupon
+
+    binary = pgbench_binary()
+    if binary is None:
+        return {"error": "pgbench not found (PATH, /usr/lib/postgresql/*/bin)"}
+    campaigns, coupons = sql.Identifier(PGBENCH_CAMPAIGNS), sql.Identifier(PGBENCH_COUPONS)
+    with psycopg.connect(config.database_url, autocommit=True) as conn:
+        free = conn.execute(
+            "SELECT current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int - count(*) FROM pg_stat_activity"
+        ).fetchone()[0]  # type: ignore[index]
+        clients = max(1, min(config.concurrency, free - 10))
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(coupons, campaigns))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                campaigns, sql.Identifier(Campaign._meta.db_table)
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                coupons, sql.Identifier(Coupon._meta.db_table)
+            )
+        )
+        conn.execute(
+            sql.SQL("INSERT INTO {} SELECT * FROM {} WHERE id = %s").format(
+                campaigns, sql.Identifier(Campaign._meta.db_table)
+            ),
+            [campaign_id],
+        )
+        conn.execute(sql.SQL("UPDATE {} SET issued_count = 0, total_quantity = 1000000000").format(campaigns))
+    duration = max(1, round(config.duration_s))
+    with tempfile.TemporaryDirectory(prefix="joopang-pgbench-") as tmp:
+        script = Path(tmp) / "claim.sql"
+        script.write_text(PGBENCH_SCRIPT.format(campaigns=PGBENCH_CAMPAIGNS, coupons=PGBENCH_COUPONS))
+        argv = [
+            binary, "--no-vacuum", "--client", str(clients), "--jobs", str(min(clients, config.cores)),
+            "--time", str(duration), "--protocol", "prepared", "--define", f"campaign={campaign_id}",
+            "--file", str(script), config.database_url,
+        ]  # fmt: skip
+        busy0, total0 = machine_ticks()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
+        busy1, total1 = machine_ticks()
+    out: dict[str, Any] = {
+        "clients": clients,
+        "duration_s": duration,
+        "machine_busy_share": (busy1 - busy0) / (total1 - total0) if total1 > total0 else None,
+    }
+    with psycopg.connect(config.database_url, autocommit=True) as conn:
+        issued = conn.execute(sql.SQL("SELECT issued_count FROM {}").format(campaigns)).fetchone()[0]  # type: ignore[index]
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(coupons)).fetchone()[0]  # type: ignore[index]
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(coupons, campaigns))
+    out.update(issued_count=issued, coupon_rows=rows, exact=issued == rows)
+    if done.returncode != 0:
+        out["error"] = f"pgbench exited with {done.returncode}: {(done.stderr or done.stdout)[-500:]}"
+        return out
+    for line in done.stdout.splitlines():
+        if line.startswith("tps = "):
+            out["tps"] = float(line.split()[2])
+        elif line.startswith("latency average = "):
+            out["latency_avg_ms"] = float(line.split()[3])
+        elif line.startswith("number of failed transactions: "):
+            out["failed"] = int(line.split()[4])
+    if "tps" not in out:
+        out["error"] = f"no tps in pgbench's output: {done.stdout[-500:]}"
+    return out
+
+
+#: Coupon issuance: at least this share of pgbench's hot-row claims per second (issue 25).
+COUPON_ISSUE_VS_PGBENCH = 0.8
+
+
+def coupon_issue_check(load: Any, result: dict[str, Any], limit: dict[str, Any]) -> dict[str, Any]:
+    """After the coupon issuance: what the database issued against the answers, and the
+    issued coupons per second against pgbench's limit. Zero over-issuance: the campaign's
+    counter equals its coupon rows, stays within the total, no member above the limit, and
+    the 201 answers recorded in the window are no more than the coupons issued, which are no
+    more than those answers plus the requests outside the window (warm-up, and at most one
+    in flight per connection at its end)."""
+    from django.db import connections
+    from django.db.models import Count
+
+    from apps.coupons.models import Campaign, Coupon
+
+    facts = load.facts
+    campaign = Campaign.objects.get(pk=facts["campaign_id"])
+    rows = Coupon.objects.filter(campaign=campaign)
+    coupon_rows = rows.count()
+    above_limit = rows.values("user_id").annotate(n=Count("pk")).filter(n__gt=facts["per_user_limit"]).count()
+    connections.close_all()
+    answers_201 = int(result["statuses"].get("201", 0))
+    # Requests finished in the warm-up, and at most one per connection finished after the window.
+    outside = int(result.get("warmup_requests", 0)) + len(load.clients or [])
+    exact = (
+        campaign.issued_count == coupon_rows <= facts["coupons"]
+        and above_limit == 0
+        and answers_201 <= coupon_rows <= answers_201 + outside
+    )
+    issued_per_s = answers_201 / result["duration_s"] if result["duration_s"] else 0.0
+    tps = limit.get("tps")
+    ratio = issued_per_s / tps if tps else None
+    share = f"{COUPON_ISSUE_VS_PGBENCH:.0%}"
+    return {
+        "campaign_id": campaign.pk,
+        "issued_count": campaign.issued_count,
+        "coupon_rows": coupon_rows,
+        "answers_201": answers_201,
+        "members_above_limit": above_limit,
+        "issued_per_s": issued_per_s,
+        "pgbench": limit,
+        "vs_pgbench": ratio,
+        "exact": exact,
+        "targets": {
+            "zero over-issuance": exact,
+            f"issued/s ≥ {share} of pgbench's hot-row limit": ratio is not None
+            and ratio >= COUPON_ISSUE_VS_PGBENCH,
+        },
+    }
+
+
+def coupon_issue_note(check: dict[str, Any]) -> str:
+    limit = check["pgbench"]
+    if limit.get("tps"):
+        measured = (
+            f"pgbench {limit['tps']:.0f} claims/s ({limit['clients']} clients, {limit['duration_s']} s, latency "
+            f"{limit.get('latency_avg_ms', 0):.1f} ms, {limit.get('failed', 0)} failed, machine "
+            f"{_pct(limit.get('machine_busy_share'))} busy; counter {limit['issued_count']} = rows "
+            f"{limit['coupon_rows']}: {'yes' if limit['exact'] else 'NO'})"
+        )
+    else:
+        measured = f"pgbench limit not measured: {limit.get('error', '?')}"
+    ratio = check["vs_pgbench"]
+    return (
+        f"coupon_issue check: {check['answers_201']} answers 201 in the window, {check['issued_per_s']:.0f} "
+        f"issued/s = {'–' if ratio is None else format(ratio, '.0%')} of {measured}; campaign counter "
+        f"{check['issued_count']}, {check['coupon_rows']} coupon rows, {check['members_above_limit']} members "
+        f"above the limit ({'exact' if check['exact'] else 'OVER- OR UNDER-ISSUED: FAILED'})"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 def checkout_check() -> str:
@@ -863,6 +1058,10 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     plan: list[tuple[Any, Load]] = []
     skipped: list[dict[str, str]] = []
     names = config.only or list(REGISTRY)
+    if "baseline" in REGISTRY and "baseline" not in names:
+        # Every ratio and throughput target of the table is to the baseline of the same run.
+        names = ["baseline", *names]
+        log("BENCH_SCENARIOS without the baseline: it runs first (every ratio is to it)")
     for name in names:
         if name not in REGISTRY:
             raise BenchError(f"unknown scenario {name!r}; known: {', '.join(REGISTRY)}")
@@ -927,6 +1126,7 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     summaries = []
     server_env: dict[str, str] = {}
     flash_checks: list[dict[str, Any]] = []
+    coupon_checks: list[dict[str, Any]] = []
     for item, load in plan:
         paths = load.all_paths()
         if item.server_env != server_env:  # e.g. without Redis: restart gunicorn
@@ -946,6 +1146,14 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         services.check_alive()
         log(f"{item.name}: {len(set(paths))} distinct paths, {config.concurrency} connections, "
             f"{config.warmup_s:g} + {config.duration_s:g} s")  # fmt: skip
+        limit = None
+        if load.facts.get("kind") == "coupon_issue":
+            # PostgreSQL's own limit for the same claim transaction, right before the load.
+            log(
+                f"pgbench: the hot-row claim transaction, {config.concurrency} clients, {config.duration_s:g} s"
+            )
+            limit = pgbench_hot_row(config, load.facts["campaign_id"])
+            log(f"pgbench: {limit}")
         result = run_load(config, port, paths, item.headers, meter, item.method, load)
         for summary in scenario_summaries(item, load, result, config.cores):
             summaries.append(summary)
@@ -956,11 +1164,21 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         if load.flows:
             notes.append(flow_note(item.name, load, result))
             log(notes[-1])
-        if load.facts.get("campaign_id"):
+        row = next(s for s in reversed(summaries) if s.name == item.name) if not load.flows else None
+        if load.facts.get("kind") == "coupon_issue" and row is not None:
+            coupon_checks.append(coupon_issue_check(load, result, limit or {}))
+            row.extra["targets"] = coupon_checks[-1]["targets"]
+            notes.append(coupon_issue_note(coupon_checks[-1]))
+            log(notes[-1])
+        elif load.facts.get("campaign_id"):
             base = next((s for s in summaries if s.name == "baseline"), None)
             flash_checks.append(flash_sale_check(item.name, load, result, base.rps if base else None))
             notes.append(flash_note(flash_checks[-1]))
             log(notes[-1])
+            if row is not None:  # its issuance and sold-out targets judged in the table too
+                row.extra["targets"] = {
+                    k: v for k, v in flash_checks[-1]["targets"].items() if "P95" not in k
+                }
             if not flash_checks[-1]["exact"]:
                 log(f"FAILED: {item.name} did not issue exactly {load.facts['coupons']} coupons")
     services.check_alive()
@@ -997,6 +1215,7 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         "settings": SETTINGS,
         "notes": notes,
         "flash_sales": flash_checks,
+        "coupon_issues": coupon_checks,
     }
     report = build_report(meta=meta, summaries=summaries, skipped=skipped)
     markdown = render_markdown(report)
@@ -1008,6 +1227,9 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     log(f"wrote {RESULTS_DIR / 'latest.json'} and {RESULTS_DIR / 'latest.md'}")
     if any(not check["exact"] for check in flash_checks):
         log("a flash sale issued a number of coupons other than those on offer: exit 1")
+        return 1
+    if any(not check["exact"] for check in coupon_checks):
+        log("the coupon issuance's counter, rows and answers disagree: exit 1")
         return 1
     if report["errors"]:
         log(f"{report['errors']} requests failed: exit 1")

@@ -58,6 +58,26 @@ SEARCH_TERMS = (  # words of the seeded catalog (apps/catalog/demo.py), 2-syllab
     "backpack",
 )
 API_HEADERS = {"Accept-Language": "ko", "X-Market": "KR"}
+#: The reads are asked in both markets and both languages (issue 25 item 2): client *i* of
+#: a read scenario is ``MARKET_LANGUAGES[i % 4]``.
+MARKET_LANGUAGES = (("KR", "ko"), ("US", "en"), ("KR", "en"), ("US", "ko"))
+HTML_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+#: The issue's throughput targets (issue 25 items 2 and 3), by row of the table: its req/s
+#: at least this share of the same run's baseline req/s. A flow's row counts what it names:
+#: ``checkout`` is completed create + pay iterations per second.
+RPS_TARGETS: dict[str, float] = {
+    "product_list": 0.5,
+    "product_detail": 0.5,
+    "search": 0.5,
+    "html_home": 0.5,
+    "html_category": 0.5,
+    "html_product": 0.5,
+    "html_search": 0.5,
+    "reserve_release": 0.35,
+    "add_to_cart": 0.35,
+    "checkout": 0.25,
+}
 
 
 class SkipScenario(Exception):
@@ -337,6 +357,40 @@ def _active(qs: Any) -> Any:
     return qs.filter(is_active=True) if "is_active" in fields else qs
 
 
+def api_headers(market: str, language: str) -> dict[str, str]:
+    """What an API client sends to choose its market and language."""
+    return {"X-Market": market, "Accept-Language": language}
+
+
+def html_headers(market: str, language: str) -> dict[str, str]:
+    """What a guest's browser sends once it has chosen a market and a language on the
+    storefront (the choice cookies ``?market=&lang=`` set, and a matching
+    Accept-Language); no session cookie."""
+    from django.conf import settings
+
+    return {
+        "Accept": HTML_ACCEPT,
+        "Accept-Language": language,
+        "Cookie": f"{settings.MARKET_COOKIE_NAME}={market}; {settings.LANGUAGE_COOKIE_NAME}={language}",
+    }
+
+
+def across_markets(ctx: Context, paths: Sequence[str], headers: Callable[[str, str], dict[str, str]]) -> Load:
+    """Every client asks every path, starting at its own offset, with the headers of its
+    (market, language): ``MARKET_LANGUAGES[i % 4]`` for client *i*, so each pair has a
+    quarter of the connections and the same paths."""
+    if not paths:
+        raise SkipScenario("no paths")
+    clients = []
+    for i in range(ctx.clients):
+        market, language = MARKET_LANGUAGES[i % len(MARKET_LANGUAGES)]
+        offset = (i * len(paths)) // ctx.clients
+        clients.append(
+            ClientLoad(headers=headers(market, language), paths=[*paths[offset:], *paths[:offset]])
+        )
+    return Load(clients=clients)
+
+
 # --- Scenarios ------------------------------------------------------------------------
 
 
@@ -350,44 +404,124 @@ def baseline(ctx: Context) -> list[str]:
     return [f"/bench/baseline/{pk}" for pk in ids]
 
 
+#: The settings module of ``baseline_bare``: ``joopang.settings.bench`` with the middleware
+#: ``startproject`` generates.
+BARE_SETTINGS = "joopang.settings.bench_bare"
+
+
 @scenario(
-    "product_list",
-    "GET /api/v1/products?category=&sort= (rotating categories and sorts)",
-    p95_target_ms=200,
-    requires=("catalog",),
+    "baseline_bare",
+    "the same view and paths on gunicorn with Django's default middleware (joopang.settings.bench_bare)",
+    headers={},
+    server_env={"DJANGO_SETTINGS_MODULE": BARE_SETTINGS},
 )
-def product_list(ctx: Context) -> list[str]:
+def baseline_bare(ctx: Context) -> list[str]:
+    """The baseline's paths (the same sample: the builders share a seeded generator, so a
+    fresh one is used here), served by a stock Django middleware stack: what a project with
+    sessions, auth, CSRF and messages costs per request, the floor Joopang's middleware is
+    measured against (``bench.report``'s "middleware floor")."""
+    return baseline(Context(max_paths=ctx.max_paths, clients=ctx.clients))
+
+
+def _category_sorts(ctx: Context) -> list[tuple[str, str]]:
+    """(slug, sort) of every active category and sort, shuffled."""
     _product_model(ctx)
     category = ctx.model("catalog", "Category")
-    slugs = list(category._default_manager.values_list("slug", flat=True))
+    slugs = list(_active(category._default_manager.all()).values_list("slug", flat=True))
     if not slugs:
         raise SkipScenario("no categories seeded")
-    pairs = [(slug, sort) for slug in slugs for sort in SORTS]
-    return [f"/api/v1/products?{urlencode({'category': s, 'sort': o})}" for s, o in ctx.sample(pairs)]
+    return ctx.sample([(slug, sort) for slug in slugs for sort in SORTS])
 
 
-@scenario(
-    "product_detail",
-    "GET /api/v1/products/{id} (rotating product ids)",
-    p95_target_ms=200,
-    requires=("catalog",),
-)
-def product_detail(ctx: Context) -> list[str]:
+def _product_ids(ctx: Context) -> list[int]:
     product = _product_model(ctx)
     ids = ctx.sample(_active(product._default_manager.all()).values_list("pk", flat=True))
     if not ids:
         raise SkipScenario("no products seeded")
-    return [f"/api/v1/products/{pk}" for pk in ids]
+    return ids
+
+
+@scenario(
+    "product_list",
+    "GET /api/v1/products?category=&sort= (rotating categories and sorts; KR/US × ko/en)",
+    p95_target_ms=200,
+    requires=("catalog",),
+)
+def product_list(ctx: Context) -> Load:
+    pairs = _category_sorts(ctx)
+    paths = [f"/api/v1/products?{urlencode({'category': s, 'sort': o})}" for s, o in pairs]
+    return across_markets(ctx, paths, api_headers)
+
+
+@scenario(
+    "product_detail",
+    "GET /api/v1/products/{id} (rotating product ids; KR/US × ko/en)",
+    p95_target_ms=200,
+    requires=("catalog",),
+)
+def product_detail(ctx: Context) -> Load:
+    return across_markets(ctx, [f"/api/v1/products/{pk}" for pk in _product_ids(ctx)], api_headers)
 
 
 @scenario(
     "search",
-    "GET /api/v1/products?q= (rotating Korean and English words)",
+    "GET /api/v1/products?q= (rotating Korean and English words; KR/US × ko/en)",
     requires=("catalog",),
 )
-def search(ctx: Context) -> list[str]:
+def search(ctx: Context) -> Load:
     _product_model(ctx)
-    return [f"/api/v1/products?{urlencode({'q': term})}" for term in SEARCH_TERMS]
+    return across_markets(
+        ctx, [f"/api/v1/products?{urlencode({'q': term})}" for term in SEARCH_TERMS], api_headers
+    )
+
+
+# --- Storefront pages (HTML; issue 25 item 2) ---------------------------------------------
+
+
+@scenario(
+    "html_home",
+    "GET / (storefront home page; KR/US × ko/en by the choice cookies)",
+    requires=("catalog", "storefront"),
+    headers={},  # the market and language come from each client's cookies
+)
+def html_home(ctx: Context) -> Load:
+    _product_model(ctx)
+    return across_markets(ctx, ["/"], html_headers)
+
+
+@scenario(
+    "html_category",
+    "GET /c/{slug}/?sort= (category pages, rotating categories and sorts; KR/US × ko/en)",
+    requires=("catalog", "storefront"),
+    headers={},  # the market and language come from each client's cookies
+)
+def html_category(ctx: Context) -> Load:
+    paths = [f"/c/{slug}/?{urlencode({'sort': sort})}" for slug, sort in _category_sorts(ctx)]
+    return across_markets(ctx, paths, html_headers)
+
+
+@scenario(
+    "html_product",
+    "GET /p/{id}/{slug}/ (product pages, rotating products; KR/US × ko/en)",
+    requires=("catalog", "storefront"),
+    headers={},  # the market and language come from each client's cookies
+)
+def html_product(ctx: Context) -> Load:
+    product = _product_model(ctx)
+    ids = _product_ids(ctx)
+    slugs = dict(product._default_manager.filter(pk__in=ids).values_list("pk", "slug"))
+    return across_markets(ctx, [f"/p/{pk}/{slugs[pk]}/" for pk in ids], html_headers)
+
+
+@scenario(
+    "html_search",
+    "GET /search?q= (search result pages, rotating Korean and English words; KR/US × ko/en)",
+    requires=("catalog", "storefront"),
+    headers={},  # the market and language come from each client's cookies
+)
+def html_search(ctx: Context) -> Load:
+    _product_model(ctx)
+    return across_markets(ctx, [f"/search?{urlencode({'q': term})}" for term in SEARCH_TERMS], html_headers)
 
 
 @scenario(
@@ -865,9 +999,10 @@ def _flash_sale_members(count: int) -> list[tuple[int, str]]:
     return out
 
 
-def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str) -> Any:
-    """An active KR campaign of ``quantity`` coupons (1,000 won off), one per member, running
-    now, made by a marketing manager (``email``, created when missing). Also the soak's."""
+def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str, per_user_limit: int = 1) -> Any:
+    """An active KR campaign of ``quantity`` coupons (1,000 won off), ``per_user_limit`` per
+    member, running now, made by a marketing manager (``email``, created when missing). Also
+    the soak's."""
     from apps.accounts.services import staff_create_or_update
     from apps.core import clock
     from apps.coupons.services import campaign_create, campaign_transition
@@ -887,7 +1022,7 @@ def flash_campaign(*, name_ko: str, name_en: str, quantity: int, email: str) -> 
             "discount_value": 1000,
             "markets": ["KR"],
             "total_quantity": quantity,
-            "per_user_limit": 1,
+            "per_user_limit": per_user_limit,
             "starts_at": now - dt.timedelta(hours=1),
             "ends_at": now + dt.timedelta(days=1),
         },
@@ -912,16 +1047,7 @@ def flash_sale_load(ctx: Context, name: str) -> Load:
     to ``FLASH_ATTEMPTS`` rounded up to a multiple of the clients; attempt *k* goes to
     connection *k* mod clients, so a member's later attempts race on other connections
     (some at the same moment). Nobody is warmed up: the first request opens the sale."""
-    if not _table_exists(ctx.model("coupons", "Campaign")):
-        raise SkipScenario("the coupons tables are not migrated")
-    from django.urls import Resolver404, resolve
-
-    try:
-        resolve(FLASH_CLAIM_PATH.format(id=1))
-    except Resolver404 as exc:
-        raise SkipScenario(
-            "the claim API (POST /api/v1/coupons/campaigns/{id}/claim) does not exist yet"
-        ) from exc
+    _claim_api_or_skip(ctx)
     members = _flash_sale_members(FLASH_MEMBERS)
     campaign = _flash_campaign(name)
     total = -(-FLASH_ATTEMPTS // ctx.clients) * ctx.clients
@@ -949,11 +1075,78 @@ def flash_sale_load(ctx: Context, name: str) -> Load:
         ok_statuses=(409,),
         preflight=False,
         facts={
+            "kind": "flash_sale",
             "campaign_id": campaign.pk,
             "coupons": FLASH_COUPONS,
             "members": len(members),
             "attempts": total,
             "per_user_limit": 1,
+        },
+    )
+
+
+def _claim_api_or_skip(ctx: Context) -> None:
+    if not _table_exists(ctx.model("coupons", "Campaign")):
+        raise SkipScenario("the coupons tables are not migrated")
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(FLASH_CLAIM_PATH.format(id=1))
+    except Resolver404 as exc:
+        raise SkipScenario(
+            "the claim API (POST /api/v1/coupons/campaigns/{id}/claim) does not exist yet"
+        ) from exc
+
+
+#: The coupon issuance (issue 25 item 3): a campaign with a coupon for every claim the run
+#: can make (members x per-member limit far above it), so every claim issues one.
+ISSUE_COUPONS = 1_000_000
+ISSUE_PER_MEMBER = 100
+
+
+@scenario(
+    "coupon_issue",
+    f"POST {FLASH_CLAIM_PATH}: a campaign of {ISSUE_COUPONS:,} coupons, {ISSUE_PER_MEMBER} per member; "
+    f"each client claims for its own {FLASH_MEMBERS:,} / 32 members in turn, so every claim issues "
+    "(Redis gate, then the campaign row's conditional UPDATE + the coupon's INSERT)",
+    p95_target_ms=400,
+    requires=("accounts", "coupons"),
+    method="POST",
+)
+def coupon_issue(ctx: Context) -> Load:
+    """Steady coupon issuance at ``ctx.clients`` connections, compared by the harness with
+    what PostgreSQL alone allows for the same hot-row transaction (``bench.run.pgbench_hot_row``,
+    32 pgbench clients, in the same run). Client *c* claims for members c, c + clients, ...
+    in turn: a member's claims never race each other (no seq retries), and a client would
+    need ``ISSUE_PER_MEMBER`` laps of its ~156 members (15,600 claims) to hit the limit."""
+    _claim_api_or_skip(ctx)
+    members = _flash_sale_members(FLASH_MEMBERS)
+    campaign = flash_campaign(
+        name_ko="벤치 쿠폰 발급",
+        name_en="Bench coupon issuance",
+        quantity=ISSUE_COUPONS,
+        email="bench-marketing@bench.test",
+        per_user_limit=ISSUE_PER_MEMBER,
+    )
+    path = FLASH_CLAIM_PATH.format(id=campaign.pk)
+    clients = []
+    for c in range(ctx.clients):
+        mine = members[c :: ctx.clients]
+        clients.append(
+            ClientLoad(
+                headers={},
+                paths=[path] * len(mine),
+                request_headers=[{"Authorization": f"Bearer {token}"} for _pk, token in mine],
+            )
+        )
+    return Load(
+        clients=clients,
+        preflight=False,  # a preflight claim would issue a coupon no answer of the load counts
+        facts={
+            "kind": "coupon_issue",
+            "campaign_id": campaign.pk,
+            "coupons": ISSUE_COUPONS,
+            "per_user_limit": ISSUE_PER_MEMBER,
         },
     )
 

@@ -67,10 +67,14 @@ class ScenarioSummary:
     histogram_ms: dict[str, int] = field(default_factory=dict)
     p95_target_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Throughput target: req/s at least this share of the same run's baseline req/s
+    #: (judged by ``bench.report``, which knows the baseline).
+    rps_target_vs_baseline: float | None = None
 
     @property
     def passed(self) -> bool:
-        """Zero errors, at least one request, and the P95 target (if any) met."""
+        """Zero errors, at least one request, and the P95 target (if any) met (the targets
+        relative to other rows are ``bench.report``'s to judge)."""
         if self.errors or not self.requests:
             return False
         return self.p95_target_ms is None or self.p95_ms <= self.p95_target_ms
@@ -91,6 +95,7 @@ def summarize(
     p95_target_ms: float | None = None,
     extra: Mapping[str, Any] | None = None,
     ok_statuses: Sequence[int] = (),
+    rps_target_vs_baseline: float | None = None,
 ) -> ScenarioSummary:
     """One scenario's numbers from the load generator's raw samples.
 
@@ -121,4 +126,5 @@ def summarize(
         histogram_ms=histogram(values),
         p95_target_ms=p95_target_ms,
         extra=dict(extra or {}),
+        rps_target_vs_baseline=rps_target_vs_baseline,
     )

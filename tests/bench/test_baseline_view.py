@@ -1,9 +1,17 @@
+import importlib
+import re
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import RequestFactory
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, URLPattern, resolve, reverse
 
+from bench import urls as bench_urls
 from bench import views
+from bench.scenarios import BARE_SETTINGS, REGISTRY
+
+SETTINGS_DIR = Path(__file__).resolve().parents[2] / "joopang" / "settings"
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +67,67 @@ def test_production_urls_have_no_bench_write_endpoint():
     assert resolve("/bench/reserve-release", urlconf="bench.urls").func is views.reserve_release
     with pytest.raises(Resolver404):
         resolve("/bench/reserve-release", urlconf="joopang.urls")
+
+
+def test_no_bench_view_is_mounted_by_the_production_urls():
+    # every view bench/urls.py adds (not the project's URLs it includes) has a URL there...
+    own = [p for p in bench_urls.urlpatterns if isinstance(p, URLPattern)]
+    assert {p.callback for p in own} >= {views.baseline, views.reserve_release}
+    for pattern in own:
+        url = reverse(
+            pattern.name, urlconf="bench.urls", kwargs=dict.fromkeys(pattern.pattern.converters, "1")
+        )
+        assert resolve(url, urlconf="bench.urls").func is pattern.callback
+        # ...and none in the production URL conf
+        with pytest.raises(Resolver404):
+            resolve(url, urlconf="joopang.urls")
+
+
+def test_only_the_bench_settings_use_the_bench_urls():
+    # the URL conf that mounts the bench views is named only by the bench settings modules,
+    # and no other settings module imports them
+    for module in sorted(SETTINGS_DIR.glob("*.py")):
+        text = module.read_text()
+        if module.stem.startswith("bench"):
+            continue
+        assert "bench.urls" not in text, module.name
+        assert not re.search(r"from joopang\.settings\.bench|import joopang\.settings\.bench", text), (
+            module.name
+        )
+
+
+def test_bare_settings_are_the_bench_settings_with_djangos_default_middleware():
+    bench = importlib.import_module("joopang.settings.bench")
+    bare = importlib.import_module(BARE_SETTINGS)
+    # then the same URL conf (the same baseline view) and database; only the middleware differs
+    assert bare.ROOT_URLCONF == bench.ROOT_URLCONF == "bench.urls"
+    assert bare.DATABASES == bench.DATABASES
+    assert bare.MIDDLEWARE == [
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
+    assert len(bench.MIDDLEWARE) > len(bare.MIDDLEWARE)
+    # and the scenario restarts gunicorn with them, on the baseline's paths
+    item = REGISTRY["baseline_bare"]
+    assert item.server_env == {"DJANGO_SETTINGS_MODULE": BARE_SETTINGS}
+    assert item.headers == REGISTRY["baseline"].headers == {}
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_baseline_bare_asks_the_baseline_paths(client, settings):
+    from bench.scenarios import Context
+
+    paths = REGISTRY["baseline_bare"].build(Context(max_paths=20))
+    assert paths == REGISTRY["baseline"].build(Context(max_paths=20))
+    # and the view answers through Django's default middleware
+    settings.MIDDLEWARE = importlib.import_module(BARE_SETTINGS).MIDDLEWARE
+    response = client.get(paths[0])
+    assert response.status_code == 200
+    assert response.json()["found"] is True
+    assert "X-Request-ID" not in response.headers

@@ -40,6 +40,7 @@ def test_the_flash_sale_sends_every_member_at_least_four_times_with_its_own_toke
     campaign = Campaign.objects.get(pk=load.facts["campaign_id"])
     assert (campaign.status, campaign.total_quantity, campaign.per_user_limit) == ("active", 1000, 1)
     assert load.facts == {
+        "kind": "flash_sale",
         "campaign_id": campaign.pk,
         "coupons": 1000,
         "members": 50,

@@ -1,10 +1,11 @@
 import re
+from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bench import views
-from bench.scenarios import REGISTRY, SEARCH_TERMS, SORTS, Context, scenario
+from bench.scenarios import MARKET_LANGUAGES, REGISTRY, RPS_TARGETS, SEARCH_TERMS, SORTS, Context, scenario
 from tests.catalog.factories import CategoryFactory, ProductFactory
 
 
@@ -24,7 +25,18 @@ def _build(name):
 
 
 def test_registry_order_and_targets_follow_the_issue():
-    assert list(REGISTRY)[:5] == ["baseline", "product_list", "product_detail", "search", "availability"]
+    assert list(REGISTRY)[:10] == [
+        "baseline",
+        "baseline_bare",
+        "product_list",
+        "product_detail",
+        "search",
+        "html_home",
+        "html_category",
+        "html_product",
+        "html_search",
+        "availability",
+    ]
     assert REGISTRY["product_list"].p95_target_ms == 200
     assert REGISTRY["product_detail"].p95_target_ms == 200
     assert REGISTRY["availability"].p95_target_ms == 100
@@ -42,29 +54,84 @@ def test_paths_come_from_the_seeded_rows(seeded):
     codes = {sku.code for p in seeded for sku in p.skus.all()}
     # baseline and detail rotate over real product ids
     assert {int(path.rsplit("/", 1)[1]) for path in _build("baseline")} == ids
-    assert {int(path.rsplit("/", 1)[1]) for path in _build("product_detail")} == ids
+    assert {int(path.rsplit("/", 1)[1]) for path in _build("product_detail").all_paths()} == ids
     # the list covers every (category, sort) pair
     pairs = set()
-    for path in _build("product_list"):
+    for path in _build("product_list").all_paths():
         query = parse_qs(urlsplit(path).query)
         pairs.add((query["category"][0], query["sort"][0]))
     assert {(c, s) for c in ("bench-shoes", "bench-water") for s in SORTS} <= pairs
-    # search asks every word once; availability asks 1 to 5 real SKU codes
-    assert sorted(parse_qs(urlsplit(p).query)["q"][0] for p in _build("search")) == sorted(SEARCH_TERMS)
+    # search asks every word; availability asks 1 to 5 real SKU codes
+    asked = {parse_qs(urlsplit(p).query)["q"][0] for p in _build("search").all_paths()}
+    assert asked == set(SEARCH_TERMS)
     for path in _build("availability"):
         asked = parse_qs(urlsplit(path).query)["sku"]
         assert 1 <= len(asked) <= 5
         assert set(asked) <= codes
 
 
+READS = (
+    "product_list",
+    "product_detail",
+    "search",
+    "html_home",
+    "html_category",
+    "html_product",
+    "html_search",
+)
+
+
+@pytest.mark.django_db
+def test_every_read_is_asked_in_both_markets_and_both_languages_on_the_same_paths(seeded):
+    for name in READS:
+        load = REGISTRY[name].build(Context(max_paths=50, clients=8))
+        assert len(load.clients) == 8
+        pairs = {}
+        for client in load.clients:
+            if name.startswith("html_"):
+                # a browser that chose on the storefront: the choice cookies, HTML accepted
+                cookie = SimpleCookie(client.headers["Cookie"])
+                pair = (cookie["joopang_market"].value, cookie["joopang_lang"].value)
+                assert client.headers["Accept"].startswith("text/html")
+                assert client.headers["Accept-Language"] == pair[1]
+            else:
+                pair = (client.headers["X-Market"], client.headers["Accept-Language"])
+            pairs.setdefault(pair, set()).update(client.paths)
+        assert set(pairs) == set(MARKET_LANGUAGES) == {("KR", "ko"), ("KR", "en"), ("US", "ko"), ("US", "en")}
+        # every pair asks the same paths, each client from its own offset
+        assert len({frozenset(paths) for paths in pairs.values()}) == 1, name
+        assert len({client.paths[0] for client in load.clients}) > 1 or len(load.clients[0].paths) == 1
+
+
+def test_reads_are_judged_at_half_the_baseline_and_writes_at_the_issues_shares():
+    assert {name: RPS_TARGETS[name] for name in READS} == dict.fromkeys(READS, 0.5)
+    assert RPS_TARGETS["checkout"] == 0.25
+    assert RPS_TARGETS["add_to_cart"] == RPS_TARGETS["reserve_release"] == 0.35
+    # the API reads keep their P95 targets
+    assert REGISTRY["product_list"].p95_target_ms == REGISTRY["product_detail"].p95_target_ms == 200
+    assert "baseline" not in RPS_TARGETS
+
+
 @pytest.mark.django_db
 @pytest.mark.urls("bench.urls")
 def test_every_scenario_path_answers_200(seeded, client):
-    for name in ("baseline", "product_list", "product_detail", "search", "availability"):
+    for name in ("baseline", "availability"):
         item = REGISTRY[name]
         path = _build(name)[0]
         response = client.get(path, headers=item.headers)
         assert response.status_code == 200, (name, path, response.content[:300])
+    for name in READS:
+        item = REGISTRY[name]
+        load = REGISTRY[name].build(Context(max_paths=50, clients=4))
+        for client_load in load.clients:
+            for path in client_load.paths[:3]:
+                response = client.get(path, headers={**item.headers, **client_load.headers})
+                assert response.status_code == 200, (name, path, client_load.headers, response.content[:300])
+                market = dict(zip(("market", "lang"), MARKET_LANGUAGES[load.clients.index(client_load)]))
+                assert response.headers["X-Market"] == market["market"]
+                assert response.headers["Content-Language"] == market["lang"]
+                if name.startswith("html_"):
+                    assert response.headers["Content-Type"].startswith("text/html")
 
 
 # --- Inventory scenarios (issue 17) ----------------------------------------------------
