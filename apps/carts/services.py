@@ -31,6 +31,7 @@ from apps.carts.errors import (
 )
 from apps.carts.models import Cart, CartLine
 from apps.core import clock
+from apps.core.compiled import Compiled, CompiledUpdate, insert
 from apps.inventory.errors import InsufficientStock
 from apps.markets.models import Market
 
@@ -129,6 +130,19 @@ def _lock(cart: Cart) -> Cart:
     return locked
 
 
+#: ``_lock_saved``'s UPDATE (a guest cart's expiry moves too), compiled once.
+_TOUCH_MEMBER = CompiledUpdate(
+    Cart, lambda p: (Cart.objects.filter(pk=p.pk), {"market_id": p.market, "updated_at": p.now})
+)
+_TOUCH_GUEST = CompiledUpdate(
+    Cart,
+    lambda p: (
+        Cart.objects.filter(pk=p.pk),
+        {"market_id": p.market, "updated_at": p.now, "expires_at": p.expires},
+    ),
+)
+
+
 def _lock_saved(cart: Cart, market: Market, now: dt.datetime) -> Cart:
     """``_lock`` and ``_saved`` in one statement, for a write that goes on to change the
     cart: the UPDATE takes the row lock and moves the cart to ``market`` (a failure later
@@ -138,7 +152,10 @@ def _lock_saved(cart: Cart, market: Market, now: dt.datetime) -> Cart:
     fields: dict[str, Any] = {"market": market, "updated_at": now}
     if cart.user_id is None:
         fields["expires_at"] = now + _guest_ttl()
-    if not Cart.objects.filter(pk=cart.pk).update(**fields):
+        touched = _TOUCH_GUEST.execute(pk=cart.pk, market=market.code, now=now, expires=fields["expires_at"])
+    else:
+        touched = _TOUCH_MEMBER.execute(pk=cart.pk, market=market.code, now=now)
+    if not touched:
         raise CartNotFound()
     for name, value in fields.items():
         setattr(cart, name, value)
@@ -180,6 +197,17 @@ class _Line:
     quantity: int
 
 
+#: A cart's lines as ``cart_item_add`` works with them, in cart order.
+_LINES = Compiled(
+    CartLine,
+    lambda p: (
+        CartLine.objects.filter(cart_id=p.cart_id)
+        .order_by("added_at", "id")
+        .values_list("pk", "sku_id", "sku__code", "quantity")
+    ),
+)
+
+
 @transaction.atomic(durable=True)
 def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -> selectors.CartView:
     """Add ``quantity`` units of a SKU: a new line, or more of an existing one (the sum is
@@ -197,10 +225,7 @@ def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -
     now = clock.now()
     locked = _lock_saved(cart, market, now)
     lines = [
-        _Line(line_id, sku_id, code, qty)
-        for line_id, sku_id, code, qty in CartLine.objects.filter(cart_id=locked.pk)
-        .order_by("added_at", "id")
-        .values_list("pk", "sku_id", "sku__code", "quantity")
+        _Line(line_id, sku_id, code, qty) for line_id, sku_id, code, qty in _LINES.fetch(cart_id=locked.pk)
     ]
     offers = selectors.sku_offers(codes=[*(line.code for line in lines), sku_code], market=market, now=now)
     offer = offers[sku_code]
@@ -214,8 +239,8 @@ def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -
         raise QuantityInvalid()
     _check(offer, total)
     if line is None:
-        created = CartLine.objects.create(
-            cart_id=locked.pk, sku_id=offer.sku_id, quantity=total, added_at=now, updated_at=now
+        created = insert(
+            CartLine(cart_id=locked.pk, sku_id=offer.sku_id, quantity=total, added_at=now, updated_at=now)
         )
         lines.append(_Line(created.pk, offer.sku_id, sku_code, total))
     else:
@@ -265,6 +290,14 @@ def cart_clear(*, cart: Cart) -> None:
     _saved(locked, locked.market, clock.now())
 
 
+_BOUGHT_LINES = Compiled(
+    CartLine,
+    lambda p: CartLine.objects.filter(cart_id=p.cart_id, sku_id__in=p.sku_ids).values_list(
+        "pk", "sku_id", "quantity"
+    ),
+)
+
+
 def cart_lines_bought(*, user_id: int, bought: list[tuple[int, int]]) -> int:
     """Take what a paid order bought (``(sku_id, quantity)`` pairs) out of the member's
     cart, in the payment's own transaction: each SKU's quantity goes down by what was
@@ -293,14 +326,12 @@ def cart_lines_bought(*, user_id: int, bought: list[tuple[int, int]]) -> int:
     per_sku: dict[int, int] = {}
     for sku_id, quantity in bought:
         per_sku[sku_id] = per_sku.get(sku_id, 0) + quantity
-    rows = list(
-        CartLine.objects.filter(cart_id=cart_id, sku_id__in=list(per_sku)).values_list(
-            "pk", "sku_id", "quantity"
-        )
-    )
+    rows = _BOUGHT_LINES.fetch(cart_id=cart_id, sku_ids=sorted(per_sku))
     gone = [pk for pk, sku_id, quantity in rows if quantity <= per_sku[sku_id]]
-    if gone:
-        CartLine.objects.filter(pk__in=gone).delete()
+    if gone:  # no Collector: nothing refers to a cart line, and no signal listens
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(gone))  # only placeholders: the ids are parameters
+            cursor.execute(f"DELETE FROM carts_cartline WHERE id IN ({placeholders})", gone)  # noqa: S608
     for pk, sku_id, quantity in rows:
         if quantity > per_sku[sku_id]:
             CartLine.objects.filter(pk=pk).update(quantity=quantity - per_sku[sku_id], updated_at=now)
@@ -419,8 +450,8 @@ def cart_merge(*, guest_cart: Cart, user: User, market: Market) -> MergeResult:
         if new <= 0 or new == have:
             continue
         if existing is None:
-            CartLine.objects.create(
-                cart_id=member.pk, sku_id=gline.sku_id, quantity=new, added_at=now, updated_at=now
+            insert(
+                CartLine(cart_id=member.pk, sku_id=gline.sku_id, quantity=new, added_at=now, updated_at=now)
             )
             line_count += 1
         else:

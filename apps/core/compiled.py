@@ -42,9 +42,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
+from django.apps import apps as django_apps
 from django.db import connections, router
 from django.db.models import Model, QuerySet
-from django.db.models.sql import UpdateQuery
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.models.sql.query import Query
 
 M = TypeVar("M", bound=Model)
@@ -76,7 +78,7 @@ class _Entry:
 
 
 def _shape(values: dict[str, Any]) -> tuple[Any, ...]:
-    shape = []
+    shape: list[Any] = []
     for name in sorted(values):
         value = values[name]
         if isinstance(value, list | tuple):
@@ -196,11 +198,19 @@ class Compiled(Generic[M]):
     once per alias and shape. ``fetch(**values)`` returns the rows as the queryset would
     (a list). ``model`` picks the database alias (``router.db_for_read``)."""
 
-    def __init__(self, model: type[M], build: Callable[[Any], QuerySet[Any]], *, write: bool = False) -> None:
-        self.model = model
+    def __init__(
+        self, model: type[M] | str, build: Callable[[Any], QuerySet[Any]], *, write: bool = False
+    ) -> None:
+        self._model = model  # or "app_label.Model", resolved on first use (no import cycle)
         self.build = build
         self.write = write  # a locking read: routed like a write (the primary)
         self._entries: dict[tuple[str, tuple[Any, ...]], _Entry] = {}
+
+    @property
+    def model(self) -> type[M]:
+        if isinstance(self._model, str):
+            self._model = django_apps.get_model(self._model)
+        return self._model
 
     def _alias(self) -> str:
         if self.write:
@@ -266,7 +276,7 @@ class CompiledUpdate:
         connection = connections[alias]
         sentinels, namespace = _sentinels_for(values)
         qs, changes = self.build(namespace)
-        query = qs.using(alias).query.chain(UpdateQuery)
+        query: Any = qs.using(alias).query.chain(UpdateQuery)
         query.add_update_values(changes)
         compiler = query.get_compiler(using=alias)
         sql, params = compiler.as_sql()  # runs pre_sql_setup
@@ -289,4 +299,90 @@ class CompiledUpdate:
             return int(cursor.rowcount)
 
 
-__all__ = ["Compiled", "CompiledUpdate", "NotCompilable"]
+@dataclass
+class _Insert:
+    sql: str
+    fields: list[Any]
+    returning: list[Any]
+    returning_params: Any
+
+
+_INSERTS: dict[tuple[type[Model], str], _Insert | None] = {}
+
+
+def _insert_entry(obj: Model, alias: str) -> _Insert | None:
+    """The single-row INSERT of ``obj``'s model, compiled once (None: not compilable, e.g.
+    a field with its own placeholder; ``insert`` then saves through the ORM)."""
+    model, connection = type(obj), connections[alias]
+    meta = model._meta
+    fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+    if any(hasattr(f, "get_placeholder") for f in fields):
+        return None
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj], raw=False)
+    compiler = query.get_compiler(using=alias)
+    compiler.returning_fields = meta.db_returning_fields
+    statements = compiler.as_sql()
+    if len(statements) != 1:
+        return None
+    sql, params = statements[0]
+    if len(params) != len(fields) or sql.count("%s") != len(fields):
+        return None
+    del connection
+    return _Insert(sql, fields, list(meta.db_returning_fields), compiler.returning_params)
+
+
+def _insert_values(obj: Model, entry: _Insert, connection: Any) -> list[Any] | None:
+    """The INSERT's parameters as the ORM prepares them; None when one is an expression."""
+    values: list[Any] = []
+    for field in entry.fields:
+        value = field.pre_save(obj, add=True)
+        if hasattr(value, "resolve_expression"):
+            return None
+        values.append(field.get_db_prep_save(value, connection=connection))
+    return values
+
+
+def insert(obj: M) -> M:
+    """``obj.save(force_insert=True)`` for a new row of a plain model (its auto primary key
+    unset) without compiling the INSERT on every call: the statement is compiled once per
+    model and alias, each call prepares the field values exactly as the ORM's INSERT does
+    (``pre_save``, ``get_db_prep_save``) and reads back the returned columns. A model with
+    ``pre_save``/``post_save`` receivers, or a value that is an expression, goes through
+    ``save()`` instead (so receivers and expressions behave as they always do)."""
+    model = type(obj)
+    meta = model._meta
+    alias = router.db_for_write(model, instance=obj)
+    if (
+        pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+        or meta.auto_field is None
+        or meta.parents
+        or obj.pk is not None
+    ):
+        obj.save(force_insert=True, using=alias)
+        return obj
+    key = (model, alias)
+    if key not in _INSERTS:
+        _INSERTS[key] = _insert_entry(obj, alias)
+    entry = _INSERTS[key]
+    connection = connections[alias]
+    values = _insert_values(obj, entry, connection) if entry is not None else None
+    if entry is None or values is None:
+        obj.save(force_insert=True, using=alias)
+        return obj
+    ops: Any = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(entry.sql, values)
+        if connection.features.can_return_columns_from_insert:
+            row = ops.fetch_returned_insert_columns(cursor, entry.returning_params)
+        else:
+            row = (ops.last_insert_id(cursor, meta.db_table, meta.pk.column),)
+    for value, field in zip(row, entry.returning, strict=False):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = alias
+    return obj
+
+
+__all__ = ["Compiled", "CompiledUpdate", "NotCompilable", "insert"]

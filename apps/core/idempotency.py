@@ -39,6 +39,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from apps.core import clock
+from apps.core.compiled import insert
 from apps.core.errors import (
     DomainError,
     IdempotencyInProgress,
@@ -109,8 +110,8 @@ def _insert(**fields: Any) -> IdempotencyKey:
     Raises: IntegrityError (the key exists)."""
     if connection.in_atomic_block:
         with transaction.atomic():
-            return IdempotencyKey.objects.create(**fields)
-    return IdempotencyKey.objects.create(**fields)
+            return insert(IdempotencyKey(**fields))
+    return insert(IdempotencyKey(**fields))
 
 
 def idempotency_begin(

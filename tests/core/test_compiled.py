@@ -115,3 +115,48 @@ def test_uuid_values() -> None:
         Order, lambda p: Order.objects.filter(public_id=p.public_id).values_list("pk", flat=True)
     )
     assert probe.fetch(public_id=uuid.uuid4()) == []
+
+
+def test_insert_writes_the_row_the_orm_would_and_returns_its_key() -> None:
+    from django.db import IntegrityError, transaction
+
+    from apps.core.compiled import insert
+
+    row = insert(
+        IdempotencyKey(
+            caller="a",
+            key="k",
+            method="POST",
+            path="/x",
+            request_hash="h",
+            response_body={"é": [1, "두"]},
+            response_headers={"Location": "/y"},
+            locked_until=NOW,
+            created_at=NOW,
+            expires_at=NOW + dt.timedelta(hours=1),
+        )
+    )
+    assert row.pk is not None and row._state.adding is False
+    stored = IdempotencyKey.objects.get(pk=row.pk)
+    assert (stored.caller, stored.key, stored.state, stored.response_body, stored.response_headers) == (
+        "a",
+        "k",
+        IdempotencyKey.State.IN_PROGRESS,  # the field's default, prepared like the ORM's
+        {"é": [1, "두"]},
+        {"Location": "/y"},
+    )
+    assert stored.locked_until == NOW
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(
+            IdempotencyKey(
+                caller="a",
+                key="k",
+                method="POST",
+                path="/x",
+                request_hash="h",
+                locked_until=NOW,
+                created_at=NOW,
+                expires_at=NOW,
+            )
+        )
+    assert IdempotencyKey.objects.count() == 1

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import User
 from apps.core import clock
-from apps.core.compiled import Compiled, CompiledUpdate
+from apps.core.compiled import Compiled, CompiledUpdate, insert
 from apps.core.outbox import publish
 from apps.markets.selectors import market_map
 from apps.orders import state
@@ -173,14 +173,16 @@ def status_move(
         raise InvalidTransition(order=order.number, from_status=status_label(frm), to_status=status_label(to))
     for name, value in changes.items():
         setattr(order, name, value)
-    OrderStatusChange.objects.create(
-        order=order,
-        from_status=frm,
-        to_status=to,
-        actor=actor,
-        actor_kind=actor_kind,
-        reason=reason[:500],
-        created_at=now,
+    insert(
+        OrderStatusChange(
+            order=order,
+            from_status=frm,
+            to_status=to,
+            actor=actor,
+            actor_kind=actor_kind,
+            reason=reason[:500],
+            created_at=now,
+        )
     )
     publish(
         type=event or f"order.{to}",

@@ -20,7 +20,7 @@ from apps.accounts.models import User
 from apps.carts.services import cart_lines_bought
 from apps.catalog.services import products_sales_record
 from apps.core import clock
-from apps.core.compiled import Compiled
+from apps.core.compiled import Compiled, insert
 from apps.coupons import services as coupons
 from apps.inventory.errors import ReservationExpired
 from apps.inventory.services import reservation_commit_held
@@ -198,17 +198,19 @@ def _order_pay_wallet(*, order_id: str, user: User, hashed: str) -> PaymentOutco
     # Captured from the start: the money is taken in this same transaction, so no one can
     # ever see this payment pending (one live payment per order holds the same either way).
     try:
-        payment = OrderPayment.objects.create(
-            order=order,
-            method=OrderPayment.Method.WALLET,
-            status=OrderPayment.Status.CAPTURED,
-            amount=order.total,
-            currency=order.currency,
-            wallet_entry=entry,
-            idempotency_key=hashed,
-            created_at=now,
-            captured_at=now,
-            updated_at=now,
+        payment = insert(
+            OrderPayment(
+                order=order,
+                method=OrderPayment.Method.WALLET,
+                status=OrderPayment.Status.CAPTURED,
+                amount=order.total,
+                currency=order.currency,
+                wallet_entry=entry,
+                idempotency_key=hashed,
+                created_at=now,
+                captured_at=now,
+                updated_at=now,
+            )
         )
     except IntegrityError as exc:
         if _live_payment_conflict(exc):

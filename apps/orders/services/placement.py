@@ -21,6 +21,7 @@ from apps.carts import selectors as cart_selectors
 from apps.carts.calculators import tax_calculator
 from apps.carts.errors import PurchaseLimitExceeded, SkuUnavailable
 from apps.core import clock
+from apps.core.compiled import insert
 from apps.core.errors import DomainError, IdempotencyKeyReused
 from apps.core.money import Money
 from apps.core.outbox import publish
@@ -251,27 +252,29 @@ def _order_place(
     try:
         # No savepoint: a duplicate key aborts the whole placement anyway (raised below,
         # the durable transaction rolls back), and no query runs after it.
-        order = Order.objects.create(
-            number=_next_number(market, now),
-            user=user,
-            market=market,
-            currency=market.currency,
-            status=Order.Status.PENDING,
-            idempotency_key=hashed,
-            request_hash=fingerprint,
-            subtotal=totals.subtotal.amount,
-            sale_discount=totals.discount.amount,
-            coupon_discount=coupon_discount,
-            tax=tax_amount,
-            tax_included=tax_included,
-            coupon_code=str(coupon_id) if coupon_id else "",
-            shipping_fee=totals.shipping_fee.amount,
-            total=total,
-            shipping_address=address,
-            from_cart=from_cart,
-            expires_at=expires_at,
-            created_at=now,
-            updated_at=now,
+        order = insert(
+            Order(
+                number=_next_number(market, now),
+                user=user,
+                market=market,
+                currency=market.currency,
+                status=Order.Status.PENDING,
+                idempotency_key=hashed,
+                request_hash=fingerprint,
+                subtotal=totals.subtotal.amount,
+                sale_discount=totals.discount.amount,
+                coupon_discount=coupon_discount,
+                tax=tax_amount,
+                tax_included=tax_included,
+                coupon_code=str(coupon_id) if coupon_id else "",
+                shipping_fee=totals.shipping_fee.amount,
+                total=total,
+                shipping_address=address,
+                from_cart=from_cart,
+                expires_at=expires_at,
+                created_at=now,
+                updated_at=now,
+            )
         )
     except IntegrityError:
         # The key placed an order before (or a request past the idempotency layer at the
@@ -310,13 +313,15 @@ def _order_place(
         )
         if held.discount != coupon_discount:  # the campaign changed between the two reads
             raise NotApplicable(reason="not_usable", reason_text=str(NOT_APPLICABLE_REASONS["not_usable"]))
-    placed_change = OrderStatusChange.objects.create(
-        order=order,
-        from_status="",
-        to_status=Order.Status.PENDING,
-        actor=user,
-        actor_kind=MEMBER,
-        created_at=now,
+    placed_change = insert(
+        OrderStatusChange(
+            order=order,
+            from_status="",
+            to_status=Order.Status.PENDING,
+            actor=user,
+            actor_kind=MEMBER,
+            created_at=now,
+        )
     )
     publish(
         type="order.created",

@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 
 from apps.accounts.models import User
 from apps.core import clock
+from apps.core.compiled import insert
 from apps.core.money import Money
 from apps.core.outbox import publish
 from apps.markets.models import Market
@@ -151,16 +152,18 @@ def _entry_record(
     # fails this insert on the unique index: IntegrityError, and the caller's transaction,
     # balance move included, rolls back. Callers that can race on one reference (a charge
     # settle) serialise on their own row first, so this is the backstop, not the path.
-    entry = WalletEntry.objects.create(
-        wallet=wallet,
-        kind=kind,
-        amount=amount,
-        balance_after=wallet.balance,
-        reference=reference,
-        actor=actor,
-        reason=reason[:500],
-        charge=charge,
-        created_at=now,
+    entry = insert(
+        WalletEntry(
+            wallet=wallet,
+            kind=kind,
+            amount=amount,
+            balance_after=wallet.balance,
+            reference=reference,
+            actor=actor,
+            reason=reason[:500],
+            charge=charge,
+            created_at=now,
+        )
     )
     publish(
         type="wallet.credited" if amount > 0 else "wallet.debited",
