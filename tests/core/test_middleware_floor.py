@@ -20,7 +20,7 @@ from django.contrib.auth import login
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages import get_messages
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.test import RequestFactory, override_settings
 from django.utils.functional import empty
 from prometheus_client import REGISTRY
@@ -122,7 +122,7 @@ def test_a_guest_is_known_without_loading_the_session(rf: RequestFactory) -> Non
     request = _authenticated(rf.get("/"))
     assert is_unloaded_guest(request) and known_user(request) is None
     assert not request.session.accessed
-    assert request.user._wrapped is empty  # still lazy: nothing evaluated it
+    assert request.user._wrapped is empty  # type: ignore[union-attr]  # still lazy: nothing evaluated it
     assert not request.user.is_authenticated  # what Django itself finds
 
 
@@ -202,8 +202,7 @@ def test_query_get_reads_the_query_without_parsing_an_empty_one(rf: RequestFacto
     assert query_get(empty_query, "lang") is None and "GET" not in empty_query.__dict__
     assert query_get(rf.get("/", {"lang": "ko"}), "lang") == "ko"
     replaced = rf.get("/")
-    replaced.GET = replaced.GET.copy()
-    replaced.GET["lang"] = "en"
+    replaced.GET = QueryDict("lang=en")  # type: ignore[assignment]  # as a middleware may
     assert query_get(replaced, "lang") == "en"
 
 
