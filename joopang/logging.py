@@ -170,8 +170,9 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
     )
     structlog.configure(
         processors=[
-            *SHARED_PROCESSORS,
+            # First: an event below the level costs one check, not the whole chain.
             structlog.stdlib.filter_by_level,
+            *SHARED_PROCESSORS,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.format_exc_info,
             structlog.processors.UnicodeDecoder(),

@@ -13,27 +13,43 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
-from csp.middleware import CSPMiddleware, PolicyParts
+from asgiref.sync import iscoroutinefunction
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import DisallowedHost
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.dispatch import receiver
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.middleware import common
+from django.test.signals import setting_changed
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import escape_leading_slashes
 from django_prometheus import middleware as prometheus
+from django_structlog import signals as structlog_signals
+from django_structlog.app_settings import app_settings as structlog_settings
+from django_structlog.middlewares import request as structlog_request
 
 from apps.accounts.throttling import client_address
 from apps.core import errors
 from apps.core.admin_hardening import harden_admin_widgets
 from apps.core.problems import django_request_error, problem_json_response, too_large_error
+from apps.core.request_info import is_unloaded_guest, known_user, query_get
 from apps.markets.errors import UnknownMarket
 from apps.markets.resolution import remember_choice, resolve_language, resolve_market
 from joopang import errorpages
@@ -52,16 +68,123 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        request.META["HTTP_X_REQUEST_ID"] = request_id
-        request.__dict__.pop("headers", None)  # re-read META: later code sees the sane id
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        if _SAFE_ID.match(incoming):
+            request_id = incoming
+        else:
+            request_id = uuid.uuid4().hex
+            request.META["HTTP_X_REQUEST_ID"] = request_id
+            request.__dict__.pop("headers", None)  # if read already: later code sees the sane id
         request.request_id = request_id  # type: ignore[attr-defined]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, ip=client_address(request))
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+_request_log = logging.getLogger(structlog_request.__name__)  # django-structlog's request logger
+_GUEST = AnonymousUser()
+
+
+@dataclass(frozen=True)
+class _StructlogKnobs:
+    """django-structlog's settings the request path reads (its ``app_settings`` looks each
+    up on every read, and an unset one costs a caught ``AttributeError``)."""
+
+    start_level: int
+    levels: dict[int, int]  # status // 100 -> level
+    default_level: int
+    trust_request_id: bool
+    trust_correlation_id: bool
+    ip_logging: bool
+    user_id_field: str
+
+
+@lru_cache(maxsize=1)
+def _structlog_knobs() -> _StructlogKnobs:
+    knobs = structlog_settings
+    return _StructlogKnobs(
+        start_level=knobs.STATUS_START_LOG_LEVEL,
+        levels={2: knobs.STATUS_2XX_LOG_LEVEL, 4: knobs.STATUS_4XX_LOG_LEVEL, 5: knobs.STATUS_5XX_LOG_LEVEL},
+        default_level=knobs.STATUS_DEFAULT_LOG_LEVEL,
+        trust_request_id=knobs.TRUST_UPSTREAM_REQUEST_ID,
+        trust_correlation_id=knobs.TRUST_UPSTREAM_CORRELATION_ID,
+        ip_logging=knobs.IP_LOGGING_ENABLED,
+        user_id_field=knobs.USER_ID_FIELD,
+    )
+
+
+@receiver(setting_changed)
+def _structlog_knobs_clear(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith(structlog_settings.PREFIX):
+        _structlog_knobs.cache_clear()
+
+
+class RequestLogMiddleware(structlog_request.RequestMiddleware):
+    """django-structlog's request logging, the same events with the same fields
+    (``request_started`` at ``DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL``,
+    ``request_finished`` with ``code`` and ``request``, ``request_failed``...), without the
+    work nobody sees: an event below the logger's level is neither built nor sent through
+    structlog's processors (unless a receiver of django-structlog's signals wants its
+    arguments), the request id is read from ``META`` (``RequestIdMiddleware`` has set it)
+    instead of building ``request.headers``, and a guest's ``user_id`` is known without
+    loading the session (:func:`apps.core.request_user.is_unloaded_guest`).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self._is_async = iscoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._is_async:
+            return self.__acall__(request)
+        self.prepare(request)
+        response = self.get_response(request)
+        self.handle_response(request, response)  # type: ignore[arg-type]
+        return response
+
+    def _log_level_for_status_code(self, status_code: int) -> int:
+        return _structlog_knobs().levels.get(status_code // 100, _structlog_knobs().default_level)
+
+    def prepare(self, request: HttpRequest) -> None:
+        knobs = _structlog_knobs()
+        level = knobs.start_level
+        if structlog_signals.bind_extra_request_metadata.receivers or _request_log.isEnabledFor(level):
+            super().prepare(request)
+            return
+        meta = request.META
+        if knobs.trust_request_id:
+            request_id = meta.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
+        else:
+            request_id = str(uuid.uuid4())
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        if knobs.trust_correlation_id:
+            correlation_id = meta.get("HTTP_X_CORRELATION_ID")
+            if correlation_id:
+                structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        self.bind_user_id(request)
+        if knobs.ip_logging:
+            self.bind_ip(request)
+
+    def handle_response(self, request: HttpRequest, response: HttpResponse) -> None:
+        if (
+            hasattr(request, "_raised_exception")
+            or isinstance(response, StreamingHttpResponse)
+            or structlog_signals.bind_extra_request_finished_metadata.receivers
+            or _request_log.isEnabledFor(self._log_level_for_status_code(response.status_code))
+        ):
+            super().handle_response(request, response)
+            return
+        structlog.contextvars.clear_contextvars()  # as the library does after its line
+
+    @staticmethod
+    def bind_user_id(request: HttpRequest) -> None:
+        field = _structlog_knobs().user_id_field
+        if field and is_unloaded_guest(request):
+            structlog.contextvars.bind_contextvars(user_id=getattr(_GUEST, field, None))
+            return
+        structlog_request.RequestMiddleware.bind_user_id(request)
 
 
 #: The operator endpoints (``joopang.health``): no market, no language.
@@ -101,7 +224,11 @@ class LocaleMarketMiddleware:
         structlog.contextvars.bind_contextvars(market=market.code)
         with translation.override(language):
             response = self.get_response(request)
-        if not is_api and request.method == "GET" and ("lang" in request.GET or "market" in request.GET):
+        if (
+            not is_api
+            and request.method == "GET"
+            and (query_get(request, "lang") is not None or query_get(request, "market") is not None)
+        ):
             # A storefront link such as /?lang=en&market=US keeps its choice for the next
             # pages (cookies only: no session is created for a guest).
             remember_choice(
@@ -227,7 +354,8 @@ def input_error(request: HttpRequest) -> errors.DomainError | None:
         return errors.RequestInvalidCharacters()
     if _BAD_IN_PATH.search(path) or _BAD_IN_PATH.search(request.path_info):
         return errors.RequestInvalidCharacters()
-    error = _check_query(_environ_bytes(request, "QUERY_STRING"), settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+    query = _environ_bytes(request, "QUERY_STRING")
+    error = _check_query(query, settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) if query else None
     if error is not None:
         return error
     try:
@@ -252,6 +380,8 @@ def _drop_bad_cookies(request: HttpRequest) -> None:
     """A cookie with a control character is dropped (never looked up: a session key with a
     NUL byte is a DataError on PostgreSQL). Browsers keep odd cookies; refusing the whole
     request would lock the visitor out until they clear them."""
+    if "COOKIES" not in request.__dict__ and not request.META.get("HTTP_COOKIE"):
+        return  # no cookie header: nothing to parse (nor to drop)
     cookies = request.COOKIES
     if any(_BAD_IN_PATH.search(k) or _BAD_IN_PATH.search(v) for k, v in cookies.items()):
         request.COOKIES = {  # type: ignore[misc]
@@ -337,6 +467,22 @@ class CommonMiddleware(common.CommonMiddleware):
         return str(super().get_full_path_with_slash(request))
 
 
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's messages, with the storage (``MESSAGE_STORAGE``: the cookie and session
+    backends) built when a view, a template or ``messages.add_message`` first uses it,
+    not for every request: a response whose request never touched its messages has
+    nothing to store (Django's ``update`` would do nothing either)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        storage = getattr(request, "_messages", None)
+        if type(storage) is SimpleLazyObject and storage._wrapped is empty:
+            return response
+        return super().process_response(request, response)
+
+
 # --- Response headers -------------------------------------------------------------------
 
 
@@ -347,7 +493,7 @@ def _carries_personal_data(request: HttpRequest, response: HttpResponseBase) -> 
         return True  # a credentialed API call answers for one caller
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         return True  # a write's answer (a new account, a refused sign-in form) is about its caller
-    user = getattr(request, "user", None)
+    user = known_user(request)  # a guest's request loads no session to learn it
     return bool(user is not None and user.is_authenticated)
 
 
@@ -383,10 +529,78 @@ class SecurityHeadersMiddleware:
             request.personal_data = True  # type: ignore[attr-defined]
 
 
+#: Stands for the request's nonce in a cached policy (base64 never contains it).
+_NONCE_MARK = "\x00nonce\x00"
+#: (report only, admin path, with a nonce) -> the header value, ``_NONCE_MARK`` for the nonce.
+_policy_cache: dict[tuple[bool, bool, bool], str] = {}
+_CSP_SETTINGS = frozenset(
+    {"CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY", "CONTENT_SECURITY_POLICY_ADMIN_UPDATE"}
+)
+#: Per-response overrides of django-csp's decorators: such a response takes the library's path.
+_CSP_RESPONSE_ATTRS = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+
+
+@receiver(setting_changed)
+def _policy_cache_clear(*, setting: str, **kwargs: Any) -> None:
+    if setting in _CSP_SETTINGS:
+        _policy_cache.clear()
+
+
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp's middleware; under ``/admin/`` the policy is widened by
     ``CONTENT_SECURITY_POLICY_ADMIN_UPDATE`` (unfold's Alpine.js evaluates its
-    ``x-data`` expressions with ``new Function``: ``'unsafe-eval'``, admin only)."""
+    ``x-data`` expressions with ``new Function``: ``'unsafe-eval'``, admin only).
+
+    The policy depends only on the settings, the path's surface (admin or not) and whether
+    the page used its nonce, so each variant is built once per process (the request's nonce
+    put in on the way out) instead of twice per response; a response carrying django-csp's
+    per-view overrides (``@csp_update``...) is built by the library as before.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if any(getattr(response, attr, None) is not None for attr in _CSP_RESPONSE_ATTRS):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # django-csp leaves Django's debug pages alone
+        nonce: str | None = getattr(request, "_csp_nonce", None)
+        admin = request.path_info.startswith("/admin/")
+        for report_only, header, exempt_attr in (
+            (False, HEADER, "_csp_exempt"),
+            (True, HEADER_REPORT_ONLY, "_csp_exempt_ro"),
+        ):
+            key = (report_only, admin, nonce is not None)
+            policy = _policy_cache.get(key)
+            if policy is None:
+                policy = _policy_cache[key] = self._policy(request, response, report_only, nonce is not None)
+            if not policy or header in response or getattr(response, exempt_attr, False) is not False:
+                continue
+            config = getattr(
+                settings,
+                "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY",
+                None,
+            )
+            prefixes = (config or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
+            if prefixes and request.path_info.startswith(tuple(prefixes)):
+                continue
+            response[header] = policy.replace(_NONCE_MARK, nonce) if nonce is not None else policy
+        if nonce is None:
+            # django-csp: reading the nonce after the header is written is an error
+            request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
+
+    def _policy(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool, nonce: bool
+    ) -> str:
+        parts = self.get_policy_parts(request, response, report_only)
+        parts.nonce = _NONCE_MARK if nonce else None
+        return build_policy(**asdict(parts), report_only=report_only)
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
@@ -427,6 +641,78 @@ class _BoundedLabels:
         return super().label_metric(metric, request, response, **labels)  # type: ignore[misc]
 
 
+_UNNAMED_VIEW = "<unnamed view>"
+
+
+def _status_label(status_code: int) -> str:
+    status = str(status_code)
+    return status if status.isdigit() and len(status) == 3 else OTHER
+
+
 class PrometheusAfterMiddleware(_BoundedLabels, prometheus.PrometheusAfterMiddleware):  # type: ignore[misc]
+    """django-prometheus's, with bounded labels (:class:`_BoundedLabels`) and the same series
+    and values, on a cheaper path for the three hooks every request runs: headers are read
+    from ``META`` (building ``request.headers`` cost more than all the counters), and each
+    labelled child is looked up once per label values (they are bounded) instead of through
+    ``labels(**kwargs)`` every time. Template and exception hooks stay the library's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._children: dict[tuple[Any, ...], Any] = {}
+
     def _method(self, request: Any) -> str:
         return metric_method(request.method)
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)`` (values in the metric's label order), remembered."""
+        key = (metric, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    def process_request(self, request: Any) -> None:
+        metrics, meta = self.metrics, request.META
+        self._child(metrics.requests_by_method, metric_method(request.method)).inc()
+        self._child(metrics.requests_by_transport, self._transport(request)).inc()
+        if meta.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
+            metrics.requests_ajax.inc()
+        try:
+            content_length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:  # the library raised here (a 500); Django reads such a body as empty
+            content_length = 0
+        metrics.requests_body_bytes.observe(content_length)
+        request.prometheus_after_middleware_event = prometheus.Time()
+
+    def process_view(self, request: Any, view_func: Any, *view_args: Any, **view_kwargs: Any) -> None:
+        match = getattr(request, "resolver_match", None)
+        if match is not None:
+            self._child(
+                self.metrics.requests_by_view_transport_method,
+                match.view_name or _UNNAMED_VIEW,
+                self._transport(request),
+                metric_method(request.method),
+            ).inc()
+
+    def process_response(self, request: Any, response: Any) -> Any:
+        metrics = self.metrics
+        method = metric_method(request.method)
+        match = getattr(request, "resolver_match", None)
+        view = (match.view_name if match is not None else None) or _UNNAMED_VIEW
+        status = _status_label(response.status_code)
+        self._child(metrics.responses_by_status, status).inc()
+        self._child(metrics.responses_by_status_view_method, status, view, method).inc()
+        if hasattr(response, "charset"):
+            self._child(metrics.responses_by_charset, str(response.charset)).inc()
+        if getattr(response, "streaming", False):
+            metrics.responses_streaming.inc()
+        if hasattr(response, "content"):
+            metrics.responses_body_bytes.observe(len(response.content))
+        started = getattr(request, "prometheus_after_middleware_event", None)
+        if started is not None:
+            self._child(metrics.requests_latency_by_view_method, view, method).observe(
+                prometheus.TimeSince(started)
+            )
+        else:
+            metrics.requests_unknown_latency.inc()
+        return response

@@ -33,6 +33,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -90,6 +91,7 @@ def parse_rates(value: str) -> list[Rate]:
     return rates
 
 
+@lru_cache(maxsize=4096)  # per request (the request id's log context, both gates): parse once
 def _valid_ip(value: str) -> str | None:
     try:
         address = ipaddress.ip_address(value.strip())

@@ -7,12 +7,14 @@ Market: explicit (``?market=``, ``X-Market``, cookie) > profile > ``DEFAULT_MARK
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import trans_real
 
+from apps.core.request_info import known_user, query_get
 from apps.markets.errors import UnknownMarket
 from apps.markets.models import Market
 from apps.markets.selectors import market_get, market_map
@@ -27,7 +29,7 @@ def _profile(request: HttpRequest) -> tuple[str | None, str | None]:
     claims: dict[str, Any] | None = getattr(request, "token_claims", None)
     if claims:
         return claims.get("locale"), claims.get("market")
-    user = getattr(request, "user", None)
+    user = known_user(request)  # a guest's request loads no session to learn it
     if user is not None and user.is_authenticated:
         return getattr(user, "locale", None) or None, getattr(user, "market_id", None) or None
     return None, None
@@ -42,8 +44,8 @@ def supported_language(value: str | None) -> str | None:
 
 def explicit_market_code(request: HttpRequest) -> str | None:
     return (
-        request.GET.get("market")
-        or request.headers.get("X-Market")
+        query_get(request, "market")
+        or request.META.get("HTTP_X_MARKET")
         or request.COOKIES.get(settings.MARKET_COOKIE_NAME)
         or None
     )
@@ -67,7 +69,11 @@ def resolve_market(request: HttpRequest, *, strict: bool = False) -> Market:
 
 
 def accept_language(request: HttpRequest) -> str | None:
-    header = request.headers.get("Accept-Language", "")
+    return _accept_language(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+
+
+@lru_cache(maxsize=1000)  # browsers send a handful of distinct headers
+def _accept_language(header: str) -> str | None:
     for code, _quality in trans_real.parse_accept_lang_header(header):
         found = supported_language(code)
         if found:
@@ -78,9 +84,15 @@ def accept_language(request: HttpRequest) -> str | None:
 def resolve_language(request: HttpRequest, market: Market) -> str:
     profile_locale, _ = _profile(request)
     session = getattr(request, "session", None)
+    if (
+        session is not None
+        and getattr(session, "session_key", "") is None
+        and "_session_cache" not in vars(session)
+    ):
+        session = None  # no cookie and nothing stored yet: nothing to read (nor to load)
     for candidate in (
         profile_locale,
-        request.GET.get("lang"),
+        query_get(request, "lang"),
         request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
         session.get(SESSION_LANGUAGE_KEY) if session is not None else None,
         accept_language(request),

@@ -86,9 +86,9 @@ MIDDLEWARE = [
     "apps.accounts.middleware.TokenClaimsMiddleware",
     "joopang.middleware.LocaleMarketMiddleware",
     "joopang.middleware.MethodNotAllowedPageMiddleware",  # a view's bare 405: the error page
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "joopang.middleware.LazyMessageMiddleware",  # Django's, storage built on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
+    "joopang.middleware.RequestLogMiddleware",  # django-structlog's, cheaper
     "joopang.middleware.PrometheusAfterMiddleware",  # bounded label values
 ]
 
