@@ -174,6 +174,13 @@ def summary_json(card: ProductCard, absolute: Any, language: str | None = None) 
     }
 
 
+def summary_stock(item: dict[str, Any], available: int) -> dict[str, Any]:
+    """Write fresh stock into a (cached) product summary."""
+    item["in_stock"] = available > 0
+    item["stock_status"] = stock_status(available)
+    return item
+
+
 def summaries_json(cards: list[ProductCard], absolute: Any) -> list[dict[str, Any]]:
     language = translation.get_language() or "en"
     return [summary_json(card, absolute, language) for card in cards]
@@ -225,3 +232,15 @@ def detail_json(
             for view in detail.skus
         ],
     }
+
+
+def detail_stock(body: dict[str, Any], sku_ids: list[int], sku_available: dict[int, int]) -> dict[str, Any]:
+    """Write fresh stock into a (cached) ``detail_json`` payload; ``sku_ids`` in the order
+    of its ``skus``."""
+    total = 0
+    for item, sku_id in zip(body["skus"], sku_ids, strict=True):
+        item["available_quantity"] = quantity = max(sku_available.get(sku_id, 0), 0)
+        total += quantity
+    body["in_stock"] = total > 0
+    body["stock_status"] = stock_status(total)
+    return body
