@@ -11,7 +11,7 @@ from django.utils import translation
 from modeltranslation.utils import get_language as translation_language
 from modeltranslation.utils import resolution_order
 
-from apps.catalog.pricing import EffectivePrice
+from apps.catalog.pricing import EffectivePrice, PriceRow, next_boundary
 from apps.catalog.selectors import CategoryNode, ProductDetail, category_tree, listing_price
 from apps.core import clock
 from apps.core.money import Money
@@ -73,6 +73,7 @@ class ProductCard:
     available: int
     rocket_delivery: bool
     coupon_applicable: bool = False
+    price_changes_at: dt.datetime | None = None  # the next sale start or end (read caching)
 
     @property
     def stock_status(self) -> str:
@@ -122,6 +123,9 @@ def card_from_listing(row: Any, available: int, now: dt.datetime, order: tuple[s
         price=listing_price(row, now),
         available=available,
         rocket_delivery=row.product__rocket_delivery,
+        price_changes_at=next_boundary(
+            PriceRow(row.currency, row.list_price, row.sale_price, row.sale_starts_at, row.sale_ends_at), now
+        ),
     )
 
 

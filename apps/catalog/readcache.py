@@ -34,6 +34,7 @@ What makes an entry stale (docs/scaling.md, "Read caching"):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import uuid
@@ -108,11 +109,11 @@ def write(
     ids: Iterable[int],
     stock: Any = None,
     boundaries: Iterable[dt.datetime | None] = (),
-) -> None:
+) -> Entry | None:
     """Store ``body`` until the next of ``boundaries`` (sale starts and ends of what it
-    shows), at most ``CATALOG_READ_CACHE_SECONDS``."""
+    shows), at most ``CATALOG_READ_CACHE_SECONDS``; returns the entry (None: not stored)."""
     if version is None:
-        return
+        return None
     now = clock.now().timestamp()
     until = now + settings.CATALOG_READ_CACHE_SECONDS
     for boundary in boundaries:
@@ -120,7 +121,16 @@ def write(
             at = boundary.timestamp()
             if now < at < until:
                 until = at
-    cache.set(key, Entry(version, until, tuple(ids), stock, body), max(1, int(until - now) + 1))
+    entry = Entry(version, until, tuple(ids), stock, body)
+    cache.set(key, entry, max(1, int(until - now) + 1))
+    return entry
+
+
+def replace(key: str, entry: Entry, *, body: Any) -> None:
+    """Store more of the same page (``body``) in ``entry``, valid no longer than it was."""
+    left = entry.valid_until - clock.now().timestamp()
+    if left > 0:
+        cache.set(key, dataclasses.replace(entry, body=body), max(1, int(left) + 1))
 
 
 def stock_signature(available: dict[int, int], ids: Iterable[int]) -> tuple[int, ...]:
