@@ -11,7 +11,7 @@ from django.utils import translation
 from modeltranslation.utils import get_language as translation_language
 from modeltranslation.utils import resolution_order
 
-from apps.catalog.pricing import EffectivePrice
+from apps.catalog.pricing import EffectivePrice, PriceRow, next_boundary
 from apps.catalog.selectors import CategoryNode, ProductDetail, category_tree, listing_price
 from apps.core import clock
 from apps.core.money import Money
@@ -73,6 +73,7 @@ class ProductCard:
     available: int
     rocket_delivery: bool
     coupon_applicable: bool = False
+    price_changes_at: dt.datetime | None = None  # the next sale start or end (read caching)
 
     @property
     def stock_status(self) -> str:
@@ -122,6 +123,9 @@ def card_from_listing(row: Any, available: int, now: dt.datetime, order: tuple[s
         price=listing_price(row, now),
         available=available,
         rocket_delivery=row.product__rocket_delivery,
+        price_changes_at=next_boundary(
+            PriceRow(row.currency, row.list_price, row.sale_price, row.sale_starts_at, row.sale_ends_at), now
+        ),
     )
 
 
@@ -172,6 +176,13 @@ def summary_json(card: ProductCard, absolute: Any, language: str | None = None) 
         "coupon_applicable": card.coupon_applicable,
         "rating": None,
     }
+
+
+def summary_stock(item: dict[str, Any], available: int) -> dict[str, Any]:
+    """Write fresh stock into a (cached) product summary."""
+    item["in_stock"] = available > 0
+    item["stock_status"] = stock_status(available)
+    return item
 
 
 def summaries_json(cards: list[ProductCard], absolute: Any) -> list[dict[str, Any]]:
@@ -225,3 +236,15 @@ def detail_json(
             for view in detail.skus
         ],
     }
+
+
+def detail_stock(body: dict[str, Any], sku_ids: list[int], sku_available: dict[int, int]) -> dict[str, Any]:
+    """Write fresh stock into a (cached) ``detail_json`` payload; ``sku_ids`` in the order
+    of its ``skus``."""
+    total = 0
+    for item, sku_id in zip(body["skus"], sku_ids, strict=True):
+        item["available_quantity"] = quantity = max(sku_available.get(sku_id, 0), 0)
+        total += quantity
+    body["in_stock"] = total > 0
+    body["stock_status"] = stock_status(total)
+    return body

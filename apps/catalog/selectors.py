@@ -380,6 +380,7 @@ def popular_product_ids(*, market: Market, limit: int = 5) -> list[int]:
 class SkuView:
     sku: Sku
     price: pricing.EffectivePrice
+    next_change: dt.datetime | None = None  # the next sale start or end of its price
 
 
 @dataclass
@@ -429,7 +430,10 @@ def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | No
     for sku in skus:
         resolved = pricing.resolve_row(rows.get(sku.pk, {}), market)
         if resolved is not None:
-            views.append(SkuView(sku, pricing.effective(resolved[0], now, from_fx=resolved[1])))
+            row, from_fx = resolved
+            views.append(
+                SkuView(sku, pricing.effective(row, now, from_fx=from_fx), pricing.next_boundary(row, now))
+            )
     if not views:
         raise ProductNotFound(product_id=product_id)
     cheapest = min(views, key=lambda v: (v.price.price.amount, v.sku.pk))

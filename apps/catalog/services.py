@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
-from apps.catalog import pricing, search
+from apps.catalog import pricing, readcache, search
 from apps.catalog.errors import SkuCodeTaken
 from apps.catalog.models import (
     Brand,
@@ -61,6 +61,7 @@ class SkuSpec:
 
 def category_cache_clear() -> None:
     cache.delete(CATEGORY_TREE_KEY)
+    readcache.catalog_changed()
     category_tree_forget_local()
 
 
@@ -244,10 +245,13 @@ def listings_refresh(*, product_ids: Iterable[int], now: dt.datetime | None = No
     boundary, category and activity. Popularity is kept. Returns rows written.
 
     Locks: none; the caller's transaction makes the rewrite atomic. A concurrent refresh
-    of the same product writes the same values (last one wins).
+    of the same product writes the same values (last one wins). After the commit, every
+    cached read is stale (``readcache.catalog_changed``): this is where price, sale and
+    product edits all end.
     """
     now = now or clock.now()
     ids = sorted(set(product_ids))
+    readcache.catalog_changed()
     markets = market_list()
     hidden = hidden_category_ids()  # off, or under a parent that is off
     written = 0

@@ -4,22 +4,29 @@ stock for the page (the only read of another app, through inventory's selectors)
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from apps.catalog import presenters, selectors
+from apps.carts.web import COOKIE_NAME as CART_COOKIE
+from apps.catalog import presenters, readcache, selectors
 from apps.catalog import search as search_text
 from apps.catalog.api.filters import SEARCH_MAX_LENGTH, product_list_form
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
@@ -196,6 +203,135 @@ def home_shelves(market: Any) -> list[HomeShelf]:
     return [shelf for shelf in shelves if shelf.cards]
 
 
+# --- Cached pages (readcache) -------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """A page's shared part, built on a cache miss: the content fragment's template and
+    context (no request, user or token in it), the shell's context (picklable: the title),
+    what it shows of the stock, and when its prices change."""
+
+    template: str
+    context: dict[str, Any]
+    shell: dict[str, Any]
+    ids: list[int]  # product ids (lists, home) or SKU ids (product page)
+    available: dict[int, int]
+    boundaries: list[Any] = field(default_factory=list)
+    cacheable: bool = True
+
+
+@dataclass(frozen=True)
+class _FragmentRequest:
+    """What a fragment may read of the request: the URL, never the user or the session."""
+
+    GET: QueryDict
+    path: str
+    full_path: str
+
+    def get_full_path(self) -> str:
+        return self.full_path
+
+
+def cached_page(
+    request: HttpRequest,
+    kind: str,
+    shell_template: str,
+    build: Callable[[], Built | HttpResponse],
+    *,
+    stock: Callable[[list[int]], dict[int, int]],
+) -> HttpResponse:
+    """Serve a storefront page whose content is cached (``readcache``): the content
+    fragment is shared by every shopper of the market, language and URL, and reused only
+    while the fresh stock of what it shows (``stock``, every request) reads as it did when
+    it was rendered; the shell (header, cart count, messages, footer) is rendered for each
+    request, and the CSRF placeholder becomes this request's token."""
+    key = readcache.key_for(kind, request)
+    entry, version = readcache.read(key)
+    if entry is not None:
+        ids = list(entry.ids)
+        if readcache.stock_signature(stock(ids), ids) == entry.stock:
+            return _shell(request, shell_template, entry.body, key=key, entry=entry)
+    built = build()
+    if isinstance(built, HttpResponse):
+        return built
+    context = {
+        **built.context,
+        "request": _FragmentRequest(request.GET, request.path, request.get_full_path()),
+        "current_market": request.market,  # type: ignore[attr-defined]
+        "csrf_token": readcache.CSRF_PLACEHOLDER,
+    }
+    body = {**built.shell, "content": render_to_string(built.template, context)}
+    written = None
+    if built.cacheable:
+        written = readcache.write(
+            key,
+            version,
+            body=body,
+            ids=built.ids,
+            stock=readcache.stock_signature(built.available, built.ids),
+            boundaries=built.boundaries,
+        )
+    return _shell(request, shell_template, body, key=key, entry=written)
+
+
+def _plain_guest(request: HttpRequest) -> bool:
+    """A shopper whose header and footer are everybody's: not signed in, no cart cookie,
+    no message waiting (counting messages does not consume them)."""
+    user = getattr(request, "user", None)
+    if user is None or user.is_authenticated or request.COOKIES.get(CART_COOKIE):
+        return False
+    return not len(messages.get_messages(request))  # type: ignore[arg-type]
+
+
+def _with_token(request: HttpRequest, html: str) -> str:
+    if readcache.CSRF_PLACEHOLDER in html:
+        html = html.replace(readcache.CSRF_PLACEHOLDER, get_token(request))
+    return html
+
+
+def _shell(
+    request: HttpRequest,
+    template: str,
+    body: dict[str, Any],
+    *,
+    key: str = "",
+    entry: readcache.Entry | None = None,
+) -> HttpResponse:
+    """The page around the cached content. A plain guest's whole page is the same for every
+    plain guest of the market, language and URL: it is kept in the entry too (``guest``),
+    with the token placeholder, and served without rendering."""
+    guest = _plain_guest(request)
+    if guest and body.get("guest"):
+        response = HttpResponse(_with_token(request, body["guest"]))
+    elif guest:
+        context = {**body, "content": mark_safe(body["content"]), "csrf_token": readcache.CSRF_PLACEHOLDER}  # noqa: S308  # our templates' output
+        page = render_to_string(template, context, request)
+        if entry is not None:
+            readcache.replace(key, entry, body={**body, "guest": page})
+        response = HttpResponse(_with_token(request, page))
+    else:
+        content = mark_safe(_with_token(request, body["content"]))  # noqa: S308  # our templates' output
+        return render(request, template, {**body, "content": content})
+    patch_vary_headers(response, ("Cookie",))  # as a rendered page: the session was read
+    return response
+
+
+def card_boundaries(cards: list[presenters.ProductCard]) -> list[Any]:
+    """When the cards' markup changes by itself: a sale starts or ends, an "ends soon"
+    badge appears (24 h before the end)."""
+    out: list[Any] = []
+    for card in cards:
+        out.append(card.price_changes_at)
+        if card.price.sale_ends_at is not None:
+            out.append(card.price.sale_ends_at - dt.timedelta(hours=24))
+    return out
+
+
+def product_stock(market: Any) -> Callable[[list[int]], dict[int, int]]:
+    return lambda ids: inventory_selectors.available_by_product_ids(product_ids=ids, market_code=market.code)
+
+
 # --- Pages ---------------------------------------------------------------------------------
 
 
@@ -224,54 +360,68 @@ def _listing(
     *,
     category: selectors.CategoryNode | None,
     title: str,
-    template: str,
+    kind: str,
     extra: dict[str, Any],
 ) -> HttpResponse:
     market = request.market  # type: ignore[attr-defined]
-    params = _major_to_minor(request.GET, market.currency)
-    if category is not None:
-        params.pop("category", None)
-    cards: list[presenters.ProductCard] = []
-    page = Page([], None, None)
-    errors: list[str] = []
-    total: int | None = None
-    try:
-        page, cards, total = _product_page(
-            request, params, category=category, default_limit=STOREFRONT_PAGE_SIZE, count=True
-        )
-    except CategoryNotFound as exc:  # ?category= naming no category: as on the API, 404
-        raise Http404(exc.detail) from exc
-    except CursorInvalid:
-        clean = request.GET.copy()
-        clean.pop("cursor", None)
-        return redirect(request.path + ("?" + clean.urlencode() if clean else ""))
-    except RequestInvalid as exc:
-        # Shoppers read the box's label ("최저가"), not the parameter's name ("min_price").
-        labels = {
-            name: str(field.label or "") for name, field in product_list_form(request.GET).fields.items()
+
+    def build() -> Built | HttpResponse:
+        params = _major_to_minor(request.GET, market.currency)
+        if category is not None:
+            params.pop("category", None)
+        cards: list[presenters.ProductCard] = []
+        page = Page([], None, None)
+        errors: list[str] = []
+        total: int | None = None
+        try:
+            page, cards, total = _product_page(
+                request, params, category=category, default_limit=STOREFRONT_PAGE_SIZE, count=True
+            )
+        except CategoryNotFound as exc:  # ?category= naming no category: as on the API, 404
+            raise Http404(exc.detail) from exc
+        except CursorInvalid:
+            clean = request.GET.copy()
+            clean.pop("cursor", None)
+            return redirect(request.path + ("?" + clean.urlencode() if clean else ""))
+        except RequestInvalid as exc:
+            # Shoppers read the box's label ("최저가"), not the parameter's name ("min_price").
+            labels = {
+                name: str(field.label or "") for name, field in product_list_form(request.GET).fields.items()
+            }
+            errors = [
+                f"{labels[e['field']]}: {e['message']}" if labels.get(e["field"]) else str(e["message"])
+                for e in exc.params.get("errors", [])
+            ]
+        form = product_list_form(request.GET)
+        context = {
+            "title": title,
+            "cards": cards,
+            "total": total,
+            "next_url": page_url(request, page.next_cursor),
+            "previous_url": page_url(request, page.previous_cursor),
+            "first_url": _first_page_url(request) if request.GET.get("cursor") else None,
+            "form": form,
+            "sort": request.GET.get("sort", ""),
+            "errors": errors,
+            "tree": selectors.category_tree().roots,
+            "current_category": category,
+            **extra,
         }
-        errors = [
-            f"{labels[e['field']]}: {e['message']}" if labels.get(e["field"]) else str(e["message"])
-            for e in exc.params.get("errors", [])
-        ]
-    form = product_list_form(request.GET)
-    context = {
-        "title": title,
-        "cards": cards,
-        "total": total,
-        "next_url": page_url(request, page.next_cursor),
-        "previous_url": page_url(request, page.previous_cursor),
-        "first_url": _first_page_url(request) if request.GET.get("cursor") else None,
-        "form": form,
-        "sort": request.GET.get("sort", ""),
-        "errors": errors,
-        "tree": selectors.category_tree().roots,
-        "current_category": category,
-        **extra,
-    }
-    if extra.get("search") and not cards and not errors:
-        context.update(_no_results_help(request, extra.get("q") or ""))
-    return render(request, template, context)
+        if extra.get("search") and not cards and not errors:
+            context.update(_no_results_help(request, extra.get("q") or ""))
+        shown = cards + list(context.get("popular") or [])
+        return Built(
+            "catalog/_listing_content.html",
+            context,
+            {"title": title},
+            [card.id for card in shown],
+            {card.id: card.available for card in shown},
+            card_boundaries(shown),
+            # "in stock only" filters on stock (not cached, as on the API); a form error is rare
+            cacheable=not errors and "in_stock" not in request.GET,
+        )
+
+    return cached_page(request, kind, "catalog/listing.html", build, stock=product_stock(market))
 
 
 def _first_page_url(request: HttpRequest) -> str:
@@ -306,7 +456,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         category=category,
         title=category.name,
-        template="catalog/listing.html",
+        kind="category",
         extra={"parent": parent, "subcategories": category.children},
     )
 
@@ -323,61 +473,67 @@ def search(request: HttpRequest) -> HttpResponse:
         request.GET = clipped  # type: ignore[assignment]
         request.META["QUERY_STRING"] = clipped.urlencode()  # links built from the full path
     title = _("Results for “%(q)s”") % {"q": q} if q else _("Search")
+    market = request.market  # type: ignore[attr-defined]
     if not q:
-        return render(
-            request,
-            "catalog/listing.html",
-            {
+
+        def build() -> Built:
+            popular = popular_cards(market)
+            context = {
                 "title": title,
                 "cards": [],
                 "form": product_list_form(request.GET),
                 "search": True,
                 "q": q,
                 "tree": selectors.category_tree().roots,
-                "popular": popular_cards(request.market),  # type: ignore[attr-defined]
-            },
-        )
-    return _listing(
-        request, category=None, title=title, template="catalog/listing.html", extra={"search": True, "q": q}
-    )
+                "popular": popular,
+            }
+            return Built(
+                "catalog/_listing_content.html",
+                context,
+                {"title": title},
+                [card.id for card in popular],
+                {card.id: card.available for card in popular},
+                card_boundaries(popular),
+            )
+
+        return cached_page(request, "search", "catalog/listing.html", build, stock=product_stock(market))
+    return _listing(request, category=None, title=title, kind="search", extra={"search": True, "q": q})
 
 
 @require_GET
 def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> HttpResponse:
     market = request.market  # type: ignore[attr-defined]
-    try:
-        detail = selectors.product_detail_get(product_id=product_id, market=market)
-    except ProductNotFound as exc:
-        raise Http404(str(exc)) from exc
-    except DomainError as exc:  # e.g. no FX rate configured: show it, do not crash
-        messages.error(request, exc.detail)
-        return redirect("/")
-    product = detail.product
-    if slug != product.slug:
-        return HttpResponsePermanentRedirect(f"/p/{product.pk}/{product.slug}/")
-    available = inventory_selectors.available_by_sku_ids(
-        sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code
-    )
-    skus: list[dict[str, Any]] = [
-        {
-            "view": v,
-            "available": max(available.get(v.sku.pk, 0), 0),
-            "label": option_label(v.sku.options, position=i),
-        }
-        for i, v in enumerate(detail.skus)
-    ]
-    total = sum(s["available"] for s in skus)
-    selected = request.GET.get("sku") or next(
-        (s["view"].sku.code for s in skus if s["available"] > 0), skus[0]["view"].sku.code
-    )
-    selected_view = next((s for s in skus if s["view"].sku.code == selected), skus[0])
-    tree = selectors.category_tree()
-    category = tree.by_id.get(product.category_id)
-    parent = tree.by_id.get(category.parent_id) if category and category.parent_id else None
-    return render(
-        request,
-        "catalog/product_detail.html",
-        {
+
+    def build() -> Built | HttpResponse:
+        try:
+            detail = selectors.product_detail_get(product_id=product_id, market=market)
+        except ProductNotFound as exc:
+            raise Http404(str(exc)) from exc
+        except DomainError as exc:  # e.g. no FX rate configured: show it, do not crash
+            messages.error(request, exc.detail)
+            return redirect("/")
+        product = detail.product
+        if slug != product.slug:
+            return HttpResponsePermanentRedirect(f"/p/{product.pk}/{product.slug}/")
+        sku_ids = [v.sku.pk for v in detail.skus]
+        available = inventory_selectors.available_by_sku_ids(sku_ids=sku_ids, market_code=market.code)
+        skus: list[dict[str, Any]] = [
+            {
+                "view": v,
+                "available": max(available.get(v.sku.pk, 0), 0),
+                "label": option_label(v.sku.options, position=i),
+            }
+            for i, v in enumerate(detail.skus)
+        ]
+        total = sum(s["available"] for s in skus)
+        selected = request.GET.get("sku") or next(
+            (s["view"].sku.code for s in skus if s["available"] > 0), skus[0]["view"].sku.code
+        )
+        selected_view = next((s for s in skus if s["view"].sku.code == selected), skus[0])
+        tree = selectors.category_tree()
+        category = tree.by_id.get(product.category_id)
+        parent = tree.by_id.get(category.parent_id) if category and category.parent_id else None
+        context = {
             "product": product,
             "detail": detail,
             "skus": skus,
@@ -388,8 +544,20 @@ def product_detail(request: HttpRequest, product_id: int, slug: str = "") -> Htt
             "parent": parent,
             "image_src": presenters.image_src(product.pk, product.image_url),
             "coupon_applicable": product_coupon_applicable(product.pk, market),
-        },
-    )
+        }
+        return Built(
+            "catalog/_product_content.html",
+            context,
+            {"title": product.name},
+            sku_ids,
+            available,
+            [v.next_change for v in detail.skus],
+        )
+
+    def stock(sku_ids: list[int]) -> dict[int, int]:
+        return inventory_selectors.available_by_sku_ids(sku_ids=sku_ids, market_code=market.code)
+
+    return cached_page(request, "product", "catalog/product_detail.html", build, stock=stock)
 
 
 #: Option names shown to shoppers (a SKU's ``options`` keys are data: ``{"size": "240"}``).

@@ -5,13 +5,12 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from apps.accounts.services import user_preferences_set
 from apps.catalog.selectors import category_tree
-from apps.catalog.views import home_shelves
+from apps.catalog.views import Built, cached_page, card_boundaries, home_shelves, product_stock
 from apps.markets.resolution import remember_choice, supported_language
 from apps.markets.selectors import market_map
 
@@ -19,11 +18,21 @@ from apps.markets.selectors import market_map
 def home(request: HttpRequest) -> HttpResponse:
     """The category entry points and the product shelves (popular, today's deals, new
     arrivals, per-category picks): cached ids, then one listing and one stock query."""
-    return render(
-        request,
-        "storefront/home.html",
-        {"shelves": home_shelves(request.market), "categories": category_tree().roots},  # type: ignore[attr-defined]
-    )
+    market = request.market  # type: ignore[attr-defined]
+
+    def build() -> Built:
+        shelves = home_shelves(market)
+        cards = [card for shelf in shelves for card in shelf.cards]
+        return Built(
+            "storefront/_home_content.html",
+            {"shelves": shelves, "categories": category_tree().roots},
+            {},
+            [card.id for card in cards],
+            {card.id: card.available for card in cards},
+            card_boundaries(cards),
+        )
+
+    return cached_page(request, "home", "storefront/home.html", build, stock=product_stock(market))
 
 
 #: Query parameters that pick the language or market: a URL carrying them would override

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.catalog import presenters, selectors
+from apps.catalog import presenters, readcache, selectors
 from apps.catalog.errors import CategoryNotFound, CursorInvalid, ProductNotFound
 from apps.catalog.views import page_url, popular_cards, product_coupon_applicable, product_page
 from apps.core.api.schema import problem_responses
@@ -127,14 +128,39 @@ class ProductListApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        # Cached without stock (readcache); ``in_stock=`` filters on stock: never cached.
+        cacheable = "in_stock" not in request.GET
+        key = readcache.key_for("api-list", request) if cacheable else ""
+        entry, version = readcache.read(key) if cacheable else (None, None)
+        market = request.market  # type: ignore[attr-defined]
+        if entry is not None:
+            body = entry.body
+            available = inventory_selectors.available_by_product_ids(
+                product_ids=list(entry.ids), market_code=market.code
+            )
+            for item in body["results"]:
+                presenters.summary_stock(item, available.get(item["id"], 0))
+            return Response(body)
         page, cards = product_page(request)
-        return Response(
-            {
-                "results": presenters.summaries_json(cards, _absolute(request)),
-                "next": page_url(request, page.next_cursor, absolute=True),
-                "previous": page_url(request, page.previous_cursor, absolute=True),
-            }
-        )
+        body = {
+            "results": presenters.summaries_json(cards, _absolute(request)),
+            "next": page_url(request, page.next_cursor, absolute=True),
+            "previous": page_url(request, page.previous_cursor, absolute=True),
+        }
+        if cacheable:
+            readcache.write(
+                key,
+                version,
+                body=body,
+                ids=[card.id for card in cards],
+                boundaries=[row_boundary for row in page.items for row_boundary in _row_boundaries(row)],
+            )
+        return Response(body)
+
+
+def _row_boundaries(row: Any) -> tuple[Any, Any]:
+    """A listing row's sale start and end: the moments its effective price changes."""
+    return (row.sale_starts_at, row.sale_ends_at) if row.sale_price is not None else (None, None)
 
 
 class ProductPopularApi(APIView):
@@ -174,9 +200,23 @@ class ProductDetailApi(APIView):
     )
     def get(self, request: Request, product_id: int) -> Response:
         market = request.market  # type: ignore[attr-defined]
+        key = readcache.key_for("api-detail", request)
+        entry, version = readcache.read(key)
+        if entry is not None:
+            available = inventory_selectors.available_by_sku_ids(
+                sku_ids=list(entry.ids), market_code=market.code
+            )
+            return Response(presenters.detail_stock(entry.body, list(entry.ids), available))
         detail = selectors.product_detail_get(product_id=product_id, market=market)
-        available = inventory_selectors.available_by_sku_ids(
-            sku_ids=[v.sku.pk for v in detail.skus], market_code=market.code
-        )
+        sku_ids = [v.sku.pk for v in detail.skus]
+        available = inventory_selectors.available_by_sku_ids(sku_ids=sku_ids, market_code=market.code)
         flag = product_coupon_applicable(detail.product.pk, market)
-        return Response(presenters.detail_json(detail, available, _absolute(request), coupon_applicable=flag))
+        body = presenters.detail_json(detail, available, _absolute(request), coupon_applicable=flag)
+        readcache.write(
+            key,
+            version,
+            body=body,
+            ids=sku_ids,
+            boundaries=[v.next_change for v in detail.skus],
+        )
+        return Response(body)
