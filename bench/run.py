@@ -1051,6 +1051,11 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         notes.append("`manage.py seed_catalog` does not exist yet: catalog scenarios skipped")
         log(notes[-1])
     dataset = dataset_facts()
+    if os.environ.get("BENCH_FILL_MOVEMENTS") or os.environ.get("BENCH_FILL_OUTBOX"):  # bench.growth's history
+        from bench.growth import fill
+
+        dataset["fill"] = fill(movements=int(os.environ.get("BENCH_FILL_MOVEMENTS") or 0),
+                               outbox=int(os.environ.get("BENCH_FILL_OUTBOX") or 0))  # fmt: skip
     log(f"dataset: {dataset}")
     services.start_sandbox(sandbox_port)
 
