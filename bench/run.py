@@ -1051,11 +1051,11 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         notes.append("`manage.py seed_catalog` does not exist yet: catalog scenarios skipped")
         log(notes[-1])
     dataset = dataset_facts()
-    if os.environ.get("BENCH_FILL_MOVEMENTS") or os.environ.get("BENCH_FILL_OUTBOX"):  # bench.growth's history
+    fill_rows = {k: int(os.environ.get(f"BENCH_FILL_{k.upper()}") or 0) for k in ("movements", "outbox")}
+    if any(fill_rows.values()):  # bench.growth's large run: a history of movements and events
         from bench.growth import fill
 
-        dataset["fill"] = fill(movements=int(os.environ.get("BENCH_FILL_MOVEMENTS") or 0),
-                               outbox=int(os.environ.get("BENCH_FILL_OUTBOX") or 0))  # fmt: skip
+        dataset["fill"] = fill(**fill_rows)
     log(f"dataset: {dataset}")
     services.start_sandbox(sandbox_port)
 
