@@ -259,7 +259,7 @@ def compare(small: dict[str, Any], large: dict[str, Any], limit_pct: float) -> d
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
+    return "–" if value is None or value != value else f"{value:,.{digits}f}"  # None or NaN
 
 
 def _run_facts(label: str, report: dict[str, Any]) -> str:
@@ -276,7 +276,7 @@ def _run_facts(label: str, report: dict[str, Any]) -> str:
     return (
         f"- **{label}**: {dataset.get('requested_products', '?'):,} products requested, dataset {json.dumps({k: v for k, v in dataset.items() if k not in ('fill',)}, ensure_ascii=False)}; "
         f"seeded in {dataset.get('seed_seconds', '?')} s{fill_text}; {meta.get('started_at', '?')}, "
-        f"load average at start {load}; {meta.get('duration_s', '?')} + {meta.get('warmup_s', '?')} s per scenario, "
+        f"load average at start {load}; {meta.get('warmup_s', '?')} s warm-up + {meta.get('duration_s', '?')} s per scenario, "
         f"commit {meta.get('git_commit', '?')}; exit {report.get('exit_code')}"
     )
 
