@@ -1051,6 +1051,11 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
         notes.append("`manage.py seed_catalog` does not exist yet: catalog scenarios skipped")
         log(notes[-1])
     dataset = dataset_facts()
+    fill_rows = {k: int(os.environ.get(f"BENCH_FILL_{k.upper()}") or 0) for k in ("movements", "outbox")}
+    if any(fill_rows.values()):  # bench.growth's large run: a history of movements and events
+        from bench.growth import fill
+
+        dataset["fill"] = fill(**fill_rows)
     log(f"dataset: {dataset}")
     services.start_sandbox(sandbox_port)
 
