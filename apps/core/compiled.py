@@ -385,4 +385,101 @@ def insert(obj: M) -> M:
     return obj
 
 
-__all__ = ["Compiled", "CompiledUpdate", "NotCompilable", "insert"]
+@dataclass
+class _InsertMany:
+    sql: str
+    fields: list[Any]
+    columns: bool  # True: one parameter per field holding its column (PostgreSQL's UNNEST)
+
+
+_INSERT_MANY: dict[tuple[type[Model], str, int], _InsertMany | None] = {}
+
+
+def _rows_of(objs: Sequence[Model], fields: list[Any], connection: Any) -> list[list[Any]] | None:
+    rows = []
+    for obj in objs:
+        values = []
+        for field in fields:
+            value = field.pre_save(obj, add=True)
+            if hasattr(value, "resolve_expression"):
+                return None
+            values.append(field.get_db_prep_save(value, connection=connection))
+        rows.append(values)
+    return rows
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal parameters; an adapter wrapping a value (psycopg's ``Jsonb``) by what it wraps."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "obj") and not isinstance(a, str | int | float):
+        return bool(a.obj == b.obj)
+    return bool(a == b)
+
+
+def _layout(rows: list[list[Any]], columns: bool) -> list[Any]:
+    if columns:
+        return [list(column) for column in zip(*rows, strict=True)]
+    return [value for row in rows for value in row]
+
+
+def insert_many(objs: Sequence[M]) -> list[M]:
+    """``Model.objects.bulk_create(objs)`` for new rows of one plain model (auto primary
+    keys unset, no conflicts clause, one batch) with the INSERT compiled once per model,
+    alias and number of rows; the primary keys come back into ``objs``. The first call of
+    a shape compiles the ORM's statement for these very objects and checks that the
+    values it would send are the ones prepared here (else, and for anything unusual, the
+    ORM's ``bulk_create`` does the work, as it always did)."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    model = type(objs[0])
+    meta = model._meta
+    alias = router.db_for_write(model, instance=objs[0])
+    connection = connections[alias]
+    unusual = (
+        pre_save.has_listeners(model)
+        or meta.auto_field is None
+        or meta.parents
+        or any(type(obj) is not model or obj.pk is not None for obj in objs)
+        or not connection.features.can_return_rows_from_bulk_insert
+    )
+    if unusual:
+        return model._default_manager.using(alias).bulk_create(objs)
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    key = (model, alias, len(objs))
+    fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+    if key not in _INSERT_MANY:
+        _INSERT_MANY[key] = None
+        query = InsertQuery(model)
+        query.insert_values(fields, list[Model](objs), raw=False)
+        compiler = query.get_compiler(using=alias)
+        compiler.returning_fields = meta.db_returning_fields
+        statements = compiler.as_sql()
+        rows = _rows_of(objs, fields, connection)
+        if len(statements) == 1 and rows is not None:
+            sql, params = statements[0]
+            for columns in (True, False):
+                if _same(list(params), _layout(rows, columns)):
+                    _INSERT_MANY[key] = _InsertMany(sql, fields, columns)
+                    break
+    entry = _INSERT_MANY[key]
+    rows = _rows_of(objs, fields, connection) if entry is not None else None
+    if entry is None or rows is None:
+        return model._default_manager.using(alias).bulk_create(objs)
+    ops: Any = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(entry.sql, _layout(rows, entry.columns))
+        returned = ops.fetch_returned_insert_rows(cursor)
+    for obj, values in zip(objs, returned, strict=True):
+        for value, field in zip(values, meta.db_returning_fields, strict=False):
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = alias
+    return objs
+
+
+__all__ = ["Compiled", "CompiledUpdate", "NotCompilable", "insert", "insert_many"]

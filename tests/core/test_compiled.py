@@ -146,6 +146,9 @@ def test_insert_writes_the_row_the_orm_would_and_returns_its_key() -> None:
         {"Location": "/y"},
     )
     assert stored.locked_until == NOW
+    from apps.core import compiled
+
+    assert compiled._INSERTS[(IdempotencyKey, "default")] is not None  # compiled, not save()
     with pytest.raises(IntegrityError), transaction.atomic():
         insert(
             IdempotencyKey(
@@ -160,3 +163,33 @@ def test_insert_writes_the_row_the_orm_would_and_returns_its_key() -> None:
             )
         )
     assert IdempotencyKey.objects.count() == 1
+
+
+def test_insert_many_returns_keys_in_order_and_stores_each_row() -> None:
+    from apps.core.compiled import insert_many
+
+    def keys(n: int, tag: str) -> list[IdempotencyKey]:
+        return [
+            IdempotencyKey(
+                caller=tag,
+                key=str(i),
+                method="POST",
+                path="/x",
+                request_hash="h",
+                response_body={"n": i},
+                locked_until=NOW,
+                created_at=NOW,
+                expires_at=NOW,
+            )
+            for i in range(n)
+        ]
+
+    for tag in ("a", "b"):  # the second call of the shape runs the compiled statement
+        made = insert_many(keys(3, tag))
+        assert all(k.pk is not None and k._state.adding is False for k in made)
+        stored = {k.pk: (k.caller, k.key, k.response_body) for k in IdempotencyKey.objects.filter(caller=tag)}
+        assert [stored[k.pk] for k in made] == [(tag, str(i), {"n": i}) for i in range(3)]
+    assert insert_many([]) == []
+    from apps.core import compiled
+
+    assert compiled._INSERT_MANY[(IdempotencyKey, "default", 3)] is not None  # compiled, not the ORM's

@@ -17,7 +17,7 @@ from django.db.models import Case, F, Q, Value, When
 from apps.accounts.models import User
 from apps.catalog.models import Sku
 from apps.core import clock
-from apps.core.compiled import CompiledUpdate
+from apps.core.compiled import CompiledUpdate, insert_many
 from apps.core.outbox import publish
 from apps.inventory import locks, metrics
 from apps.inventory.errors import (
@@ -223,7 +223,7 @@ def _moves(
         )
         if kind != Kind.COMMIT:
             signal_low_stock(level, available_before=available_before)
-    return StockMovement.objects.bulk_create(movements)
+    return insert_many(movements)
 
 
 def movement_payload(level: StockLevel, movement: StockMovement) -> dict[str, Any]:

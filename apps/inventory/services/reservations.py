@@ -24,7 +24,7 @@ from django.db.models import Case, F, Min, Q, QuerySet, Value, When
 from apps.accounts.models import User
 from apps.catalog.models import Sku
 from apps.core import clock
-from apps.core.compiled import Compiled, CompiledUpdate
+from apps.core.compiled import Compiled, CompiledUpdate, insert_many
 from apps.core.outbox import publish
 from apps.inventory import locks, metrics, selectors
 from apps.inventory.errors import (
@@ -332,7 +332,7 @@ def reservation_hold(
                 updated_at=now,
             )
         )
-    reservations = Reservation.objects.bulk_create(reservations)
+    reservations = insert_many(reservations)
     if connection_lacks_returning_ids(reservations):
         reservations = list(
             Reservation.objects.filter(owner=owner, created_at=now, status=Status.ACTIVE)

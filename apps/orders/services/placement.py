@@ -21,7 +21,7 @@ from apps.carts import selectors as cart_selectors
 from apps.carts.calculators import tax_calculator
 from apps.carts.errors import PurchaseLimitExceeded, SkuUnavailable
 from apps.core import clock
-from apps.core.compiled import insert
+from apps.core.compiled import insert, insert_many
 from apps.core.errors import DomainError, IdempotencyKeyReused
 from apps.core.money import Money
 from apps.core.outbox import publish
@@ -280,7 +280,7 @@ def _order_place(
         # The key placed an order before (or a request past the idempotency layer at the
         # same moment did): order_place answers from that order once this rolls back.
         raise _KeyTaken() from None
-    order_lines = OrderLine.objects.bulk_create(
+    order_lines = insert_many(
         [
             OrderLine(
                 order=order,
