@@ -24,11 +24,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _clear_cache() -> None:
     from apps.accounts.tokens import verified_tokens_forget
     from apps.catalog.selectors import category_tree_forget_local
+    from apps.coupons.selectors import campaign_scopes_forget
     from apps.coupons.services.claims import campaign_rules_forget_local
     from apps.markets.services import markets_cache_clear
 
     cache.clear()
     campaign_rules_forget_local()  # the per-process copy of campaigns' claim rules
+    campaign_scopes_forget()  # the per-process copy of running campaigns' reach (badges)
     markets_cache_clear()  # also the per-process copy of the markets
     category_tree_forget_local()  # the per-process copy of the category tree
     verified_tokens_forget()  # the per-process memo of verified access tokens

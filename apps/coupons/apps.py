@@ -28,3 +28,23 @@ class CouponsConfig(AppConfig):
         ],
         "cs_agent": ["coupons.view_campaign", "coupons.view_coupon", "coupons.view_couponuse"],
     }
+
+    def ready(self) -> None:
+        # The catalog's coupon badges read a per-process copy of the running campaigns'
+        # reach (``selectors.SCOPES_LOCAL_SECONDS``); a change saved here drops it at once.
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from apps.catalog.models import Category
+        from apps.coupons.models import Campaign
+        from apps.coupons.selectors import campaign_scopes_forget
+
+        for model in (Campaign, Category):
+            post_save.connect(
+                campaign_scopes_forget, sender=model, dispatch_uid=f"scopes-{model.__name__}-save"
+            )
+            post_delete.connect(
+                campaign_scopes_forget, sender=model, dispatch_uid=f"scopes-{model.__name__}-del"
+            )
+        for name in ("markets", "categories", "products", "excluded_products"):
+            through = getattr(Campaign, name).through
+            m2m_changed.connect(campaign_scopes_forget, sender=through, dispatch_uid=f"scopes-{name}")

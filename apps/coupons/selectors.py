@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from apps.accounts.models import User
 from apps.accounts.selectors import staff_markets
+from apps.catalog.models import Category, Product
 from apps.core import clock
 from apps.coupons import metrics
 from apps.coupons.models import Campaign, Coupon, CouponUse
@@ -111,23 +113,75 @@ def coupon_uses(*, coupon: Coupon) -> QuerySet[CouponUse]:
     return CouponUse.objects.filter(coupon=coupon).order_by("-created_at", "-pk")
 
 
+#: The running campaigns' reach per market is kept in process this long: a campaign's
+#: status or scope changed in another process shows within it (here at once: the services
+#: and the model signals call ``campaign_scopes_forget``). Start and end times are applied
+#: at every call, so a campaign's window is exact.
+SCOPES_LOCAL_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    categories: frozenset[int]
+    products: frozenset[int]
+    excluded: frozenset[int]
+
+
+_scopes: dict[str, tuple[float, list[_Scope]]] = {}
+_parents: list[tuple[float, dict[int, Any]]] = []  # the category tree's parents, same bound
+
+
+def campaign_scopes_forget(**_signal: Any) -> None:
+    """Drop this process's copy of every market's campaign reach (a campaign or category
+    changed). Also a signal receiver (``CouponsConfig.ready``)."""
+    _scopes.clear()
+    _parents.clear()
+
+
+def _market_scopes(market_code: str, now: dt.datetime) -> list[_Scope]:
+    """Active campaigns of the market not yet ended (started or not), with what they
+    cover: three queries at most once per ``SCOPES_LOCAL_SECONDS`` per process."""
+    hit = _scopes.get(market_code)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    scopes = [
+        _Scope(
+            starts_at=campaign.starts_at,
+            ends_at=campaign.ends_at,
+            categories=frozenset(c.pk for c in campaign.categories.all()),
+            products=frozenset(p.pk for p in campaign.products.all()),
+            excluded=frozenset(p.pk for p in campaign.excluded_products.all()),
+        )
+        for campaign in Campaign.objects.filter(
+            status=Campaign.Status.ACTIVE, markets=market_code, ends_at__gt=now
+        ).prefetch_related(
+            Prefetch("categories", queryset=Category.objects.only("pk")),
+            Prefetch("products", queryset=Product.objects.only("pk")),
+            Prefetch("excluded_products", queryset=Product.objects.only("pk")),
+        )
+    ]
+    _scopes[market_code] = (time.monotonic() + SCOPES_LOCAL_SECONDS, scopes)
+    return scopes
+
+
 def products_with_campaigns(
     *, product_ids: list[int], market: Market, now: dt.datetime | None = None
 ) -> set[int]:
     """Which of these products a running campaign of ``market`` covers (the catalog's
-    ``coupon_applicable`` flag). A campaign without categories or products covers all."""
+    ``coupon_applicable`` flag). A campaign without categories or products covers all.
+    The campaigns' reach comes from this process's copy (``SCOPES_LOCAL_SECONDS``); the
+    products' categories are read each call."""
     now = now or clock.now()
-    campaigns = list(
-        Campaign.objects.filter(
-            status=Campaign.Status.ACTIVE, markets=market, starts_at__lte=now, ends_at__gt=now
-        ).prefetch_related("categories", "products", "excluded_products")
-    )
+    campaigns = [c for c in _market_scopes(market.code, now) if c.starts_at <= now < c.ends_at]
     if not campaigns or not product_ids:
         return set()
-    from apps.catalog.models import Category, Product
-
-    categories = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "category_id"))
-    parents = dict(Category.objects.values_list("pk", "parent_id"))
+    categories: dict[int, Any] = {}
+    parents: dict[int, Any] = {}
+    if any(c.categories for c in campaigns):
+        categories = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "category_id"))
+        parents = category_parents()
 
     def ancestry(category_id: Any) -> set[int]:
         out = set()
@@ -138,19 +192,25 @@ def products_with_campaigns(
 
     covered: set[int] = set()
     for campaign in campaigns:
-        chosen_categories = {c.pk for c in campaign.categories.all()}
-        chosen_products = {p.pk for p in campaign.products.all()}
-        excluded = {p.pk for p in campaign.excluded_products.all()}
         for pk in product_ids:
-            if pk in excluded:
+            if pk in campaign.excluded:
                 continue
             if (
-                (not chosen_categories and not chosen_products)
-                or pk in chosen_products
-                or ancestry(categories.get(pk)) & chosen_categories
+                (not campaign.categories and not campaign.products)
+                or pk in campaign.products
+                or ancestry(categories.get(pk)) & campaign.categories
             ):
                 covered.add(pk)
     return covered
+
+
+def category_parents() -> dict[int, Any]:
+    """``{category id: parent id}`` of the whole tree, kept like the campaigns' reach."""
+    if _parents and _parents[0][0] > time.monotonic():
+        return _parents[0][1]
+    parents = dict(Category.objects.values_list("pk", "parent_id"))
+    _parents[:] = [(time.monotonic() + SCOPES_LOCAL_SECONDS, parents)]
+    return parents
 
 
 # --- Market scope (back office: admin and the staff API) ----------------------------

@@ -72,12 +72,12 @@ def test_a_running_campaign_costs_a_fixed_number_of_queries_per_page(
     for i in range(10):
         ProductFactory(category=catalog["fashion"], kr=5000 + i)
     warm_cache(api_client)
-    # when / then: listings and stock (2), then the campaigns and their categories,
-    # products and exclusions (4), the page's products' categories and the category
-    # parents (2), whatever the page size
-    with django_assert_num_queries(8):
+    # when / then: listings and stock (2), whatever the page size; the running campaigns'
+    # reach comes from the process's copy the warm-up read (a campaign with categories
+    # would add the page's products' categories: one more)
+    with django_assert_num_queries(2):
         small = api_client.get("/api/v1/products?limit=3")
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(2):
         large = api_client.get("/api/v1/products?limit=50")
     assert [r["coupon_applicable"] for r in small.json()["results"]] == [True] * 3
     assert [r["coupon_applicable"] for r in large.json()["results"]] == [True] * 14
@@ -93,3 +93,30 @@ def test_the_storefront_card_and_product_page_show_the_coupon_badge(client, cata
     assert listing.count('class="badge coupon"') == 1
     assert 'class="badge coupon"' in sneaker.content.decode()
     assert 'class="badge coupon"' not in cup.content.decode()
+
+
+def test_the_campaigns_reach_is_kept_in_process_while_windows_and_changes_apply_at_once(
+    catalog, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.coupons import services
+    from apps.coupons.selectors import products_with_campaigns
+    from apps.markets.models import Market
+
+    # given: a running KR campaign on the shirt, read once
+    marketer = staff("marketing_manager")
+    campaign = active_campaign(actor=marketer, products=[catalog["shirt"].pk])
+    kr, shirt = Market.objects.get(code="KR"), catalog["shirt"].pk
+    assert products_with_campaigns(product_ids=[shirt], market=kr) == {shirt}
+    # when read again: from this process's copy, no query
+    with CaptureQueriesContext(connection) as queries:
+        assert products_with_campaigns(product_ids=[shirt], market=kr) == {shirt}
+    assert len(queries) == 0
+    # then: its end applies at the call, with no write in between
+    assert products_with_campaigns(product_ids=[shirt], market=kr, now=campaign.ends_at) == set()
+    # and a pause through the service drops the copy when it commits
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_transition(campaign_id=campaign.pk, to_status="paused", actor=marketer)
+    assert products_with_campaigns(product_ids=[shirt], market=kr) == set()

@@ -15,6 +15,7 @@ from apps.core import clock
 from apps.core.outbox import publish
 from apps.coupons.errors import CampaignInvalid, CampaignNotFound, CampaignTransitionInvalid
 from apps.coupons.models import Campaign, Coupon
+from apps.coupons.selectors import campaign_scopes_forget
 from apps.coupons.services.claims import campaign_rules_forget
 from apps.markets.models import Market
 
@@ -207,6 +208,7 @@ def campaign_transition(*, campaign_id: int, to_status: str, actor: User) -> Cam
     )
     campaign.status = to_status
     transaction.on_commit(lambda: campaign_rules_forget(campaign.pk))
+    transaction.on_commit(campaign_scopes_forget)  # a queryset update sends no signal
     return campaign
 
 
