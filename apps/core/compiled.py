@@ -48,6 +48,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.models.sql.query import Query
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
@@ -75,6 +76,7 @@ class _Entry:
     slots: dict[str, list[_Slot]]  # keyword -> its positions (a list: one per element)
     compiler: Any = None  # SELECT: the compiler after ``as_sql`` (columns, converters)
     template: QuerySet[Any] | None = None
+    for_update: bool = False  # a locking read: only inside a transaction
 
 
 def _shape(values: dict[str, Any]) -> tuple[Any, ...]:
@@ -229,6 +231,7 @@ class Compiled(Generic[M]):
             slots=_find_slots(params, sentinels, connection),
             compiler=compiler,
             template=template,
+            for_update=bool(template.query.select_for_update and connection.features.has_select_for_update),
         )
 
     def fetch(self, **values: Any) -> list[Any]:
@@ -240,6 +243,9 @@ class Compiled(Generic[M]):
         if entry is None:
             entry = self._entries[key] = self._compile(alias, values)
         connection = connections[alias]
+        if entry.for_update and connection.get_autocommit():
+            # What the ORM's compiler says, which the cached SQL no longer asks.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = _fill(entry, values, connection)
         compiler = copy.copy(entry.compiler)
         compiler.connection = connection  # this thread's connection, not the compiling one's
@@ -362,6 +368,7 @@ def insert(obj: M) -> M:
     ):
         obj.save(force_insert=True, using=alias)
         return obj
+    obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]  # as save()
     key = (model, alias)
     if key not in _INSERTS:
         _INSERTS[key] = _insert_entry(obj, alias)

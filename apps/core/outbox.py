@@ -28,19 +28,29 @@ from apps.core.models import OutboxEvent
 SEQUENCE_NAME = "core_outboxevent_sequence_seq"
 
 
+_parts: list[tuple[str, list[Any], str, str]] = []
+
+
+def _insert_parts() -> tuple[str, list[Any], str, str]:
+    """The INSERT's table, fields (all but the two numbers), column list and placeholders:
+    the same for every event, so built once per process."""
+    if not _parts:
+        fields = [
+            f for f in OutboxEvent._meta.concrete_fields if f.name not in ("sequence", "aggregate_sequence")
+        ]
+        columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+        _parts.append((OutboxEvent._meta.db_table, fields, columns, ", ".join(["%s"] * len(fields))))
+    return _parts[0]
+
+
 def _insert_postgresql_locked(event: OutboxEvent) -> None:
     """INSERT ``event`` in one statement, for a caller that serialises the aggregate itself
     (``publish(locked=True)``): the global number from the sequence and the aggregate's
     MAX + 1 in the same statement. Its snapshot is taken after the caller's row lock was
     granted, that is after every earlier publisher of the aggregate (holding the same lock)
     committed, so it sees their rows; a brand-new aggregate has nobody to wait for."""
-    table = OutboxEvent._meta.db_table
-    fields = [
-        f for f in OutboxEvent._meta.concrete_fields if f.name not in ("sequence", "aggregate_sequence")
-    ]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    table, fields, columns, marks = _insert_parts()
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}, sequence, aggregate_sequence) VALUES ({marks}, nextval(%s), "  # noqa: S608
@@ -64,13 +74,8 @@ def _insert_postgresql(event: OutboxEvent) -> None:
     would predate the wait, both would read the same MAX and one would fail on the unique
     index. Sets ``event.sequence`` and ``event.aggregate_sequence``.
     """
-    table = OutboxEvent._meta.db_table
-    fields = [
-        f for f in OutboxEvent._meta.concrete_fields if f.name not in ("sequence", "aggregate_sequence")
-    ]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    table, fields, columns, marks = _insert_parts()
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(%s), pg_advisory_xact_lock(hashtextextended(%s, 0))",

@@ -193,3 +193,20 @@ def test_insert_many_returns_keys_in_order_and_stores_each_row() -> None:
     from apps.core import compiled
 
     assert compiled._INSERT_MANY[(IdempotencyKey, "default", 3)] is not None  # compiled, not the ORM's
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit between the test's statements
+def test_a_locking_read_outside_a_transaction_is_refused_like_the_orms(require_postgres) -> None:
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    locked = Compiled(
+        IdempotencyKey,
+        lambda p: IdempotencyKey.objects.filter(caller=p.caller).select_for_update(),
+        write=True,
+    )
+    _key("a", "1")
+    with transaction.atomic():
+        assert [k.key for k in locked.fetch(caller="a")] == ["1"]
+    with pytest.raises(TransactionManagementError):
+        locked.fetch(caller="a")
