@@ -8,8 +8,15 @@ on 127.0.0.1), any Host accepted, and request logs at WARNING so that logging tw
 lines per request does not compete with the server for the machine's few cores.
 """
 
+from copy import deepcopy
+
 from joopang.settings.base import *  # noqa: F403
 from joopang.settings.env import env_str
+
+# Copies, not the base module's dicts: a test that imports this module in process must not
+# change the running settings (the request log's level, the cache's key prefix).
+LOGGING = deepcopy(LOGGING)
+CACHES = deepcopy(CACHES)
 
 DEBUG = False
 ROOT_URLCONF = "bench.urls"

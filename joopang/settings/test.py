@@ -1,7 +1,15 @@
 """Test settings: the same stack as dev, made fast and deterministic."""
 
+from copy import deepcopy
+
 from joopang.settings.base import *  # noqa: F403
-from joopang.settings.base import CACHES, REDIS_URL
+from joopang.settings.base import CACHES, DATABASES, LOGGING, REDIS_URL
+
+# Copies, not the base module's dicts, which another settings module imported in process
+# (a test of the benchmark's settings) would otherwise share and change.
+LOGGING = deepcopy(LOGGING)
+CACHES = deepcopy(CACHES)
+DATABASES = deepcopy(DATABASES)
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

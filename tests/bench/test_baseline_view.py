@@ -131,3 +131,19 @@ def test_baseline_bare_asks_the_baseline_paths(client, settings):
     assert response.status_code == 200
     assert response.json()["found"] is True
     assert "X-Request-ID" not in response.headers
+
+
+def test_importing_the_bench_settings_leaves_the_running_settings_alone(settings):
+    # when the benchmark's settings are imported in this process, as the test above does
+    bench = importlib.reload(importlib.import_module("joopang.settings.bench"))
+    bare = importlib.reload(importlib.import_module(BARE_SETTINGS))
+
+    # then they have their own request-log level and cache key prefix...
+    assert bench.LOGGING["loggers"]["django_structlog"]["level"] == bench.LOG_LEVEL
+    # ...and the running settings still have theirs (a LOGGING dict shared with the base
+    # module once set the request log to WARNING for every later dictConfig(settings.LOGGING)
+    # of the process, and the tests' cache to the benchmark's key prefix)
+    for module in (bench, bare):
+        assert module.LOGGING is not settings.LOGGING and module.CACHES is not settings.CACHES
+    assert settings.LOGGING["loggers"]["django_structlog"]["level"] == settings.LOG_LEVEL
+    assert settings.CACHES["default"].get("KEY_PREFIX") != "joopang-bench"
