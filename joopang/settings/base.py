@@ -140,6 +140,13 @@ if DATABASE_URL:
                 "timeout": env_int("DB_POOL_TIMEOUT", 10),
             }
         _db["CONN_HEALTH_CHECKS"] = False
+        if env_bool("DB_PREPARED_STATEMENTS", True):
+            # Server-side binding, and psycopg prepares a statement the DB_PREPARE_THRESHOLD-th
+            # time a connection runs it: PostgreSQL then stops planning it again, which was
+            # 70 % of the checkout's statement time (ADR 0014). Off behind a pooler that
+            # cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+            _db["OPTIONS"]["server_side_binding"] = True
+            _db["OPTIONS"]["prepare_threshold"] = env_int("DB_PREPARE_THRESHOLD", 5)
     elif _db["ENGINE"] == "django.db.backends.sqlite3":
         _db.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES = {"default": _db}

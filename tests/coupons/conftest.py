@@ -14,8 +14,13 @@ from apps.accounts.models import User
 from apps.markets.models import Market
 from tests.coupons.factories import active_campaign
 
-#: The Redis database these tests use for the gate (kept apart from the test run's cache db).
-COUPONS_REDIS_DB = int(os.environ.get("COUPONS_REDIS_DB", "12"))
+#: The Redis database these tests use for the gate (kept apart from the test run's cache db,
+#: 1 + the xdist worker's number): one per worker, since the fixture empties it and two
+#: workers' coupon tests sharing one emptied each other's counters.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+COUPONS_REDIS_DB = int(
+    os.environ.get("COUPONS_REDIS_DB") or 12 - (int(_WORKER) % 3 if _WORKER.isdigit() else 0)
+)
 
 
 def redis_location(db: int = COUPONS_REDIS_DB) -> str:
