@@ -9,7 +9,6 @@ are computed at request time from stored rows).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +19,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 
-from apps.catalog import pricing, search
+from apps.catalog import pricing, readcache, search
 from apps.catalog.errors import CategoryNotFound, ProductNotFound
 from apps.catalog.keyset import Key
 from apps.catalog.models import Brand, Category, MarketPrice, Product, ProductListing, ProductSalesDaily, Sku
 from apps.core import clock
+from apps.core.compiled import Compiled
 from apps.markets.models import Market
 from joopang.db_router import primary_reads, replica_reads
 
@@ -390,42 +390,81 @@ class ProductDetail:
     price: pricing.EffectivePrice  # the cheapest SKU's (the "from" price)
 
 
-@functools.cache
-def _detail_queries() -> tuple[QuerySet[Product], QuerySet[Sku], QuerySet[Any]]:
-    """The three detail queries without their product id, built once per process and only
-    ever cloned (like ``_listing_rows``): the product (brand, category joined; active, in an
-    active category), its active SKUs in display order, their prices in every market."""
-    products = (
+#: The three detail queries, compiled once per process (ADR 0013): the product (brand and
+#: category joined; active, in an active category), its active SKUs in display order, their
+#: prices in every market.
+_DETAIL_PRODUCT = Compiled(
+    Product,
+    lambda p: (
         Product.objects.select_related("brand", "category")
         .defer("search_document")
-        .filter(is_active=True, category__is_active=True)
+        .filter(pk=p.product_id, is_active=True, category__is_active=True)
+        .order_by()[:1]
+    ),
+)
+_DETAIL_SKUS = Compiled(
+    Sku, lambda p: Sku.objects.filter(product_id=p.product_id, is_active=True).order_by("position", "id")
+)
+_DETAIL_PRICES = Compiled(
+    MarketPrice,
+    lambda p: (
+        MarketPrice.objects.filter(sku__product_id=p.product_id, sku__is_active=True)
         .order_by()
-    )
-    skus = Sku.objects.filter(is_active=True).order_by("position", "id")
-    prices = MarketPrice.objects.filter(sku__is_active=True).values_list(
-        "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
-    )
-    return products, skus, prices
+        .values_list(
+            "sku_id", "market_id", "currency", "list_price", "sale_price", "sale_starts_at", "sale_ends_at"
+        )
+    ),
+)
+
+#: A product's rows for its detail, in every market (``_detail_rows``), in the read cache.
+DETAIL_ROWS_KEY = "catalog:read:detail-rows:{product_id}"
+
+_DetailRows = tuple[Product, list[Sku], dict[int, dict[str, pricing.PriceRow]]]
+
+
+def _detail_rows(product_id: int) -> _DetailRows | None:
+    """The product, its active SKUs and their price rows in every market; None when the
+    product is missing or inactive (or its category is).
+
+    Kept in the read cache per product, not per market, language or URL
+    (``apps.catalog.readcache``: stale on any catalog write from its commit on, and after
+    ``CATALOG_READ_CACHE_SECONDS`` at most), so the four market and language pairs of a
+    product, its API detail and its page share one read. What is cached are rows, not
+    prices: the effective price, the sale and its next boundary are worked out from them
+    at every call, so a sale starts and ends on time whatever the entry's age. Stock is
+    not in it."""
+    key = DETAIL_ROWS_KEY.format(product_id=product_id)
+    entry, version = readcache.read(key)
+    if entry is not None:
+        rows: _DetailRows = entry.body
+        return rows
+    product = _DETAIL_PRODUCT.first(product_id=product_id)
+    if product is None:
+        return None
+    skus = _DETAIL_SKUS.fetch(product_id=product.pk)
+    prices: dict[int, dict[str, pricing.PriceRow]] = {}
+    for mp in _DETAIL_PRICES.fetch(product_id=product.pk):
+        prices.setdefault(mp[0], {})[mp[1]] = pricing.PriceRow(*mp[2:])
+    found = (product, skus, prices)
+    readcache.write(key, version, body=found, ids=())
+    return found
 
 
 @replica_reads()
 def product_detail_get(*, product_id: int, market: Market, now: dt.datetime | None = None) -> ProductDetail:
     """A product with its active SKUs priced in ``market`` (FX fallback per SKU).
 
-    Three queries: the product (brand, category joined), its SKUs, their prices in every
-    market. Raises: catalog.product_not_found (missing, inactive, in a switched-off category,
+    Three queries on a miss of the product's cached rows (``_detail_rows``): the product
+    (brand, category joined), its SKUs, their prices in every market; none on a hit.
+    Raises: catalog.product_not_found (missing, inactive, in a switched-off category,
     or no price anywhere), like lists, which hide such products through their listing.
     """
     now = now or clock.now()
-    products, skus_of, prices_of = _detail_queries()
-    product = next(iter(products.filter(pk=product_id)[:1]), None)
-    if product is None or product.category_id not in category_tree().by_id:
+    found = _detail_rows(product_id)
+    if found is None or found[0].category_id not in category_tree().by_id:
         # (the tree leaves out categories under a switched-off parent)
         raise ProductNotFound(product_id=product_id)
-    skus = list(skus_of.filter(product_id=product.pk))
-    rows: dict[int, dict[str, pricing.PriceRow]] = {}
-    for mp in prices_of.filter(sku__product_id=product.pk):
-        rows.setdefault(mp[0], {})[mp[1]] = pricing.PriceRow(*mp[2:])
+    product, skus, rows = found
     views: list[SkuView] = []
     for sku in skus:
         resolved = pricing.resolve_row(rows.get(sku.pk, {}), market)

@@ -368,6 +368,11 @@ def _served(client: Any, url: str) -> dict[str, Any]:
     # What the real handler does at request start (the test client leaves it out to keep a
     # test's connections): persistent connections are health-checked again by their next use.
     close_old_connections()
+    # Every page reads the database: the read cache (which one page's rows would serve to
+    # the next, e.g. the product's to both its API detail and its page) is emptied first.
+    from django.core.cache import cache
+
+    cache.clear()
     with _capture(connections["default"]) as primary, _capture(connections["replica0"]) as replica:
         response = client.get(url, HTTP_X_MARKET="KR")
 
