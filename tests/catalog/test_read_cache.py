@@ -156,6 +156,44 @@ def test_a_product_switched_off_is_gone_on_the_next_read(api_client, product):
     assert api_client.get(LIST).json()["results"] == []
 
 
+def test_a_products_rows_read_for_one_market_and_language_serve_the_others(api_client, product):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given the product's detail read once, in KR and Korean (its rows are cached per product)
+    assert api_client.get(_detail(product), HTTP_X_MARKET="KR", HTTP_ACCEPT_LANGUAGE="ko").status_code == 200
+    # when it is read in the US and English: a new URL entry, but the same product rows
+    with CaptureQueriesContext(connection) as captured:
+        body = api_client.get(_detail(product), HTTP_X_MARKET="US", HTTP_ACCEPT_LANGUAGE="en").json()
+    # then no catalog table is read again (the stock and the US campaigns' badges are)...
+    assert [q["sql"] for q in captured.captured_queries if '"catalog_' in q["sql"]] == []
+    assert any('"inventory_stocklevel"' in q["sql"] for q in captured.captured_queries)
+    # ...and it is priced and named for that market and language
+    assert (body["name"], body["price"]["currency"], body["price"]["amount"]) == ("Sneaker", "USD", 1000)
+
+
+def test_a_sale_starting_while_a_products_rows_are_cached_shows_at_its_start(
+    api_client, product, monkeypatch, settings
+):
+    settings.CATALOG_READ_CACHE_SECONDS = 3 * 3600  # the sale's start, not the TTL, must show it
+    starts = clock.now() + dt.timedelta(hours=1)
+    services.market_price_set(
+        sku=product.skus.get(),
+        market=market_get("KR"),
+        list_price=10000,
+        sale_price=6000,
+        sale_starts_at=starts,
+    )
+    # given the product read (and its rows cached) before the sale
+    assert api_client.get(_detail(product)).json()["price"]["amount"] == 10000
+    # when the start passes, with nothing written since
+    later = starts + dt.timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    # then the detail and the page show the sale price, worked out from the cached rows
+    assert api_client.get(_detail(product)).json()["price"]["amount"] == 6000
+    assert "₩6,000" in _page(Client(), f"/p/{product.pk}/{product.slug}/")
+
+
 # --- Storefront pages ---------------------------------------------------------------------
 
 
