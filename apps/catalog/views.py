@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -262,6 +263,9 @@ def cached_page(
         "csrf_token": readcache.CSRF_PLACEHOLDER,
     }
     body = {**built.shell, "content": render_to_string(built.template, context)}
+    if _plain_guest(request):
+        # the guest's whole page goes into the same write (not a second one after it)
+        body["guest"] = _guest_page(request, shell_template, body)
     written = None
     if built.cacheable:
         written = readcache.write(
@@ -305,8 +309,7 @@ def _shell(
     if guest and body.get("guest"):
         response = HttpResponse(_with_token(request, body["guest"]))
     elif guest:
-        context = {**body, "content": mark_safe(body["content"]), "csrf_token": readcache.CSRF_PLACEHOLDER}  # noqa: S308  # our templates' output
-        page = render_to_string(template, context, request)
+        page = _guest_page(request, template, body)
         if entry is not None:
             readcache.replace(key, entry, body={**body, "guest": page})
         response = HttpResponse(_with_token(request, page))
@@ -315,6 +318,105 @@ def _shell(
         return render(request, template, {**body, "content": content})
     patch_vary_headers(response, ("Cookie",))  # as a rendered page: the session was read
     return response
+
+
+#: Stand-ins for what a plain guest's shell shows of one page (``_guest_page``): text that
+#: autoescaping leaves as it is, and that no template makes on its own.
+_STAND_INS = {
+    "title": "@@shell-title@@",
+    "content": "@@shell-content@@",
+    "q": "@@shell-q@@",
+    "path": "@@shell-full-path@@",
+}
+_STAND_IN_RE = re.compile("|".join(re.escape(v) for v in _STAND_INS.values()))
+_STAND_IN_NAMES = {v: k for k, v in _STAND_INS.items()}
+
+
+class _NotInShell(Exception):
+    """A memoised shell read something of the request it cannot stand in for: it is not
+    memoised (``silent_variable_failure`` off, so the template does not swallow it)."""
+
+    silent_variable_failure = False
+
+
+class _ShellRequest:
+    """The request as a memoised shell sees it: the search box's ``q`` and the full path
+    (the switchers' way back) as stand-ins; anything else is :class:`_NotInShell`."""
+
+    def __init__(self) -> None:
+        self.GET = QueryDict(mutable=True)
+        self.GET["q"] = _STAND_INS["q"]
+
+    def get_full_path(self) -> str:
+        return _STAND_INS["path"]
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NotInShell(name)
+
+
+@dataclass(frozen=True)
+class _Shell:
+    markets: Any  # the market map it was rendered with: a market edit makes it stale
+    parts: tuple[str, ...]  # text, stand-in name, text, stand-in name, ..., text
+
+
+#: A plain guest's shell (header, switchers, footer: the same for every plain guest) per
+#: template, market, language and whether the page has a title; None: not memoisable.
+_guest_shells: dict[tuple[str, str, str, bool], _Shell | None] = {}
+
+
+def _guest_page(request: HttpRequest, template: str, body: dict[str, Any]) -> str:
+    """A plain guest's whole page (with the CSRF placeholder): the shell is rendered once
+    per process and market map, with stand-ins for the title, the content, the search box
+    and the full path; each page puts its own, escaped, in their place. Rendering the
+    shell was about a quarter of a page's first render. ``tests/catalog/test_read_cache.py``
+    checks the result against a full render of every cached page."""
+    from apps.markets.selectors import market_map
+
+    markets = market_map()
+    market = request.market  # type: ignore[attr-defined]
+    key = (template, market.code, translation.get_language() or "", "title" in body)
+    shell = _guest_shells.get(key)
+    if key not in _guest_shells or (shell is not None and shell.markets is not markets):
+        shell = _guest_shells[key] = _shell_render(request, template, markets, titled=key[3])
+    if shell is None:
+        context = {**body, "content": mark_safe(body["content"]), "csrf_token": readcache.CSRF_PLACEHOLDER}  # noqa: S308  # our templates' output
+        return render_to_string(template, context, request)
+    values = {
+        "title": conditional_escape(body.get("title", "")),
+        "content": body["content"],
+        "q": conditional_escape(request.GET.get("q") or ""),
+        "path": conditional_escape(request.get_full_path()),
+    }
+    parts = shell.parts
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        out.append(values[parts[i]])
+        out.append(parts[i + 1])
+    return "".join(out)
+
+
+def _shell_render(request: HttpRequest, template: str, markets: Any, *, titled: bool) -> _Shell | None:
+    context: dict[str, Any] = {
+        "content": mark_safe(_STAND_INS["content"]),  # noqa: S308  # a constant
+        "csrf_token": readcache.CSRF_PLACEHOLDER,
+        "request": _ShellRequest(),
+    }
+    if titled:
+        context["title"] = _STAND_INS["title"]
+    try:
+        html = render_to_string(template, context, request)
+    except _NotInShell:
+        return None
+    parts: list[str] = []
+    last = 0
+    for match in _STAND_IN_RE.finditer(html):
+        parts += [html[last : match.start()], _STAND_IN_NAMES[match.group()]]
+        last = match.end()
+    parts.append(html[last:])
+    if "content" not in parts[1::2]:
+        return None  # the content is not where the stand-in was put: render every page
+    return _Shell(markets, tuple(parts))
 
 
 def card_boundaries(cards: list[presenters.ProductCard]) -> list[Any]:

@@ -292,3 +292,63 @@ def test_a_cached_page_shows_no_other_shoppers_name_cart_or_token(product):
         for token in tokens:  # each token is accepted for the guest's own session
             response = guest.post("/preferences", {"language": "en", "csrfmiddlewaretoken": token})
             assert response.status_code == 302, path
+
+
+# --- A plain guest's shell, memoised per process (views._guest_page) ------------------------
+
+#: Pages whose search box and switchers' way back carry markup-like text.
+HOSTILE_PAGES = [
+    "/search?q=%3Cb%3E%22x%27%26amp%3B%40%40shell-title%40%40",
+    "/c/shoes/?sort=price&next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+]
+
+
+def _tokenless(html):
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken" value=""', html)
+
+
+@pytest.mark.parametrize(("market", "language"), [("KR", "ko"), ("US", "en"), ("KR", "en")])
+def test_a_guest_page_built_on_the_memoised_shell_is_the_full_render(
+    client, product, monkeypatch, market, language
+):
+    from django.core.cache import cache
+
+    from apps.catalog import views
+
+    headers = {"HTTP_X_MARKET": market, "HTTP_ACCEPT_LANGUAGE": language}
+    paths = [*_pages(product), *HOSTILE_PAGES]
+
+    def pages():
+        out = {}
+        for path in paths:
+            cache.clear()  # a miss: the page is put together now, not read back
+            out[path] = _tokenless(_page(client, path, **headers))
+        return out
+
+    # given every page put together on the memoised shells
+    views._guest_shells.clear()
+    memoised = pages()
+    assert views._guest_shells and None not in views._guest_shells.values()
+    # when every page is rendered whole instead (no shell can be memoised)
+    monkeypatch.setattr(views, "_shell_render", lambda *args, **kwargs: None)
+    views._guest_shells.clear()
+    # then they are the same, character for character, hostile text escaped the same way
+    assert pages() == memoised
+    assert "&lt;b&gt;&quot;x&#x27;&amp;amp;@@shell-title@@" in memoised[HOSTILE_PAGES[0]]
+    assert "<script>alert" not in memoised[HOSTILE_PAGES[1]]
+
+
+def test_a_market_edit_shows_in_the_guest_shell_once_the_page_is_built_again(client, product):
+    from django.core.cache import cache
+
+    from apps.markets.models import Market
+    from apps.markets.services import markets_cache_clear
+
+    # given the home page's footer, put together on the memoised shell
+    assert "within 7 days" in _page(client, "/", HTTP_ACCEPT_LANGUAGE="en")
+    # when staff change the market's return window and the page is built again
+    Market.objects.filter(code="KR").update(return_window_days=21)
+    markets_cache_clear()
+    cache.clear()
+    # then its footer says so
+    assert "within 21 days" in _page(client, "/", HTTP_ACCEPT_LANGUAGE="en")
