@@ -72,3 +72,17 @@ def test_the_template_filter_uses_the_market_time_zone():
         assert template.render(Context({"at": instant, "market": market})) == (
             "2026. 11. 30. 오후 11:56|11월 30일 오후 11:56"
         )
+
+
+def test_fixed_url_is_the_reversed_url_under_each_script_prefix():
+    from django.urls import reverse, set_script_prefix
+
+    from apps.storefront.templatetags.joopang import fixed_url
+
+    assert fixed_url("carts:add") == reverse("carts:add") == "/cart/add"
+    set_script_prefix("/shop/")  # mounted under a prefix (SCRIPT_NAME): not the memo of "/"
+    try:
+        assert fixed_url("carts:add") == "/shop/cart/add"
+    finally:
+        set_script_prefix("/")
+    assert fixed_url("carts:add") == "/cart/add"
