@@ -173,10 +173,12 @@ class StockMovement(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("stock movement")
         verbose_name_plural = _("stock movements")
+        # In the ledger's order (newest first), so a page of one SKU's or one warehouse's
+        # movements is read straight from the index, not sorted from all of them.
         indexes = [
-            models.Index(fields=["sku", "-id"], name="inventory_mv_sku_idx"),
-            models.Index(fields=["warehouse", "-id"], name="inventory_mv_wh_idx"),
-            models.Index(fields=["created_at"], name="inventory_mv_created_idx"),
+            models.Index(fields=["sku", "-created_at", "-id"], name="inventory_mv_sku_time_idx"),
+            models.Index(fields=["warehouse", "-created_at", "-id"], name="inventory_mv_wh_time_idx"),
+            models.Index(fields=["-created_at", "-id"], name="inventory_mv_time_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(delta=0), name="inventory_movement_delta_nonzero"),

@@ -326,6 +326,26 @@ def test_stock_movements_of_a_sku_use_indexes(dataset: dict[str, Any]):
     _assert_indexed(_plans(run), {"inventory_stockmovement"})
 
 
+def _node_types(node: dict[str, Any]) -> Iterator[str]:
+    yield node["Node Type"]
+    for child in node.get("Plans", []):
+        yield from _node_types(child)
+
+
+def test_the_ledgers_first_page_is_read_in_order_from_an_index(dataset: dict[str, Any]):
+    """Newest first, unfiltered (the back office's stock movements list): the page comes
+    from the (-created_at, -id) index in order, without sorting every movement."""
+    from apps.inventory.selectors import stock_movement_list
+
+    def run() -> None:
+        assert len(list(stock_movement_list()[:50])) == 50
+
+    plans = _plans(run)
+    _assert_indexed(plans, {"inventory_stockmovement"})
+    ledger = [plan for _sql, plan in plans if "inventory_stockmovement" in set(_relations(plan))]
+    assert ledger and not any("Sort" in t for plan in ledger for t in _node_types(plan)), ledger
+
+
 def test_reservation_expiry_sweep_uses_indexes(dataset: dict[str, Any]):
     from apps.inventory.services import reservations_expire_due
 
