@@ -4,20 +4,35 @@ An order that was paid (``paid_at`` set: paid, fulfilled, refunded, or cancelled
 payment) has exactly one captured payment (``captured``, or ``refunded`` after capture) and
 all of its stock committed; an order never paid has no captured payment; no order has two
 live (pending or captured) payments; every paid order has its ``order.paid`` event while
-events are retained.
+events are retained. Refunds: an order's ``refunded_amount`` is the sum of its refunds and
+of its lines' ``refunded_amount``, and every refund to the wallet that succeeded was
+credited there, once, with its amount.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import CharField, Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Concat
 
 from apps.core.invariants import Invariant, events_retained_since, uuid_text
 from apps.core.models import OutboxEvent
 from apps.inventory.models import Reservation
-from apps.orders.models import Order, OrderPayment
+from apps.orders.models import Order, OrderLine, OrderPayment, OrderRefund
 
 #: A payment that took the money (refunded keeps the record that it was captured).
 TOOK_MONEY = [OrderPayment.Status.CAPTURED, OrderPayment.Status.REFUNDED]
@@ -89,6 +104,42 @@ def _paid_without_event() -> QuerySet[Any, Any]:
     )
 
 
+def _summed(model: Any, field: str) -> Any:
+    total = (
+        model.objects.filter(order_id=OuterRef("pk")).values("order_id").annotate(t=Sum(field)).values("t")
+    )
+    return Coalesce(Subquery(total, output_field=BigIntegerField()), Value(0))
+
+
+def _refunded_not_its_refunds() -> QuerySet[Any, Any]:
+    return (
+        Order.objects.annotate(refunds_total=_summed(OrderRefund, "amount"))
+        .exclude(refunded_amount=F("refunds_total"))
+        .order_by("pk")
+        .values_list("number", flat=True)
+    )
+
+
+def _refunded_not_its_lines() -> QuerySet[Any, Any]:
+    return (
+        Order.objects.annotate(lines_refunded=_summed(OrderLine, "refunded_amount"))
+        .exclude(refunded_amount=F("lines_refunded"))
+        .order_by("pk")
+        .values_list("number", flat=True)
+    )
+
+
+def _wallet_refund_not_credited() -> QuerySet[Any, Any]:
+    return (
+        OrderRefund.objects.filter(
+            destination=OrderPayment.Method.WALLET, status=OrderRefund.Status.SUCCEEDED
+        )
+        .filter(Q(wallet_entry__isnull=True) | ~Q(wallet_entry__amount=F("amount")))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 INVARIANTS = [
     Invariant(
         "orders.paid_has_one_captured_payment",
@@ -114,5 +165,20 @@ INVARIANTS = [
         "orders.paid_has_event",
         "every paid order has its order.paid event (order numbers)",
         _paid_without_event,
+    ),
+    Invariant(
+        "orders.refunded_is_its_refunds",
+        "an order's refunded amount is the sum of its refunds (order numbers)",
+        _refunded_not_its_refunds,
+    ),
+    Invariant(
+        "orders.refunded_is_its_lines",
+        "an order's refunded amount is the sum of its lines' refunded amounts (order numbers)",
+        _refunded_not_its_lines,
+    ),
+    Invariant(
+        "orders.wallet_refund_credited",
+        "every succeeded refund to the wallet has its wallet entry of the same amount (refund ids)",
+        _wallet_refund_not_credited,
     ),
 ]

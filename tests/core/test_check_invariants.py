@@ -282,6 +282,33 @@ def break_order_event(shop: dict[str, Any]) -> str:
     return shop["paid"].number
 
 
+def _refund_of(order: Order) -> Any:
+    from apps.orders.models import OrderRefund
+
+    return OrderRefund.objects.get(order=order)
+
+
+def break_refund_amount(shop: dict[str, Any]) -> str:
+    assert (
+        sql("UPDATE orders_orderrefund SET amount = amount - 1 WHERE order_id = %s", [shop["cancelled"].pk])
+        == 1
+    )
+    return shop["cancelled"].number
+
+
+def break_line_refunded(shop: dict[str, Any]) -> str:
+    line = shop["refunded"].lines.order_by("position").first()
+    sql("UPDATE orders_orderline SET refunded_amount = refunded_amount - 1 WHERE id = %s", [line.pk])
+    return shop["refunded"].number
+
+
+def break_refund_credit(shop: dict[str, Any]) -> str:
+    refund = _refund_of(shop["cancelled"])
+    assert refund.destination == "wallet" and refund.wallet_entry_id is not None
+    sql("UPDATE orders_orderrefund SET wallet_entry_id = NULL WHERE id = %s", [refund.pk])
+    return str(refund.pk)
+
+
 BREAKS = {
     "inventory.on_hand_matches_ledger": break_on_hand,
     "inventory.reserved_matches_reservations": break_reserved,
@@ -298,6 +325,9 @@ BREAKS = {
     "orders.paid_stock_committed": break_stock_not_committed,
     "orders.one_live_payment": break_two_live,
     "orders.paid_has_event": break_order_event,
+    "orders.refunded_is_its_refunds": break_refund_amount,
+    "orders.refunded_is_its_lines": break_line_refunded,
+    "orders.wallet_refund_credited": break_refund_credit,
 }
 
 
