@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -101,7 +102,9 @@ def _product_page(
         sort=data.get("sort") or None,
     )
     limit = min(data.get("limit") or default_limit or DEFAULT_LIMIT, MAX_LIMIT)
-    page = keyset_page(qs, keys, cursor=params.get("cursor") or None, limit=limit)
+    # A parent category's page: each subcategory's part read from its own index range.
+    parts = [Q(category_id=pk) for pk in category.descendant_ids()] if category is not None else []
+    page = keyset_page(qs, keys, cursor=params.get("cursor") or None, limit=limit, parts=parts)
     availability = inventory_selectors.available_by_product_ids(
         product_ids=[row.product_id for row in page.items], market_code=market.code
     )

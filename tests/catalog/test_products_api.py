@@ -316,3 +316,36 @@ def test_categories_tree(api_client):
             "children": [{"id": child.pk, "slug": "water", "name": "생수", "children": []}],
         }
     ]
+
+
+@pytest.mark.parametrize("sort", ["price", "-price", "newest", "popular"])
+def test_a_parent_categorys_pages_merged_from_its_subcategories_are_the_whole_order(api_client, sort):
+    """On PostgreSQL a parent category's page is merged from each subcategory's own page
+    (keyset ``parts``); forwards and back it is the same order as sorting the whole category."""
+    # given a parent with products of its own and in two children, prices and sales tied
+    parent = CategoryFactory(slug="fashion")
+    shoes = CategoryFactory(slug="shoes", parent=parent)
+    bags = CategoryFactory(slug="bags", parent=parent)
+    products = [
+        ProductFactory(category=(parent, shoes, bags)[i % 3], kr=1000 + (i % 5) * 100) for i in range(17)
+    ]
+    for i, p in enumerate(products[:8]):
+        services.product_sales_record(product_id=p.pk, market_code="KR", units=i % 4 + 1)
+    ProductFactory(category=CategoryFactory(slug="food"), kr=1200)  # not in the category
+    # the whole category in one page (a single sort of every product)
+    whole = _ids(api_client.get(f"/api/v1/products?category=fashion&sort={sort}&limit=100"))
+    assert sorted(whole) == sorted(p.pk for p in products)
+    # when it is read 4 at a time, forwards and then back from the last page
+    pages, url = [], f"/api/v1/products?category=fashion&sort={sort}&limit=4"
+    while url:
+        body = api_client.get(url).json()
+        pages.append(body)
+        url = body["next"]
+    back, url = [], pages[-1]["previous"]
+    while url:
+        body = api_client.get(url).json()
+        back.insert(0, _ids_from(body))
+        url = body["previous"]
+    # then the pages are the whole order cut in fours, both ways
+    assert [i for page in pages for i in _ids_from(page)] == whole
+    assert back == [_ids_from(page) for page in pages[:-1]]

@@ -214,9 +214,13 @@ def test_listing_pages_count_without_a_query_per_product(client, shop, django_as
     settings.CATALOG_READ_CACHE_SECONDS = 0  # the page as built (test_read_cache: as cached)
     client.get("/c/fashion/")  # warm the caches (markets, tree)
     # a short list counts itself: the page of listings, their stock (the running coupon
-    # campaigns: the process's copy the warm-up read)
-    with django_assert_num_queries(2):
+    # campaigns: the process's copy the warm-up read). On PostgreSQL a parent category's page
+    # is merged from its subcategories' pages, then its rows are read by id: one more query.
+    from django.db import connection
+
+    merged = 1 if connection.features.supports_slicing_ordering_in_compound else 0
+    with django_assert_num_queries(2 + merged):
         client.get("/c/fashion/")
     # a list longer than a page: one COUNT(*) more, whatever the page size
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(3 + merged):
         client.get("/c/fashion/?limit=4")

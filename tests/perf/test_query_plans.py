@@ -203,7 +203,8 @@ def _plans(run: Callable[[], Any]) -> list[tuple[str, dict[str, Any]]]:
     with connection.cursor() as cursor:
         for query in captured.captured_queries:
             sql = query["sql"]
-            if not sql.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
+            # "(SELECT ...) UNION ALL (SELECT ...)": a parent category's merged page
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE", "(SELECT")):
                 continue
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
             raw = cursor.fetchone()[0]
@@ -241,6 +242,41 @@ def test_product_list_by_category_uses_indexes(
         assert api_client.get(cursor).status_code == 200
 
     _assert_indexed(_plans(run), {"catalog_productlisting"})
+
+
+def _find(node: dict[str, Any], types: set[str]) -> Iterator[dict[str, Any]]:
+    if node["Node Type"] in types:
+        yield node
+    for child in node.get("Plans", []):
+        yield from _find(child, types)
+
+
+@pytest.mark.parametrize("sort", ["popular", "price", "-price", "newest"])
+def test_a_parent_categorys_page_is_each_subcategorys_short_index_range(
+    api_client: Any, dataset: dict[str, Any], sort: str
+):
+    """A top category's products spread over its subcategories: its page is merged from one
+    page per subcategory, each read in order from the (category, sort) index and cut at the
+    page size, so it never sorts every product of the category (keyset ``parts``)."""
+
+    def run() -> None:
+        first = api_client.get(f"/api/v1/products?category={dataset['top']}&sort={sort}")
+        assert first.status_code == 200 and first.json()["next"], first.content
+        assert api_client.get(first.json()["next"]).status_code == 200
+
+    plans = _plans(run)
+    _assert_indexed(plans, {"catalog_productlisting"})
+    merged = [plan for sql, plan in plans if "UNION ALL" in sql]
+    assert len(merged) == 2, [sql[:120] for sql, _plan in plans]  # the first page and the next
+    for plan in merged:
+        appends = list(_find(plan, {"Append", "Merge Append"}))
+        assert appends, plan
+        for part in (child for append in appends for child in append["Plans"]):
+            assert part["Node Type"] == "Limit", part
+            # a part may sort only what the planner expects to be a handful of rows (the
+            # parent's own few products); a subcategory's thousands come from the index
+            for sort_node in _find(part, {"Sort", "Incremental Sort"}):
+                assert sort_node["Plans"][0]["Plan Rows"] <= 200, sort_node
 
 
 @pytest.mark.parametrize("q", ["운동화", "어반핏 러닝화", "urbanfit running"])
