@@ -56,10 +56,16 @@ def guest_cart_get(*, token: str, now: dt.datetime | None = None) -> Cart | None
     """The unexpired guest cart of ``token``, or None (unknown, expired or malformed)."""
     if not token or len(token) > 200:
         return None
-    now = now or clock.now()
-    return with_market(
-        Cart.objects.filter(token_hash=token_hash(token), user__isnull=True, expires_at__gt=now).first()
-    )
+    return with_market(_GUEST_CART.first(token_hash=token_hash(token), now=now or clock.now()))
+
+
+# Every guest cart request reads it (the API's X-Cart-Token, the storefront's cookie).
+_GUEST_CART = Compiled(
+    Cart,
+    lambda p: Cart.objects.filter(token_hash=p.token_hash, user__isnull=True, expires_at__gt=p.now).order_by(
+        "pk"
+    )[:1],
+)
 
 
 _MEMBER_CART = Compiled(Cart, lambda p: Cart.objects.filter(user_id=p.user_id).order_by("pk")[:1])
