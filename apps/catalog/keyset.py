@@ -129,11 +129,13 @@ def keyset_page(
         edges = [edge[-1] for edge in pages[0].union(*pages[1:], all=True).order_by(*order)[: limit + 1]]
         unique = keys[-1]
         found = {unique.read(row): row for row in qs.filter(**{f"{unique.field}__in": edges})}
-        rows = [found[value] for value in edges if value in found]
+        # (a row changed between the two reads is left out; the cursor still goes on)
+        rows = [found[value] for value in edges[:limit] if value in found]
+        has_more = len(edges) > limit
     else:
         rows = list(qs.order_by(*order)[: limit + 1])
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+        has_more = len(rows) > limit
+        rows = rows[:limit]
     if backwards:
         rows.reverse()
     if not rows:

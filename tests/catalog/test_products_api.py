@@ -318,7 +318,7 @@ def test_categories_tree(api_client):
     ]
 
 
-@pytest.mark.parametrize("sort", ["price", "-price", "newest", "popular"])
+@pytest.mark.parametrize("sort", ["price", "-price", "newest", "popular", "relevance"])
 def test_a_parent_categorys_pages_merged_from_its_subcategories_are_the_whole_order(api_client, sort):
     """On PostgreSQL a parent category's page is merged from each subcategory's own page
     (keyset ``parts``); forwards and back it is the same order as sorting the whole category."""
@@ -333,10 +333,11 @@ def test_a_parent_categorys_pages_merged_from_its_subcategories_are_the_whole_or
         services.product_sales_record(product_id=p.pk, market_code="KR", units=i % 4 + 1)
     ProductFactory(category=CategoryFactory(slug="food"), kr=1200)  # not in the category
     # the whole category in one page (a single sort of every product)
-    whole = _ids(api_client.get(f"/api/v1/products?category=fashion&sort={sort}&limit=100"))
+    order = "q=product" if sort == "relevance" else f"sort={sort}"  # a search: ranked by relevance
+    whole = _ids(api_client.get(f"/api/v1/products?category=fashion&{order}&limit=100"))
     assert sorted(whole) == sorted(p.pk for p in products)
     # when it is read 4 at a time, forwards and then back from the last page
-    pages, url = [], f"/api/v1/products?category=fashion&sort={sort}&limit=4"
+    pages, url = [], f"/api/v1/products?category=fashion&{order}&limit=4"
     while url:
         body = api_client.get(url).json()
         pages.append(body)
