@@ -79,6 +79,15 @@ class _Entry:
     for_update: bool = False  # a locking read: only inside a transaction
 
 
+#: A shape with a longer list is compiled for its call and not remembered: a batch (a sweep
+#: of 500 rows) would otherwise leave one statement per size it ever saw in every process.
+MAX_REMEMBERED_LIST = 64
+
+
+def _remembered(shape: tuple[Any, ...]) -> bool:
+    return all(not (len(part) == 4 and part[1] == "list" and part[3] > MAX_REMEMBERED_LIST) for part in shape)
+
+
 def _shape(values: dict[str, Any]) -> tuple[Any, ...]:
     shape: list[Any] = []
     for name in sorted(values):
@@ -241,7 +250,9 @@ class Compiled(Generic[M]):
         key = (alias, _shape(values))
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = self._compile(alias, values)
+            entry = self._compile(alias, values)
+            if _remembered(key[1]):
+                self._entries[key] = entry
         connection = connections[alias]
         if entry.for_update and connection.get_autocommit():
             # What the ORM's compiler says, which the cached SQL no longer asks.
@@ -297,7 +308,9 @@ class CompiledUpdate:
         key = (alias, _shape(values))
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = self._compile(alias, values)
+            entry = self._compile(alias, values)
+            if _remembered(key[1]):
+                self._entries[key] = entry
         connection = connections[alias]
         params = _fill(entry, values, connection)
         with connection.cursor() as cursor:

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 
-from apps.core.compiled import Compiled, CompiledUpdate, NotCompilable
+from apps.core.compiled import MAX_REMEMBERED_LIST, Compiled, CompiledUpdate, NotCompilable
 from apps.core.models import IdempotencyKey
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,26 @@ def test_values_list_and_list_lengths_are_shapes() -> None:
     assert KEYS_OF.fetch(callers=["b", "zz", "c"]) == [("b", "2"), ("c", "3")]
     assert KEYS_OF.fetch(callers=[]) == []
     assert len(KEYS_OF._entries) == 3  # one statement per list length
+
+
+def test_a_longer_list_than_remembered_is_answered_but_not_kept() -> None:
+    _key("a", "1")
+    _key("b", "2")
+    many = ["a", *(f"x{n}" for n in range(MAX_REMEMBERED_LIST)), "b"]
+    lookup = Compiled(
+        IdempotencyKey,
+        lambda p: IdempotencyKey.objects.filter(caller__in=p.callers).order_by("pk").values_list("caller", "key"),
+    )
+    bump = CompiledUpdate(
+        IdempotencyKey,
+        lambda p: (IdempotencyKey.objects.filter(caller__in=p.callers), {"response_status": p.status}),
+    )
+    assert lookup.fetch(callers=many) == [("a", "1"), ("b", "2")]
+    assert bump.execute(callers=many, status=299) == 2
+    assert lookup._entries == {} and bump._entries == {}  # a batch's size is not a shape to keep
+    assert lookup.fetch(callers=many[:MAX_REMEMBERED_LIST]) == [("a", "1")]
+    assert len(lookup._entries) == 1
+    assert set(IdempotencyKey.objects.values_list("response_status", flat=True)) == {299}
 
 
 def test_the_statement_is_compiled_once_and_sent_as_is() -> None:

@@ -98,41 +98,87 @@ def _allocate(
     return plan, short
 
 
+#: ``_release_rows``' statements (compiled once per number of rows): the rows' status by
+#: one compare-and-set, their stock rows locked in primary-key order, and every stock row's
+#: units given back by one conditional UPDATE.
+_RELEASE_STATUS = CompiledUpdate(
+    Reservation,
+    lambda p: (
+        Reservation.objects.filter(pk__in=p.pks, status=Status.ACTIVE),
+        {"status": p.to, "release_reason": p.reason, "updated_at": p.now},
+    ),
+)
+_RELEASE_LEVELS = Compiled(
+    StockLevel,
+    lambda p: (
+        StockLevel.objects.filter(
+            reduce(
+                or_,
+                (Q(sku_id=s, warehouse_id=w) for s, w in zip(p.sku_ids, p.warehouse_ids, strict=True)),
+            )
+        )
+        .only("pk", "sku_id", "warehouse_id", "reserved")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    ),
+    write=True,
+)
+_RELEASE_UNITS = CompiledUpdate(
+    StockLevel,
+    lambda p: (
+        StockLevel.objects.filter(
+            reduce(
+                or_,
+                (Q(pk=i, reserved__gte=q) for i, q in zip(p.ids, p.quantities, strict=True)),
+            )
+        ),
+        {
+            "reserved": F("reserved")
+            - Case(*(When(pk=i, then=Value(q)) for i, q in zip(p.sub_ids, p.subs, strict=True))),
+            "updated_at": p.now,
+        },
+    ),
+)
+
+
 def _release_rows(
     reservations: Sequence[Reservation], *, to: str, reason: str, now: dt.datetime
 ) -> list[Reservation]:
     """Set active reservations to ``to`` (released / expired) and give their units back.
 
-    Expects the caller's transaction. Status first, compare-and-set: only the transaction
-    that moved a row out of ``active`` gives its units back (exactly once). Stock rows are
-    updated in primary-key order.
+    Expects the caller's transaction, and ``reservations`` read ``active`` and locked by it
+    (every caller selects them ``FOR UPDATE``): the status compare-and-set then moves every
+    one of them, and only the transaction that moved a row gives its units back (exactly
+    once). Four statements whatever the number of rows: the status, the stock rows locked
+    in primary-key order, their units (a stock row without the units to give back is
+    logged as a drift for reconcile to name, never driven below zero).
     """
-    done: list[Reservation] = []
-    for reservation in sorted(reservations, key=lambda r: r.pk):
-        moved = Reservation.objects.filter(pk=reservation.pk, status=Status.ACTIVE).update(
-            status=to, release_reason=reason[:200], updated_at=now
-        )
-        if moved:
-            reservation.status, reservation.release_reason, reservation.updated_at = to, reason[:200], now
-            done.append(reservation)
+    rows = sorted({r.pk: r for r in reservations if r.status == Status.ACTIVE}.values(), key=lambda r: r.pk)
+    if not rows:
+        return []
+    reason = reason[:200]
+    moved = _RELEASE_STATUS.execute(pks=[r.pk for r in rows], to=to, reason=reason, now=now)
+    if moved != len(rows):  # unreachable while the rows are locked: roll everything back
+        raise RuntimeError(f"reservations {[r.pk for r in rows]} changed under their lock")
     totals: dict[tuple[int, int], int] = defaultdict(int)
-    for reservation in done:
+    for reservation in rows:
+        reservation.status, reservation.release_reason, reservation.updated_at = to, reason, now
         totals[(reservation.sku_id, reservation.warehouse_id)] += reservation.quantity
-    levels = {
-        (lv.sku_id, lv.warehouse_id): lv.pk
-        for lv in StockLevel.objects.filter(
-            sku_id__in={k[0] for k in totals}, warehouse_id__in={k[1] for k in totals}
-        ).only("pk", "sku_id", "warehouse_id")
-    }
-    for key, quantity in sorted(totals.items(), key=lambda item: levels[item[0]]):
-        updated = StockLevel.objects.filter(pk=levels[key], reserved__gte=quantity).update(
-            reserved=F("reserved") - quantity, updated_at=now
-        )
-        if updated != 1:  # the CHECK would refuse it anyway; a drift for reconcile to name
-            logger.error("inventory.release_drift", stock_level_id=levels[key], quantity=quantity)
-    if done:
-        metrics.RESERVATIONS_RELEASED.labels(how=to).inc(len(done))
-    return done
+    pairs = sorted(totals)
+    steps: list[tuple[int, int]] = []
+    for level in _RELEASE_LEVELS.fetch(
+        sku_ids=[sku_id for sku_id, _w in pairs], warehouse_ids=[warehouse_id for _s, warehouse_id in pairs]
+    ):
+        quantity = totals[(level.sku_id, level.warehouse_id)]
+        if level.reserved < quantity:  # the CHECK would refuse it anyway
+            logger.error("inventory.release_drift", stock_level_id=level.pk, quantity=quantity)
+        else:
+            steps.append((level.pk, quantity))
+    if steps:
+        ids, quantities = [pk for pk, _q in steps], [q for _pk, q in steps]
+        _RELEASE_UNITS.execute(ids=ids, quantities=quantities, sub_ids=ids, subs=quantities, now=now)
+    metrics.RESERVATIONS_RELEASED.labels(how=to).inc(len(rows))
+    return rows
 
 
 def _publish_released(owner: str, rows: list[Reservation], *, reason: str) -> None:
