@@ -76,7 +76,7 @@ class Reservation(models.Model):
     ``expires_at``. Status moves active -> committed | released | expired, each change a
     compare-and-set on ``status`` (a replayed task or a second worker is a no-op).
     An active row past ``expires_at`` no longer counts as held (expiry by predicate):
-    the sweep, the countdown or the next short reserve releases it."""
+    the sweep or the next short reserve releases it."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")

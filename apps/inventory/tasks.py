@@ -31,8 +31,11 @@ _RETRY = {
 
 @shared_task(name="joopang.inventory.reservation_expire", ignore_result=True, acks_late=True, **_RETRY)
 def reservation_expire_task(reservation_ids: list[int]) -> int:
-    """The countdown of one reserve (due at its ``expires_at``); rows extended, committed or
-    already released are left alone by the service's predicate."""
+    """The countdown of one reserve (due at its ``expires_at``). Reserves no longer queue
+    it (beat's sweep below is the expiry: a broker message per hold cost more CPU than the
+    rest of a release, and a Redis broker holds every ETA task in a worker's memory until
+    due; ADR 0006); kept for countdowns queued before that change and for operators. Rows
+    extended, committed or already released are left alone by the service's predicate."""
     expired = services.reservations_expire(reservation_ids=[int(i) for i in reservation_ids])
     if expired:
         logger.info("inventory.reservations_expired", flow="reservation", via="countdown", count=expired)
@@ -41,7 +44,7 @@ def reservation_expire_task(reservation_ids: list[int]) -> int:
 
 @shared_task(name="joopang.inventory.reservations_expire_sweep", ignore_result=True, acks_late=True, **_RETRY)
 def reservations_expire_sweep_task() -> int:
-    """Beat, every 30 s: expire due reservations in batches until none is left (bounded),
+    """Beat, every ``INVENTORY_EXPIRE_SWEEP_SECONDS`` (5 s): expire due reservations in batches until none is left (bounded),
     then publish the overdue and low-stock gauges."""
     batch = int(getattr(settings, "INVENTORY_EXPIRY_BATCH_SIZE", 500))
     total = 0

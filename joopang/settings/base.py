@@ -436,9 +436,12 @@ INVENTORY_AVAILABILITY_MAX_SKUS = 100
 INVENTORY_LOW_STOCK_THRESHOLD = env_int("INVENTORY_LOW_STOCK_THRESHOLD", CATALOG_LOW_STOCK_THRESHOLD)
 INVENTORY_EXPIRY_BATCH_SIZE = env_int("INVENTORY_EXPIRY_BATCH_SIZE", 500)
 INVENTORY_OVERDUE_GRACE_SECONDS = env_int("INVENTORY_OVERDUE_GRACE_SECONDS", 60)
+# Holds past their expiry are released by this sweep alone, within this many seconds (no
+# task per hold; until then a short reserve reclaims them itself).
+INVENTORY_EXPIRE_SWEEP_SECONDS = env_int("INVENTORY_EXPIRE_SWEEP_SECONDS", 5)
 CELERY_BEAT_SCHEDULE["inventory-reservations-expire-sweep"] = {
     "task": "joopang.inventory.reservations_expire_sweep",
-    "schedule": 30,
+    "schedule": INVENTORY_EXPIRE_SWEEP_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["catalog-listings-refresh"] = {
     "task": "joopang.catalog.listings_refresh_due",

@@ -77,7 +77,9 @@ def test_a_longer_list_than_remembered_is_answered_but_not_kept() -> None:
     many = ["a", *(f"x{n}" for n in range(MAX_REMEMBERED_LIST)), "b"]
     lookup = Compiled(
         IdempotencyKey,
-        lambda p: IdempotencyKey.objects.filter(caller__in=p.callers).order_by("pk").values_list("caller", "key"),
+        lambda p: (
+            IdempotencyKey.objects.filter(caller__in=p.callers).order_by("pk").values_list("caller", "key")
+        ),
     )
     bump = CompiledUpdate(
         IdempotencyKey,

@@ -65,7 +65,7 @@ def seed(args: dict[str, Any]) -> dict[str, Any]:
 
 def reserve(args: dict[str, Any]) -> dict[str, Any]:
     """``args["count"]`` reserves of 1 unit each of ``args["sku"]`` held ``args["ttl"]`` s
-    (each schedules its own countdown task, as the service does)."""
+    (expired by beat's sweep, as every hold is)."""
     from apps.inventory.services import reservation_create
     from apps.markets.models import Market
 

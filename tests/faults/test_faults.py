@@ -231,10 +231,10 @@ def test_postgres_restart_mid_traffic_gives_clean_503s_then_recovers(stack: Stac
 
 
 def test_worker_sigkilled_mid_task_reservations_still_expire_and_events_still_arrive(stack: Stack) -> None:
-    """Reservations are made with a 4 s hold (each queues its countdown task); the relay
-    task is caught mid-delivery (the receiver stores the batch, then holds the answer 20 s)
-    and the worker is SIGKILLed there: its claimed batch and the countdown tasks it had
-    taken stay unacknowledged in the broker. A new worker and beat's sweeps finish the job:
+    """Reservations are made with a 4 s hold (beat's 5 s sweep is their only expiry); the
+    relay task is caught mid-delivery (the receiver stores the batch, then holds the answer
+    20 s) and the worker is SIGKILLed there: its claimed batch stays leased and its
+    unacknowledged messages in the broker. A new worker and beat's sweeps finish the job:
     every reservation expires (stock released), every outbox event reaches the receiver
     (the killed batch again after its lease: at-least-once, deduplicated by event id)."""
     stack.env["DATA_PLATFORM_READ_TIMEOUT"] = "25"  # the killed worker is blocked, not timed out

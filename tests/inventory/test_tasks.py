@@ -1,4 +1,5 @@
-"""Expiry tasks: thin, idempotent; the beat schedule runs the sweep every 30 seconds."""
+"""Expiry tasks: thin, idempotent; the beat schedule runs the sweep every 5 seconds, the only
+expiry of a hold (a reserve queues no task)."""
 
 from __future__ import annotations
 
@@ -15,39 +16,29 @@ from tests.inventory.factories import stocked_sku
 pytestmark = pytest.mark.django_db
 
 
-def test_the_sweep_is_on_the_beat_schedule_every_30_seconds():
+def test_the_sweep_is_on_the_beat_schedule_every_5_seconds():
     entry = settings.CELERY_BEAT_SCHEDULE["inventory-reservations-expire-sweep"]
-    assert (entry["task"], entry["schedule"]) == ("joopang.inventory.reservations_expire_sweep", 30)
+    assert (entry["task"], entry["schedule"]) == ("joopang.inventory.reservations_expire_sweep", 5)
+    assert settings.INVENTORY_EXPIRE_SWEEP_SECONDS == 5
     assert reservations_expire_sweep_task.name == entry["task"]
     assert reservation_expire_task.name == "joopang.inventory.reservation_expire"
 
 
-def test_reserve_schedules_its_countdown_after_commit(
+def test_a_reserve_or_an_extension_queues_no_task_and_the_sweep_expires_the_hold(
     kr, clock, django_capture_on_commit_callbacks, monkeypatch
 ):
-    calls = []
-    monkeypatch.setattr(reservation_expire_task, "apply_async", lambda **kw: calls.append(kw))
+    sent = []
+    monkeypatch.setattr(reservation_expire_task, "apply_async", lambda *a, **kw: sent.append(kw))
     code = stocked_sku({"KR-A": 5})
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         rows = services.reservation_create(owner="order:1", lines=[(code, 2)], market=kr)
+        services.reservation_extend(owner="order:1", ttl=dt.timedelta(minutes=1))
 
-    assert calls == [{"kwargs": {"reservation_ids": [rows[0].pk]}, "eta": rows[0].expires_at}]
-
-
-def test_a_broker_that_is_down_does_not_fail_the_reserve(
-    kr, clock, django_capture_on_commit_callbacks, monkeypatch
-):
-    def down(**kw):
-        raise ConnectionError("broker down")
-
-    monkeypatch.setattr(reservation_expire_task, "apply_async", down)
-    code = stocked_sku({"KR-A": 5})
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.reservation_create(owner="order:2", lines=[(code, 2)], market=kr)
-
-    assert Reservation.objects.get(owner="order:2").status == "active"
+    assert (sent, callbacks) == ([], [])
+    clock.advance(minutes=1)
+    assert reservations_expire_sweep_task.run() == 1
+    assert Reservation.objects.get(pk=rows[0].pk).status == "expired"
 
 
 def test_tasks_expire_due_rows_and_are_safe_to_replay(kr, clock):

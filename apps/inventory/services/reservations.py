@@ -5,7 +5,7 @@ Concurrency: a reserve locks the candidate stock rows in primary-key order, then
 allocates by warehouse priority with conditional UPDATEs (``reserved + q <= on_hand``).
 Commit, release and expiry lock the owner's reservations (pk order) before the stock
 rows; every status change is a compare-and-set, so a replayed task, a second sweep or a
-countdown racing the sweep changes each reservation exactly once.
+countdown task racing the sweep changes each reservation exactly once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from functools import partial, reduce
+from functools import reduce
 from operator import or_
 from typing import Any
 
@@ -228,17 +228,6 @@ def _reclaim_expired(level_ids: list[int], now: dt.datetime) -> int:
     return len(done)
 
 
-def _schedule_countdown(reservation_ids: list[int], eta: dt.datetime) -> None:
-    """After commit: the per-owner countdown task, due at ``eta``. A broker that is down
-    is logged, not raised: the beat sweep releases the reservations anyway."""
-    from apps.inventory.tasks import reservation_expire_task
-
-    try:
-        reservation_expire_task.apply_async(kwargs={"reservation_ids": reservation_ids}, eta=eta)
-    except Exception:  # the sweep is the safety net
-        logger.warning("inventory.countdown_not_scheduled", reservation_ids=reservation_ids, exc_info=True)
-
-
 @transaction.atomic(durable=True)
 def reservation_create(
     *,
@@ -296,16 +285,16 @@ def reservation_hold(
     market: Market,
     ttl: dt.timedelta | None = None,
     expires_at: dt.datetime | None = None,
-    countdown: bool = True,
     new_owner: bool = False,
 ) -> list[Reservation]:
     """Hold stock for ``owner`` (``"order:123"``, ``"cart:abc"``) until now + ``ttl``
     (default: the market's ``reservation_ttl_minutes``), or until ``expires_at`` when the
     caller computed it (``reservation_expires_at``). All or nothing.
 
-    ``countdown=False``: no countdown task for these rows, for an owner whose own countdown
-    releases them at the same time (an order: ``order_expire`` releases its hold); the
-    beat sweep (``reservations_expire_due``) still expires them if that task is lost.
+    No task is queued per hold: beat's sweep (``reservations_expire_due``, every
+    ``INVENTORY_EXPIRE_SWEEP_SECONDS``) expires it, and until then a short reserve reclaims
+    it (expiry holds by predicate; ADR 0006). An order's hold goes with its order
+    (``orders_expire_due``).
 
     ``new_owner=True``: ``owner`` was created in the caller's transaction (an order being
     placed), so no one else can publish for it yet: its event is numbered without the
@@ -321,7 +310,7 @@ def reservation_hold(
     ``reserved = reserved + q WHERE reserved + q <= on_hand`` per allocation step.
     Raises: inventory.insufficient_stock (each short SKU with what is available; nothing
     stays reserved), inventory.quantity_invalid.
-    Emits: inventory.reserved (outbox, same transaction); after commit the countdown task.
+    Emits: inventory.reserved (outbox, same transaction).
     """
     wanted = _sum_lines(lines)
     now = clock.now()
@@ -394,8 +383,6 @@ def reservation_hold(
         market=market.code,
         payload={"owner": owner, "expires_at": expires_at, "lines": [_line(r) for r in reservations]},
     )
-    if countdown:
-        transaction.on_commit(partial(_schedule_countdown, [r.pk for r in reservations], expires_at))
     return reservations
 
 
@@ -620,7 +607,7 @@ def reservation_extend(*, owner: str, ttl: dt.timedelta | None = None) -> int:
     now + ``ttl`` (default: the market's TTL). An expired hold is not revived.
 
     Locks: none; one compare-and-set UPDATE (``status = active AND expires_at > now``).
-    Emits: nothing; after commit a new countdown task.
+    Emits: nothing.
     """
     now = clock.now()
     rows = list(
@@ -635,7 +622,6 @@ def reservation_extend(*, owner: str, ttl: dt.timedelta | None = None) -> int:
     count = Reservation.objects.filter(pk__in=ids, status=Status.ACTIVE, expires_at__gt=now).update(
         expires_at=expires_at, updated_at=now
     )
-    transaction.on_commit(partial(_schedule_countdown, ids, expires_at))
     return count
 
 
@@ -658,7 +644,8 @@ def _expire(due: QuerySet[Reservation], *, limit: int) -> int:
 
 @transaction.atomic(durable=True)
 def reservations_expire(*, reservation_ids: list[int]) -> int:
-    """The countdown: expire these reservations if they are still active and due.
+    """Expire these reservations if they are still active and due (the countdown task
+    that reserves queued before the sweep became the only expiry; operators).
 
     Locks: the due rows (pk order, SKIP LOCKED on PostgreSQL: a sweep holding one expires it).
     Emits: inventory.released (reason ``expired``) per owner.
@@ -670,7 +657,7 @@ def reservations_expire(*, reservation_ids: list[int]) -> int:
 def reservations_expire_due(*, limit: int = 500) -> int:
     """The sweep: expire up to ``limit`` active reservations past ``expires_at``. Safe on
     several workers at once (SKIP LOCKED on PostgreSQL; on SQLite the IMMEDIATE transaction
-    serializes) and with the countdown (status compare-and-set).
+    serializes) and with a queued countdown task (status compare-and-set).
 
     Locks: the due rows (pk order, SKIP LOCKED), then their stock rows (pk order).
     Emits: inventory.released (reason ``expired``) per owner.

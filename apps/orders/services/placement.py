@@ -344,9 +344,9 @@ def _order_place(
 
 
 def _hold(order: Order, *, lines: list[tuple[str, int]], market: Market) -> None:
-    """Reserve the order's stock until its pay-by time. No countdown of the hold's own: the
-    orders' expiry sweep (``orders_expire_due``, every ``ORDERS_EXPIRE_SWEEP_SECONDS``)
-    releases it with the order. A short SKU that has no stock in the market at all
+    """Reserve the order's stock until its pay-by time. The orders' expiry sweep
+    (``orders_expire_due``, every ``ORDERS_EXPIRE_SWEEP_SECONDS``) releases it with the
+    order. A short SKU that has no stock in the market at all
     (never stocked there, or its product withdrawn) is ``cart.sku_unavailable``, as the
     cart says of it; that is read only when the reserve fails."""
     try:
@@ -355,7 +355,6 @@ def _hold(order: Order, *, lines: list[tuple[str, int]], market: Market) -> None
             lines=lines,
             market=market,
             expires_at=order.expires_at,
-            countdown=False,
             new_owner=True,  # the order was created in this transaction
         )
     except InsufficientStock as exc:
