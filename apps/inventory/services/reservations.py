@@ -512,6 +512,14 @@ def reservation_commit_held(*, owner: str, actor: User | None = None) -> list[Re
     return sorted(rows, key=lambda r: r.pk)
 
 
+#: ``reservation_release_held``'s rows: the owner's active reservations, locked in pk order.
+_RELEASE_OWNED = Compiled(
+    Reservation,
+    lambda p: locks.reservations_qs_for_update(_owned(p.owner, Status.ACTIVE)),
+    write=True,
+)
+
+
 @transaction.atomic(durable=True)
 def reservation_release(*, owner: str, reason: str) -> int:
     """The release as its own use-case: see ``reservation_release_held``."""
@@ -526,7 +534,7 @@ def reservation_release_held(*, owner: str, reason: str) -> int:
     Raises: nothing.
     Emits: inventory.released (outbox, same transaction), when anything was released.
     """
-    rows = list(locks.reservations_qs_for_update(_owned(owner, Status.ACTIVE)))
+    rows = _RELEASE_OWNED.fetch(owner=owner)
     done = _release_rows(rows, to=Status.RELEASED, reason=reason or "released", now=clock.now())
     if done:
         _publish_released(owner, done, reason=reason or "released")
