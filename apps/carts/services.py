@@ -207,6 +207,10 @@ _LINES = Compiled(
     ),
 )
 
+_LINE_QUANTITY = CompiledUpdate(
+    CartLine, lambda p: (CartLine.objects.filter(pk=p.pk), {"quantity": p.quantity, "updated_at": p.now})
+)
+
 
 @transaction.atomic(durable=True)
 def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -> selectors.CartView:
@@ -244,7 +248,7 @@ def cart_item_add(*, cart: Cart, sku_code: str, quantity: Any, market: Market) -
         )
         lines.append(_Line(created.pk, offer.sku_id, sku_code, total))
     else:
-        CartLine.objects.filter(pk=line.id).update(quantity=total, updated_at=now)
+        _LINE_QUANTITY.execute(pk=line.id, quantity=total, now=now)
         line.quantity = total
     return selectors.cart_view_priced(
         cart=locked, market=market, lines=[(line.code, line.quantity) for line in lines], offers=offers
