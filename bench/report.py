@@ -11,6 +11,8 @@ from bench.stats import ScenarioSummary
 BASELINE = "baseline"
 #: The same view on Django's default middleware (``joopang.settings.bench_bare``).
 BARE = "baseline_bare"
+#: The baseline once more at the end of the run (the host's drift).
+AGAIN = "baseline_again"
 
 
 def _ratio(value: float, reference: float) -> float | None:
@@ -46,6 +48,7 @@ def build_report(
         "meta": meta,
         "baseline": BASELINE if base else None,
         "middleware_floor": floor,
+        "host_drift": host_drift(summaries),
         "scenarios": rows,
         "skipped": list(skipped),
         "passed": bool(rows)
@@ -102,6 +105,32 @@ def middleware_floor(summaries: Sequence[ScenarioSummary]) -> dict[str, Any] | N
         "rps_ratio": _ratio(base.rps, bare.rps),
         "passed": cpu_ratio is not None and cpu_ratio <= 1.0,
     }
+
+
+def host_drift(summaries: Sequence[ScenarioSummary]) -> dict[str, Any] | None:
+    """The baseline at the end of the run against the first (``baseline_again``): req/s and
+    server CPU per request of the same requests, as ratios (1.00×: the host kept its speed)."""
+    base = next((s for s in summaries if s.name == BASELINE), None)
+    again = next((s for s in summaries if s.name == AGAIN), None)
+    if base is None or again is None:
+        return None
+    base_cpu, again_cpu = _app_cpu(base), _app_cpu(again)
+    return {
+        "rps_ratio": _ratio(again.rps, base.rps),
+        "cpu_ratio": again_cpu / base_cpu if again_cpu is not None and base_cpu else None,
+    }
+
+
+def _drift_lines(drift: dict[str, Any] | None) -> list[str]:
+    if not drift:
+        return []
+    return [
+        f"- **host drift**: the baseline again at the end of the run (`baseline_again`) served "
+        f"{_times(drift['rps_ratio'])} the first baseline's req/s at {_times(drift['cpu_ratio'])} its CPU per "
+        "request: the further from 1.00×, the more the host's speed moved during the run, and the less "
+        "a ratio between rows far apart in the table means",
+        "",
+    ]
 
 
 def _floor_lines(floor: dict[str, Any] | None) -> list[str]:
@@ -215,6 +244,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     lines.append("")
     lines += _floor_lines(report.get("middleware_floor"))
+    lines += _drift_lines(report.get("host_drift"))
     cpu_rows = [row for row in report["scenarios"] if row.get("extra", {}).get("cpu_ms_per_request")]
     if cpu_rows:
         lines += [

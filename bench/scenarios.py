@@ -1173,3 +1173,17 @@ def flash_sale(ctx: Context) -> Load:
 )
 def flash_sale_no_redis(ctx: Context) -> Load:
     return flash_sale_load(ctx, "no redis")
+
+
+@scenario(
+    "baseline_again",
+    "the baseline once more, last: how far the host's speed drifted during the run",
+    headers={},
+)
+def baseline_again(ctx: Context) -> list[str]:
+    """The baseline's paths again, after every other scenario (and on the run's own
+    gunicorn: a scenario before it may have restarted it without Redis). Its req/s and CPU
+    per request against the first baseline's say whether the host kept its speed: on this
+    kind of shared machine the same request's CPU moved by up to 30 % within a run, which
+    no "others" column can see (``bench.report``'s "host drift")."""
+    return baseline(Context(max_paths=ctx.max_paths, clients=ctx.clients))

@@ -21,7 +21,7 @@ def test_both_flash_sale_scenarios_claim_by_post_at_400_ms_and_one_runs_without_
     assert REGISTRY["flash_sale"].method == "POST" and REGISTRY["flash_sale"].p95_target_ms == 400
     assert REGISTRY["flash_sale"].server_env == {}
     assert REGISTRY["flash_sale_no_redis"].server_env == {"REDIS_URL": ""}
-    assert list(REGISTRY)[-2:] == ["flash_sale", "flash_sale_no_redis"]
+    assert list(REGISTRY)[-3:] == ["flash_sale", "flash_sale_no_redis", "baseline_again"]
 
 
 @pytest.mark.django_db

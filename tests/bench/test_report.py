@@ -1,3 +1,5 @@
+import pytest
+
 from bench.report import build_report, render_markdown
 from bench.stats import summarize
 
@@ -173,6 +175,22 @@ def test_middleware_floor_compares_the_baseline_with_the_bare_stack_of_the_same_
     assert even["middleware_floor"]["passed"] is True
     # and without the bare scenario there is no floor
     assert build_report(meta={}, summaries=[_cpu_summary("baseline", 400, 3.0)])["middleware_floor"] is None
+
+
+def test_host_drift_compares_the_baseline_at_the_end_with_the_first():
+    # given the first baseline at 500 req/s and 2.3 ms of server CPU, the last at 400 and 2.76
+    report = build_report(
+        meta={}, summaries=[_cpu_summary("baseline", 500, 2.0), _cpu_summary("baseline_again", 400, 2.46)]
+    )
+    drift = report["host_drift"]
+    assert drift["rps_ratio"] == pytest.approx(0.8)
+    assert drift["cpu_ratio"] == pytest.approx(2.76 / 2.3)
+    assert (
+        "- **host drift**: the baseline again at the end of the run (`baseline_again`) served 0.80× the first"
+        in (render_markdown(report))
+    )
+    # and a run without it reports none
+    assert build_report(meta={}, summaries=[_cpu_summary("baseline", 400, 3.0)])["host_drift"] is None
 
 
 def test_rows_of_a_run_carry_their_throughput_target_and_the_machine_load_of_their_window():

@@ -41,6 +41,7 @@ def test_registry_order_and_targets_follow_the_issue():
     assert REGISTRY["product_detail"].p95_target_ms == 200
     assert REGISTRY["availability"].p95_target_ms == 100
     assert REGISTRY["baseline"].p95_target_ms is None
+    assert list(REGISTRY)[-1] == "baseline_again"  # last: the host's drift over the whole run
 
 
 def test_a_scenario_name_is_registered_once():
