@@ -122,5 +122,8 @@ def test_a_real_worker_cancels_an_unpaid_order_on_time_and_the_stock_returns(req
     # and: the 4 units are available again, nothing drifted
     assert available_by_sku_codes(codes=[sku], market_code="KR") == {sku: 10}
     assert (sku_stock(sku).on_hand, sku_stock(sku).reserved) == (10, 0)
-    assert set(Reservation.objects.filter(owner=order.owner).values_list("status", flat=True)) == {"released"}
+    # (the hold ends with its order, or just before it: the stock sweep runs at the same 5 s
+    # pace and expires holds due at the same time; either way once, and none stays active)
+    statuses = list(Reservation.objects.filter(owner=order.owner).values_list("status", flat=True))
+    assert len(statuses) == 1 and statuses[0] in {"released", "expired"}, statuses
     assert stock_drift() == []
