@@ -207,6 +207,7 @@ _LINES = Compiled(
     ),
 )
 
+#: A line's new quantity (an add, an update, a purchase taking units out, a merge).
 _LINE_QUANTITY = CompiledUpdate(
     CartLine, lambda p: (CartLine.objects.filter(pk=p.pk), {"quantity": p.quantity, "updated_at": p.now})
 )
@@ -269,7 +270,7 @@ def cart_item_update(*, cart: Cart, sku_code: str, quantity: Any, market: Market
     if line is None:
         raise ItemNotFound(sku=sku_code)
     _check(selectors.sku_offers(codes=[sku_code], market=market, now=now)[sku_code], quantity)
-    CartLine.objects.filter(pk=line.pk).update(quantity=quantity, updated_at=now)
+    _LINE_QUANTITY.execute(pk=line.pk, quantity=quantity, now=now)
     line.quantity = quantity
     _saved(locked, market, now)
     return line
@@ -338,7 +339,7 @@ def cart_lines_bought(*, user_id: int, bought: list[tuple[int, int]]) -> int:
             cursor.execute(f"DELETE FROM carts_cartline WHERE id IN ({placeholders})", gone)  # noqa: S608
     for pk, sku_id, quantity in rows:
         if quantity > per_sku[sku_id]:
-            CartLine.objects.filter(pk=pk).update(quantity=quantity - per_sku[sku_id], updated_at=now)
+            _LINE_QUANTITY.execute(pk=pk, quantity=quantity - per_sku[sku_id], now=now)
     return len(rows)
 
 
@@ -459,7 +460,7 @@ def cart_merge(*, guest_cart: Cart, user: User, market: Market) -> MergeResult:
             )
             line_count += 1
         else:
-            CartLine.objects.filter(pk=existing.pk).update(quantity=new, updated_at=now)
+            _LINE_QUANTITY.execute(pk=existing.pk, quantity=new, now=now)
         result.merged.append(code)
     guest.delete()
     _saved(member, market, now)
