@@ -93,6 +93,33 @@ def test_a_longer_list_than_remembered_is_answered_but_not_kept() -> None:
     assert set(IdempotencyKey.objects.values_list("response_status", flat=True)) == {299}
 
 
+def test_column_converters_are_looked_up_once_per_connection_and_still_applied(monkeypatch) -> None:
+    """Django asks the compiler for its converters on every execution; a compiled read
+    answers from what it found on the first (per connection), and later rows are converted
+    all the same (an aware datetime, a JSON document)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    _key("a", "1", minutes=1)
+    IdempotencyKey.objects.filter(key="1").update(response_body={"ok": [1, 2]})
+    asked: list[int] = []
+    original = SQLCompiler.get_converters
+
+    def counting(self, expressions):  # type: ignore[no-untyped-def]
+        asked.append(len(expressions))
+        return original(self, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", counting)
+    lookup = Compiled(IdempotencyKey, lambda p: IdempotencyKey.objects.filter(caller=p.caller).order_by("pk"))
+    rows = [lookup.fetch(caller="a")[0] for _ in range(3)]
+    assert len(asked) == 1  # the first call's; the next two reuse it
+    orm = IdempotencyKey.objects.get(key="1")
+    for row in rows:
+        assert row.locked_until == orm.locked_until == NOW + dt.timedelta(minutes=1)
+        assert row.response_body == orm.response_body == {"ok": [1, 2]}
+    (entry,) = lookup._entries.values()
+    assert list(entry.converters) == [connection]
+
+
 def test_the_statement_is_compiled_once_and_sent_as_is() -> None:
     _key("a", "1")
     BY_CALLER.fetch(caller="a", since=NOW)

@@ -117,9 +117,9 @@ _RELEASE_LEVELS = Compiled(
                 (Q(sku_id=s, warehouse_id=w) for s, w in zip(p.sku_ids, p.warehouse_ids, strict=True)),
             )
         )
-        .only("pk", "sku_id", "warehouse_id", "reserved")
         .order_by("pk")
         .select_for_update(of=("self",))
+        .values_list("pk", "sku_id", "warehouse_id", "reserved")
     ),
     write=True,
 )
@@ -166,14 +166,14 @@ def _release_rows(
         totals[(reservation.sku_id, reservation.warehouse_id)] += reservation.quantity
     pairs = sorted(totals)
     steps: list[tuple[int, int]] = []
-    for level in _RELEASE_LEVELS.fetch(
+    for level_id, sku_id, warehouse_id, reserved in _RELEASE_LEVELS.fetch(
         sku_ids=[sku_id for sku_id, _w in pairs], warehouse_ids=[warehouse_id for _s, warehouse_id in pairs]
     ):
-        quantity = totals[(level.sku_id, level.warehouse_id)]
-        if level.reserved < quantity:  # the CHECK would refuse it anyway
-            logger.error("inventory.release_drift", stock_level_id=level.pk, quantity=quantity)
+        quantity = totals[(sku_id, warehouse_id)]
+        if reserved < quantity:  # the CHECK would refuse it anyway
+            logger.error("inventory.release_drift", stock_level_id=level_id, quantity=quantity)
         else:
-            steps.append((level.pk, quantity))
+            steps.append((level_id, quantity))
     if steps:
         ids, quantities = [pk for pk, _q in steps], [q for _pk, q in steps]
         _RELEASE_UNITS.execute(ids=ids, quantities=quantities, sub_ids=ids, subs=quantities, now=now)
