@@ -282,6 +282,29 @@ RELEVANCE = [
 ]
 
 
+def _filtered(
+    qs: QuerySet[Any],
+    *,
+    category: CategoryNode | None,
+    q: str,
+    min_price: int | None,
+    max_price: int | None,
+    in_stock_product_ids: QuerySet[Any] | None,
+) -> QuerySet[Any]:
+    if category is not None:
+        ids = category.descendant_ids()
+        qs = qs.filter(category_id=ids[0]) if len(ids) == 1 else qs.filter(category_id__in=ids)
+    if min_price is not None:
+        qs = qs.filter(price__gte=min_price)
+    if max_price is not None:
+        qs = qs.filter(price__lte=max_price)
+    if in_stock_product_ids is not None:
+        qs = qs.filter(product_id__in=in_stock_product_ids)
+    if q:
+        qs = _search_filter(qs, q)
+    return qs
+
+
 def product_list(
     *,
     market: Market,
@@ -297,23 +320,45 @@ def product_list(
     order is relevance. ``in_stock_product_ids`` is the inventory's subquery of product
     ids with stock in the market (the entry point passes it; catalog does not read stock).
     """
-    qs = _listing_rows(market)
-    if category is not None:
-        ids = category.descendant_ids()
-        qs = qs.filter(category_id=ids[0]) if len(ids) == 1 else qs.filter(category_id__in=ids)
-    if min_price is not None:
-        qs = qs.filter(price__gte=min_price)
-    if max_price is not None:
-        qs = qs.filter(price__lte=max_price)
-    if in_stock_product_ids is not None:
-        qs = qs.filter(product_id__in=in_stock_product_ids)
     q = (q or "").strip()
-    if q:
-        qs = _search_filter(qs, q)
-        if not sort:
-            ranked = qs.annotate(relevance=_relevance(q))
-            return ranked.values_list(*LISTING_COLUMNS, "relevance", named=True), RELEVANCE
+    qs = _filtered(
+        _listing_rows(market),
+        category=category,
+        q=q,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock_product_ids=in_stock_product_ids,
+    )
+    if q and not sort:
+        ranked = qs.annotate(relevance=_relevance(q))
+        return ranked.values_list(*LISTING_COLUMNS, "relevance", named=True), RELEVANCE
     return qs, ORDERINGS[sort or settings.CATALOG_DEFAULT_SORT]
+
+
+def product_count(
+    *,
+    market: Market,
+    category: CategoryNode | None = None,
+    q: str | None = None,
+    min_price: int | None = None,
+    max_price: int | None = None,
+    in_stock_product_ids: QuerySet[Any] | None = None,
+) -> int:
+    """How many listings ``product_list`` matches with the same filters (the storefront's
+    "12 products"). Counted on the listing table alone: the page's rows join the product,
+    brand and category for their columns, and counting through those joins read every
+    product of the catalog (66 ms at 200,000 products, against an index-only range of the
+    listing index for a category). A search still joins the product (its words are there).
+    """
+    qs = _filtered(
+        _listing_base(market),
+        category=category,
+        q=(q or "").strip(),
+        min_price=min_price,
+        max_price=max_price,
+        in_stock_product_ids=in_stock_product_ids,
+    )
+    return qs.count()
 
 
 @replica_reads()

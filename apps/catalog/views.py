@@ -90,17 +90,17 @@ def _product_page(
     market = request.market
     if category is None and data.get("category"):
         category = selectors.category_get(slug=data["category"])
-    qs, keys = selectors.product_list(
-        market=market,
-        category=category,
-        q=data.get("q") or None,
-        min_price=data.get("min_price"),
-        max_price=data.get("max_price"),
-        in_stock_product_ids=inventory_selectors.in_stock_product_ids(market_code=market.code)
+    filters: dict[str, Any] = {
+        "market": market,
+        "category": category,
+        "q": data.get("q") or None,
+        "min_price": data.get("min_price"),
+        "max_price": data.get("max_price"),
+        "in_stock_product_ids": inventory_selectors.in_stock_product_ids(market_code=market.code)
         if data.get("in_stock")
         else None,
-        sort=data.get("sort") or None,
-    )
+    }
+    qs, keys = selectors.product_list(**filters, sort=data.get("sort") or None)
     limit = min(data.get("limit") or default_limit or DEFAULT_LIMIT, MAX_LIMIT)
     # A parent category's page: each subcategory's part read from its own index range.
     parts = [Q(category_id=pk) for pk in category.descendant_ids()] if category is not None else []
@@ -112,7 +112,7 @@ def _product_page(
     if count:
         # the first page of a short list counts itself; otherwise one COUNT(*)
         short = not params.get("cursor") and page.next_cursor is None
-        total = len(page.items) if short else qs.order_by().count()
+        total = len(page.items) if short else selectors.product_count(**filters)
     return page, coupon_flags(presenters.cards(page.items, availability), market), total
 
 

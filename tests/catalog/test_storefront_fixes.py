@@ -224,3 +224,34 @@ def test_listing_pages_count_without_a_query_per_product(client, shop, django_as
     # a list longer than a page: one COUNT(*) more, whatever the page size
     with django_assert_num_queries(3 + merged):
         client.get("/c/fashion/?limit=4")
+
+
+def test_the_count_is_what_the_list_holds_read_from_the_listing_table_alone(client, shop, settings):
+    """The storefront's "N products" comes from ``selectors.product_count``: the same
+    filters as the page, counted without the joins the page's columns need (through them,
+    a category's count read every product of a 200,000-product catalog)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.catalog import selectors
+    from apps.markets.selectors import market_get
+
+    kr = market_get("KR")
+    fashion = selectors.category_get(slug="fashion")
+    for filters in (
+        {},
+        {"category": fashion},
+        {"category": selectors.category_get(slug="food")},
+        {"category": fashion, "min_price": 30_003, "max_price": 90_000},
+        {"q": "sneaker"},
+        {"q": "운동화", "category": fashion, "max_price": 30_004},
+        {"q": "nothing-matches"},
+    ):
+        rows, _keys = selectors.product_list(market=kr, **filters)
+        assert selectors.product_count(market=kr, **filters) == len(list(rows)), filters
+    settings.CATALOG_READ_CACHE_SECONDS = 0
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/c/fashion/?limit=4", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "9 products" in html
+    (count,) = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    assert "JOIN" not in count
