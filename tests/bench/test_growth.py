@@ -58,3 +58,12 @@ def test_without_a_baseline_in_both_runs_the_raw_growth_is_judged():
     assert row["growth_pct"] == 30.0
     assert row["passed"] is False
     assert result["host_drift_pct"] is None
+
+
+def test_each_runs_reference_is_the_mean_of_its_first_and_last_baselines():
+    small = _run(_row("baseline", 2.0, 0.0), _row("search", 3.0, 0.0), _row("baseline_again", 1.0, 0.0))
+    large = _run(_row("baseline", 1.5, 0.0), _row("search", 3.0, 0.0))
+    result = compare(small, large, 20.0)
+    assert result["host_drift_pct"] == 0.0  # 1.5 against the mean of 2.0 and 1.0
+    search = next(r for r in result["rows"] if r["name"] == "search")
+    assert search["growth_vs_baseline_pct"] == 0.0 and search["passed"] is True
