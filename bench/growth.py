@@ -5,10 +5,10 @@ catalog (``GROWTH_SMALL_PRODUCTS``, 10,000) and on a large one (``GROWTH_LARGE_P
 200,000 products, plus ``GROWTH_MOVEMENTS`` (1,000,000) stock movements and
 ``GROWTH_OUTBOX`` (1,000,000) outbox events), and writes ``bench/results/growth-latest.md``
 (and ``.json``): per scenario the CPU per request (gunicorn + PostgreSQL) of both runs, its
-growth (at most ``GROWTH_LIMIT_PCT``, 20 %), req/s and P95 of both, and each run's machine
-load. Scenarios: ``BENCH_SCENARIOS`` (default :data:`SCENARIOS`, the reads, the storefront's
-pages and the writes);
-every other ``BENCH_*`` knob passes through to both runs. Each run's ``latest.json`` and
+growth (at most ``GROWTH_LIMIT_PCT``, 20 %), the growth against each run's baseline and the
+host's drift (:func:`host_drift`), req/s and P95 of both, and each run's machine load.
+Scenarios: ``BENCH_SCENARIOS`` (default :data:`SCENARIOS`: the reads, the storefront's pages,
+the writes, and the baseline again at the end); every other ``BENCH_*`` knob passes through to both runs. Each run's ``latest.json`` and
 ``latest.md`` are kept as ``growth-small.*`` and ``growth-large.*``.
 
 ``fill(movements=, outbox=)`` is the large run's extra history, called by ``bench.run``
@@ -234,44 +234,52 @@ def _machine(row: dict[str, Any]) -> str:
     return text if load is None else f"{text} (load {load:.1f})"
 
 
-def _reference(report: dict[str, Any]) -> float | None:
-    """A run's baseline CPU per request: the mean of ``baseline`` (first) and
-    ``baseline_again`` (last) when both ran, so a drift within the run counts half at
-    either end; else whichever ran."""
-    found = [
-        cpu
-        for row in report.get("scenarios", [])
-        if row["name"] in ("baseline", "baseline_again") and (cpu := _cpu(row)) is not None
-    ]
-    return round(sum(found) / len(found), 3) if found else None
+def _scenario_cpu(report: dict[str, Any], name: str) -> float | None:
+    return next((_cpu(row) for row in report.get("scenarios", []) if row["name"] == name), None)
+
+
+def _change(before: float | None, after: float | None) -> float | None:
+    return None if not before or after is None else round((after / before - 1) * 100, 1)
+
+
+def host_drift(small: dict[str, Any], large: dict[str, Any]) -> dict[str, float | None]:
+    """How far the host's speed moved, read from the baseline (a primary-key read, whose cost
+    does not depend on the size of the tables): between the two runs (each run's first
+    ``baseline``) and within each run (its ``baseline_again``, the last scenario, against
+    its first)."""
+    return {
+        "between_runs_pct": _change(_scenario_cpu(small, "baseline"), _scenario_cpu(large, "baseline")),
+        "within_small_pct": _change(_scenario_cpu(small, "baseline"), _scenario_cpu(small, "baseline_again")),
+        "within_large_pct": _change(_scenario_cpu(large, "baseline"), _scenario_cpu(large, "baseline_again")),
+    }
 
 
 def compare(small: dict[str, Any], large: dict[str, Any], limit_pct: float) -> dict[str, Any]:
     """Scenario by scenario: CPU per request, growth, req/s and P95 of both runs.
 
-    Two growths: the raw one (large ÷ small CPU per request) and the one against each run's
-    own baseline (the scenario's CPU in baseline requests of the same run: the mean of the
-    run's ``baseline`` and ``baseline_again``, :func:`_reference`). The baseline is
-    a primary-key read whose cost does not depend on the size of the tables, so its own raw
-    growth is the host's drift between the two runs (up to ±40 % on this shared machine);
-    the verdict uses the growth against the baseline when both runs have one, so a host that
-    got slower (or faster) between the runs neither fails nor passes a scenario by itself.
+    The verdict is the issue's: the raw growth of the CPU per request, at most ``limit_pct``.
+    Beside it, the growth against each run's first baseline (the scenario's CPU in baseline
+    requests of its own run), and the host's drift (:func:`host_drift`). On this shared
+    machine the host's speed moves by as much as the limit within minutes (session 8: the
+    same baseline 41 % dearer at the end of a run than at its start), and no single
+    baseline corrects for that reliably (the drift is not steady), so the result says
+    ``steady: False`` when any drift exceeds half the limit: the verdict is then only
+    indicative, and the runs should be repeated.
     """
     by_name = {row["name"]: row for row in large.get("scenarios", [])}
-    small_base, large_base = _reference(small), _reference(large)
+    small_base, large_base = _scenario_cpu(small, "baseline"), _scenario_cpu(large, "baseline")
     rows = []
     for row in small.get("scenarios", []):
         other = by_name.get(row["name"])
         if other is None:
             continue
         a, b = _cpu(row), _cpu(other)
-        growth = None if not a or b is None else round((b - a) / a * 100, 1)
+        growth = _change(a, b)
         if a is None and b is None:
             continue  # a flow's later rows: the CPU went with its first row
         relative = None
         if a and b is not None and small_base and large_base:
             relative = round(((b / large_base) / (a / small_base) - 1) * 100, 1)
-        judged = relative if relative is not None else growth
         rows.append(
             {
                 "name": row["name"],
@@ -279,7 +287,7 @@ def compare(small: dict[str, Any], large: dict[str, Any], limit_pct: float) -> d
                 "cpu_ms_large": b,
                 "growth_pct": growth,
                 "growth_vs_baseline_pct": relative,
-                "passed": judged is not None and judged <= limit_pct,
+                "passed": growth is not None and growth <= limit_pct,
                 "rps_small": row.get("rps"),
                 "rps_large": other.get("rps"),
                 "p95_ms_small": row.get("p95_ms"),
@@ -288,10 +296,12 @@ def compare(small: dict[str, Any], large: dict[str, Any], limit_pct: float) -> d
                 "other_load_large": _machine(other),
             }
         )
-    drift = None if not small_base or not large_base else round((large_base / small_base - 1) * 100, 1)
+    drift = host_drift(small, large)
+    known = [abs(v) for v in drift.values() if v is not None]
     return {
         "limit_pct": limit_pct,
-        "host_drift_pct": drift,
+        "host_drift": drift,
+        "steady": bool(known) and max(known) <= limit_pct / 2,
         "rows": rows,
         "passed": bool(rows) and all(r["passed"] for r in rows),
     }
@@ -325,16 +335,26 @@ def _pct(value: float | None) -> str:
 
 
 def render(result: dict[str, Any], small: dict[str, Any], large: dict[str, Any]) -> str:
-    drift = result.get("host_drift_pct")
+    drift = result.get("host_drift") or {}
+    moved = (
+        f"The host's drift, from the baseline (a primary-key read, whose cost does not grow with "
+        f"the tables): {_pct(drift.get('between_runs_pct'))} between the runs' first baselines, "
+        f"{_pct(drift.get('within_small_pct'))} within the small run and "
+        f"{_pct(drift.get('within_large_pct'))} within the large one (its last baseline against its first)"
+    )
+    trust = (
+        "steady enough to read the growth as the data's."
+        if result.get("steady")
+        else f"more than {result['limit_pct'] / 2:g} % somewhere: the verdict is only indicative; repeat the runs."
+    )
     lines = [
         "# Growth: 10,000 vs 200,000 products",
         "",
         f"CPU per request = gunicorn + PostgreSQL CPU time / requests (ms). Target: the large "
-        f"dataset costs at most {result['limit_pct']:g} % more per request than the small one, "
-        "judged against each run's own baseline (a primary-key read, whose cost does not grow "
-        "with the tables: its raw growth is the host's drift between the two runs"
-        f"{'' if drift is None else f', here {drift:+.1f} %'}). "
-        f"Overall: **{'pass' if result['passed'] else 'FAIL'}**.",
+        f"dataset costs at most {result['limit_pct']:g} % more per request than the small one "
+        f"(the growth column). Overall: **{'pass' if result['passed'] else 'FAIL'}**.",
+        "",
+        f'{moved}: {trust} "Growth vs baseline" divides each scenario by its run\'s first baseline.',
         "",
         "| scenario | CPU ms/req small | CPU ms/req large | growth | growth vs baseline | ≤ "
         f"{result['limit_pct']:g} % | req/s small | req/s large | P95 ms small | P95 ms large "
