@@ -423,6 +423,31 @@ def baseline_bare(ctx: Context) -> list[str]:
     return baseline(Context(max_paths=ctx.max_paths, clients=ctx.clients))
 
 
+@scenario(
+    "baseline_bare_2",
+    "Django's default middleware again, right after baseline_bare: the floor is measured A-B-B-A",
+    headers={},
+    server_env={"DJANGO_SETTINGS_MODULE": BARE_SETTINGS},
+)
+def baseline_bare_2(ctx: Context) -> list[str]:
+    """The second bare run of the floor's A-B-B-A order (baseline, baseline_bare,
+    baseline_bare_2, baseline_2): the host's speed drifts within a minute by as much as the
+    difference being measured (session 8: bare 1.38x the baseline's req/s 30 s after it, the
+    floor 1.14x and 1.45x in two runs of the same code), and A-B-B-A cancels a steady drift
+    that a single A-B would count as the middleware's."""
+    return baseline(Context(max_paths=ctx.max_paths, clients=ctx.clients))
+
+
+@scenario(
+    "baseline_2",
+    "the baseline again, right after the two bare runs: the second A of the floor's A-B-B-A",
+    headers={},
+)
+def baseline_2(ctx: Context) -> list[str]:
+    """The second full-stack run of the floor's A-B-B-A order (see ``baseline_bare_2``)."""
+    return baseline(Context(max_paths=ctx.max_paths, clients=ctx.clients))
+
+
 def _category_sorts(ctx: Context) -> list[tuple[str, str]]:
     """(slug, sort) of every active category and sort, shuffled."""
     _product_model(ctx)

@@ -177,6 +177,37 @@ def test_middleware_floor_compares_the_baseline_with_the_bare_stack_of_the_same_
     assert build_report(meta={}, summaries=[_cpu_summary("baseline", 400, 3.0)])["middleware_floor"] is None
 
 
+def test_middleware_floor_measured_a_b_b_a_takes_each_sides_mean():
+    # the host slowed steadily: full 2.0, bare 1.8, bare 2.2, full 2.6 ms; a single A-B says
+    # 1.11x, the A-B-B-A means say (2.0 + 2.6) / (1.8 + 2.2) = 1.15x
+    report = build_report(
+        meta={},
+        summaries=[
+            _cpu_summary("baseline", 500, 2.0),
+            _cpu_summary("baseline_bare", 560, 1.8),
+            _cpu_summary("baseline_bare_2", 460, 2.2),
+            _cpu_summary("baseline_2", 380, 2.6),
+        ],
+    )
+    floor = report["middleware_floor"]
+    assert floor["baseline_cpu_ms"] == 2.3 and floor["bare_cpu_ms"] == 2.0
+    assert round(floor["cpu_ratio"], 2) == 1.15
+    assert floor["baseline_rps"] == 440 and floor["bare_rps"] == 510
+    assert floor["rounds"] == [
+        ("baseline", 2.0),
+        ("baseline_bare", 1.8),
+        ("baseline_bare_2", 2.2),
+        ("baseline_2", 2.6),
+    ]
+    assert floor["passed"] is False
+    markdown = render_markdown(report)
+    assert "vs bare 2.00 ms (1.15×)" in markdown
+    assert (
+        "measured A-B-B-A, gunicorn CPU ms per request in order: baseline 2.00, baseline_bare 1.80, "
+        "baseline_bare_2 2.20, baseline_2 2.60" in markdown
+    )
+
+
 def test_host_drift_compares_the_baseline_at_the_end_with_the_first():
     # given the first baseline at 500 req/s and 2.3 ms of server CPU, the last at 400 and 2.76
     report = build_report(
