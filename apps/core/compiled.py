@@ -214,7 +214,7 @@ def _sentinels_for(values: dict[str, Any]) -> tuple[dict[str, Any], SimpleNamesp
 def _converters_of(entry: _Entry, compiler: Any, connection: Any) -> Callable[[Any], dict[int, Any]]:
     """``compiler.get_converters`` answered from ``entry`` for the statement's own columns:
     Django asks for them on every execution (``results_iter``), and looking them up for each
-    column of a ``select_related`` row was a fifth of a compiled read's CPU."""
+    column of a ``select_related`` row was a sixth of a compiled read's CPU."""
     original = compiler.get_converters
     columns = [column for column, *_rest in compiler.select[: compiler.col_count]]
     known = entry.converters.get(connection)
