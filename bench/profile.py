@@ -1,6 +1,6 @@
 """Where does a scenario's time go? In-process profile on the database ``make bench`` seeded.
 
-    .venv/bin/python -m bench.profile [scenario ...] [--requests 150] [--explain] [--cprofile]
+    .venv/bin/python -m bench.profile [scenario ...] [--requests 150] [--explain] [--cprofile] [--layers]
 
 For each scenario (default: all that can run) it sends requests through Django's test
 client (the full middleware stack, no gunicorn, no network) and prints:
@@ -11,7 +11,11 @@ client (the full middleware stack, no gunicorn, no network) and prints:
   baseline's: what the endpoint costs beyond the fixed per-request price;
 - with ``--explain``: every query of the first path, and EXPLAIN (ANALYZE, BUFFERS) of
   each read, condensed to plan lines with index use, planning and execution time;
-- with ``--cprofile``: the project functions with the most cumulative CPU time.
+- with ``--cprofile``: the project functions with the most cumulative CPU time;
+- with ``--layers``: the Python function calls (C functions included) each middleware layer
+  makes per request on its own, its inner layers and the view excluded (``layer_calls``). A
+  count does not drift with the host as timings do (on this kind of machine the same run
+  moves by 20 %): it says where a per-request price is paid and whether a change cut it.
 
 It uses the same settings, database and Redis as ``bench.run`` (``BENCH_DATABASE_URL``,
 ``BENCH_REDIS_URL``), so run ``make bench`` (or ``BENCH_SCENARIOS=baseline make bench``
@@ -29,12 +33,12 @@ import time
 from typing import Any
 
 
-def _setup() -> None:
+def _setup(settings: str | None = None) -> None:
     from bench.run import SETTINGS, Config
 
     config = Config.from_env()
     os.environ.update(
-        DJANGO_SETTINGS_MODULE=SETTINGS,
+        DJANGO_SETTINGS_MODULE=settings or SETTINGS,
         DATABASE_URL=config.database_url,
         REDIS_URL=config.redis_url,
         CELERY_BROKER_URL=config.redis_url,
@@ -67,7 +71,60 @@ def _explain(sql: str) -> list[str]:
     return [line for line in lines if any(word in line for word in keep)]
 
 
-def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> dict[str, Any]:
+#: The wrapper Django puts around every middleware layer and the view
+#: (``convert_exception_to_response``): a frame it calls is the next layer's entry.
+_LAYER_WRAPPER = ("inner", os.path.join("django", "core", "handlers", "exception.py"))
+
+
+def layer_calls(send: Any, count: int) -> dict[str, float]:
+    """Function calls per request (Python and C) made by each middleware layer itself,
+    from ``count`` calls of ``send()``, keyed by the layer's class name; the innermost
+    wrapped call (Django's ``_get_response``: URL resolution, ``process_view`` hooks and the
+    view) is under the handler's class name. Calls made before the first layer (the WSGI
+    handler building the request) are not counted."""
+    import collections
+    import sys
+
+    counts: collections.Counter[str] = collections.Counter()
+    owners: list[tuple[Any, str]] = []
+    name, path = _LAYER_WRAPPER
+
+    def tracer(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            back = frame.f_back
+            if back is not None and back.f_code.co_name == name and back.f_code.co_filename.endswith(path):
+                layer = frame.f_locals.get("self")
+                owners.append((frame, type(layer).__name__ if layer is not None else frame.f_code.co_name))
+            if owners:
+                counts[owners[-1][1]] += 1
+        elif event == "c_call":
+            if owners:
+                counts[owners[-1][1]] += 1
+        elif event == "return" and owners and owners[-1][0] is frame:
+            owners.pop()
+
+    sys.setprofile(tracer)
+    try:
+        for _ in range(count):
+            send()
+    finally:
+        sys.setprofile(None)
+    return {layer: calls / count for layer, calls in counts.most_common()}
+
+
+def _print_layers(send: Any, count: int) -> dict[str, float]:
+    calls = layer_calls(send, count)
+    print(
+        f"   function calls per request by middleware layer (itself only), total {sum(calls.values()):.0f}:"
+    )
+    for layer, n in calls.items():
+        print(f"   {n:8.1f}  {layer}")
+    return calls
+
+
+def profile(
+    name: str, *, requests: int, explain: bool, use_cprofile: bool, layers: bool = False
+) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -158,6 +215,9 @@ def profile(name: str, *, requests: int, explain: bool, use_cprofile: bool) -> d
             int(os.environ.get("PROFILE_LIMIT", "25")),
         )
         print(out.getvalue())
+    if layers:
+        sent = iter(paths * 2)
+        result["layer_calls"] = _print_layers(lambda: send(next(sent), headers=headers), len(paths))
     return result
 
 
@@ -270,12 +330,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--layers", action="store_true", help="function calls per middleware layer")
+    parser.add_argument(
+        "--settings",
+        help="another settings module, e.g. joopang.settings.bench_bare (baseline_bare's middleware) "
+        "to compare the floor's layers in process",
+    )
     args = parser.parse_args()
-    _setup()
+    _setup(args.settings)
     from bench.scenarios import REGISTRY
 
     for name in args.scenarios or list(REGISTRY):
-        profile(name, requests=args.requests, explain=args.explain, use_cprofile=args.cprofile)
+        profile(
+            name, requests=args.requests, explain=args.explain, use_cprofile=args.cprofile, layers=args.layers
+        )
 
 
 if __name__ == "__main__":
