@@ -218,7 +218,8 @@ class Load:
         return out
 
     def requests(self) -> list[tuple[str, str | None, dict[str, str]]]:
-        """Every (path, body, client headers), the clients interleaved (for bench/profile.py)."""
+        """Every (path, body, client and request headers), the clients interleaved (for
+        bench/profile.py)."""
         if not self.clients:
             bodies = self.bodies or [None] * len(self.paths)  # type: ignore[list-item]
             return [(p, b, self._fresh({})) for p, b in zip(self.paths, bodies, strict=True)]
@@ -226,7 +227,8 @@ class Load:
         for k in range(max(len(c.paths) for c in self.clients)):
             for c in self.clients:
                 if k < len(c.paths):
-                    out.append((c.paths[k], c.bodies[k] if c.bodies else None, self._fresh(c.headers)))
+                    own = {**c.headers, **c.request_headers[k]} if c.request_headers else c.headers
+                    out.append((c.paths[k], c.bodies[k] if c.bodies else None, self._fresh(own)))
         return out
 
     def spec(self) -> dict[str, Any]:
@@ -656,11 +658,19 @@ def hot_sku(ctx: Context) -> list[str]:
 CART_ITEMS_PATH = "/api/v1/carts/current/items"
 CART_TOTALS_PATH = "/api/v1/carts/current/totals"
 #: SKUs each add_to_cart client walks round-robin (disjoint pools, shuffled): a cart grows
-#: to at most this many lines (CART_MAX_LINES is 50) and a line by one unit per lap, so
-#: ~250 adds per client per run (twice what a quiet 2-core machine does) reach 10 units,
-#: the seeded max_per_order, and never the 50 units asked of each SKU. (Random picks with
-#: replacement hit the limit on some lines: a first run had 3 such 422s in 2,453 adds.)
+#: to at most this many lines (CART_MAX_LINES is 50) and a line by one unit per lap.
+#: (Random picks with replacement hit the limit on some lines: a first run had 3 such 422s
+#: in 2,453 adds.)
 CART_POOL = 25
+#: Laps per cart: each line then ends at 10 units, the seeded max_per_order (never the 50
+#: units asked of each SKU), and the client moves on to its next cart.
+CART_LAPS = 10
+#: Carts per add_to_cart client, used in turn (CART_POOL x CART_LAPS = 250 adds each). One
+#: cart was enough until a quiet host served 371 adds/s: 270 of 7,420 adds in 23 s passed
+#: the purchase limit (422) in session 9. Six carts hold 1,500 adds per client, ~2,000/s
+#: over 23 s with 32 clients; each cart fills exactly as the single one did (a first lap of
+#: new lines, then nine of one more unit each), so the cost per add is comparable.
+CART_ROUNDS = 6
 
 
 def _cart_skus(ctx: Context, k: int) -> list[str]:
@@ -692,23 +702,30 @@ def _guest_token() -> str:
     method="POST",
 )
 def add_to_cart(ctx: Context) -> Load:
+    """Each client fills its guest carts in turn (``CART_ROUNDS``), each with ``CART_LAPS``
+    shuffled laps of its own SKU pool: every line reaches the purchase limit and none
+    passes it, however fast the host."""
     codes = _cart_skus(ctx, ctx.clients * CART_POOL)
     if len(codes) < CART_POOL:
         raise SkipScenario("not enough KR SKUs with stock seeded")
     clients = []
     for i in range(ctx.clients):
         pool = codes[(i * CART_POOL) % len(codes) :][:CART_POOL] or codes[:CART_POOL]
-        laps = []
-        for _ in range(8):
-            lap = list(pool)
-            ctx.rng.shuffle(lap)
-            laps += lap
-        picks = laps
+        picks: list[str] = []
+        tokens: list[str] = []
+        for _cart in range(CART_ROUNDS):
+            token = _guest_token()
+            for _ in range(CART_LAPS):
+                lap = list(pool)
+                ctx.rng.shuffle(lap)
+                picks += lap
+                tokens += [token] * len(lap)
         clients.append(
             ClientLoad(
-                headers={"X-Cart-Token": _guest_token(), "Content-Type": "application/json"},
+                headers={"Content-Type": "application/json"},
                 paths=[CART_ITEMS_PATH] * len(picks),
                 bodies=[json.dumps({"sku": code, "quantity": 1}) for code in picks],
+                request_headers=[{"X-Cart-Token": token} for token in tokens],
             )
         )
     return Load(clients=clients)

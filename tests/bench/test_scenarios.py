@@ -259,34 +259,47 @@ def test_cart_scenarios_targets_and_methods():
 
 @pytest.mark.django_db
 @pytest.mark.urls("bench.urls")
-def test_add_to_cart_gives_each_client_its_own_guest_cart_and_sku_pool(cart_skus, client):
+def test_add_to_cart_gives_each_client_its_own_guest_carts_and_sku_pool(cart_skus, client, monkeypatch):
     import json
+    from collections import Counter
 
     from apps.carts.models import Cart, CartLine
+    from bench.scenarios import CART_LAPS
 
+    monkeypatch.setattr("bench.scenarios.CART_ROUNDS", 2)
     load = REGISTRY["add_to_cart"].build(Context(clients=2))
 
-    assert Cart.objects.filter(user__isnull=True).count() == 2
-    tokens = [c.headers["X-Cart-Token"] for c in load.clients]
-    assert len(set(tokens)) == 2
-    pools = []
+    assert Cart.objects.filter(user__isnull=True).count() == 4  # two carts per client
+    pools, carts = [], []
     for c in load.clients:
         assert set(c.paths) == {"/api/v1/carts/current/items"}
+        assert "X-Cart-Token" not in c.headers
         bodies = [json.loads(b) for b in c.bodies]
+        tokens = [h["X-Cart-Token"] for h in c.request_headers]
         assert {b["quantity"] for b in bodies} == {1}
         pools.append({b["sku"] for b in bodies})
-        # round-robin laps: after k adds no line has more than ceil(k / pool) units
-        first_lap = [b["sku"] for b in bodies[:3]]
-        assert len(set(first_lap)) == 3
+        # round-robin laps: the first lap adds each SKU once
+        assert len({b["sku"] for b in bodies[:3]}) == 3
+        # each cart in turn, every line of it brought exactly to the purchase limit (10)
+        assert len(tokens) == 2 * 3 * CART_LAPS
+        assert tokens == [tokens[0]] * (3 * CART_LAPS) + [tokens[-1]] * (3 * CART_LAPS)
+        units = Counter(zip(tokens, (b["sku"] for b in bodies), strict=True))
+        assert set(units.values()) == {CART_LAPS} and CART_LAPS == 10
+        carts += dict.fromkeys(tokens)
+    assert len(set(carts)) == 4
     assert pools[0] <= set(cart_skus) and pools[1] <= set(cart_skus)
     assert not pools[0] & pools[1]  # disjoint: one client's cart never hits another's lines
-    # the first request answers 201 and fills that client's cart (no new token)
+    # bench.profile sends each request with its own cart's token too
+    planned = load.requests()
+    assert planned[0][2]["X-Cart-Token"] == load.clients[0].request_headers[0]["X-Cart-Token"]
+    assert planned[1][2]["X-Cart-Token"] == load.clients[1].request_headers[0]["X-Cart-Token"]
+    # the first request answers 201 and fills that client's first cart (no new token)
     first = load.clients[0]
     response = client.post(
         first.paths[0],
         first.bodies[0],
         content_type="application/json",
-        headers={**REGISTRY["add_to_cart"].headers, "X-Cart-Token": first.headers["X-Cart-Token"]},
+        headers={**REGISTRY["add_to_cart"].headers, **first.request_headers[0]},
     )
     assert response.status_code == 201, response.content[:300]
     assert "X-Cart-Token" not in response.headers
