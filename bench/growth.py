@@ -8,8 +8,9 @@ catalog (``GROWTH_SMALL_PRODUCTS``, 10,000) and on a large one (``GROWTH_LARGE_P
 growth (at most ``GROWTH_LIMIT_PCT``, 20 %), the growth against each run's baseline and the
 host's drift (:func:`host_drift`), req/s and P95 of both, and each run's machine load.
 Scenarios: ``BENCH_SCENARIOS`` (default :data:`SCENARIOS`: the reads, the storefront's pages,
-the writes, and the baseline again at the end); every other ``BENCH_*`` knob passes through to both runs. Each run's ``latest.json`` and
-``latest.md`` are kept as ``growth-small.*`` and ``growth-large.*``.
+the writes, and the baseline again at the end); every other ``BENCH_*`` knob passes through to
+both runs. Each run writes its reports as ``growth-small.*`` and ``growth-large.*``
+(``BENCH_REPORT``), so the full benchmark's ``latest.md`` stays as it was.
 
 ``fill(movements=, outbox=)`` is the large run's extra history, called by ``bench.run``
 right after the seed when ``BENCH_FILL_MOVEMENTS`` / ``BENCH_FILL_OUTBOX`` are set: a
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -204,15 +204,14 @@ def _fill_outbox(cursor: Any, events: int) -> int:
 def _run(label: str, env: dict[str, str]) -> dict[str, Any]:
     log(f"{label} run: {env.get('BENCH_PRODUCTS')} products, fill movements "
         f"{env.get('BENCH_FILL_MOVEMENTS', '0')}, outbox {env.get('BENCH_FILL_OUTBOX', '0')}")  # fmt: skip
-    code = subprocess.call([sys.executable, "-m", "bench.run"], cwd=BASE_DIR, env=env)
-    latest = RESULTS_DIR / "latest.json"
+    latest = RESULTS_DIR / f"growth-{label}.json"
+    latest.unlink(missing_ok=True)  # a report left by an earlier run is not this one's
+    code = subprocess.call(
+        [sys.executable, "-m", "bench.run"], cwd=BASE_DIR, env={**env, "BENCH_REPORT": f"growth-{label}"}
+    )
     if not latest.exists():
         raise SystemExit(f"the {label} run wrote no {latest} (exit {code})")
     report = json.loads(latest.read_text())
-    for ext in ("json", "md"):
-        source = RESULTS_DIR / f"latest.{ext}"
-        if source.exists():
-            shutil.copyfile(source, RESULTS_DIR / f"growth-{label}.{ext}")
     report["exit_code"] = code
     return report
 

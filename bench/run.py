@@ -1238,11 +1238,14 @@ def _run(config: Config, services: Services, notes: list[str]) -> int:
     report = build_report(meta=meta, summaries=summaries, skipped=skipped)
     markdown = render_markdown(report)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS_DIR / "latest.md").write_text(markdown)
+    # BENCH_REPORT: the reports' base name; bench.growth gives each of its runs its own, so
+    # a growth run leaves the full benchmark's latest.md alone.
+    name = os.environ.get("BENCH_REPORT") or "latest"
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (RESULTS_DIR / f"{name}.md").write_text(markdown)
     print()
     print(markdown)
-    log(f"wrote {RESULTS_DIR / 'latest.json'} and {RESULTS_DIR / 'latest.md'}")
+    log(f"wrote {RESULTS_DIR / f'{name}.json'} and {RESULTS_DIR / f'{name}.md'}")
     if any(not check["exact"] for check in flash_checks):
         log("a flash sale issued a number of coupons other than those on offer: exit 1")
         return 1

@@ -2,6 +2,8 @@
 the large dataset (the verdict), beside the growth against each run's baseline and the
 host's drift, which says whether the verdict can be trusted."""
 
+import pytest
+
 from bench.growth import compare, render
 
 
@@ -62,3 +64,33 @@ def test_without_baselines_the_growth_is_judged_alone():
         "within_large_pct": None,
     }
     assert result["steady"] is False  # nothing says the host held still
+
+
+def test_each_run_writes_its_own_report_and_leaves_latest_alone(tmp_path, monkeypatch):
+    import json
+
+    from bench import growth
+
+    monkeypatch.setattr(growth, "RESULTS_DIR", tmp_path)
+    (tmp_path / "latest.md").write_text("the full benchmark's")
+    (tmp_path / "growth-small.json").write_text('{"stale": true}')
+    seen = []
+
+    def fake_run(args, *, cwd, env):
+        seen.append(env["BENCH_REPORT"])
+        (tmp_path / f"{env['BENCH_REPORT']}.json").write_text(json.dumps({"scenarios": []}))
+        return 1
+
+    monkeypatch.setattr(growth.subprocess, "call", fake_run)
+    report = growth._run("small", {"BENCH_PRODUCTS": "10"})
+
+    assert seen == ["growth-small"]
+    assert report == {"scenarios": [], "exit_code": 1}
+    assert (tmp_path / "latest.md").read_text() == "the full benchmark's"
+
+    def silent_run(args, *, cwd, env):
+        return 2
+
+    monkeypatch.setattr(growth.subprocess, "call", silent_run)
+    with pytest.raises(SystemExit, match="wrote no"):
+        growth._run("small", {})  # the stale report of an earlier run is not taken
