@@ -704,7 +704,7 @@ def _guest_token() -> str:
 def add_to_cart(ctx: Context) -> Load:
     """Each client fills its guest carts in turn (``CART_ROUNDS``), each with ``CART_LAPS``
     shuffled laps of its own SKU pool: every line reaches the purchase limit and none
-    passes it, however fast the host."""
+    passes it, for up to ``CART_ROUNDS`` x 250 adds per client (then the first cart again)."""
     codes = _cart_skus(ctx, ctx.clients * CART_POOL)
     if len(codes) < CART_POOL:
         raise SkipScenario("not enough KR SKUs with stock seeded")
