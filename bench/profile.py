@@ -138,6 +138,8 @@ def profile(
         print(f"== {name}: skipped ({exc})")
         return {}
     if load.flows:
+        if layers:
+            print(f"== {name}: --layers counts plain scenarios only, not a flow's steps")
         return profile_flow(name, load, requests=requests, explain=explain, use_cprofile=use_cprofile)
     # a scenario with bodies or per-client headers (a guest cart token): each path carries
     # its own; ``paths`` stay plain strings for the loops below
@@ -216,7 +218,7 @@ def profile(
         )
         print(out.getvalue())
     if layers:
-        sent = iter(paths * 2)
+        sent = iter(paths)
         result["layer_calls"] = _print_layers(lambda: send(next(sent), headers=headers), len(paths))
     return result
 
