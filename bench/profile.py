@@ -1,6 +1,7 @@
 """Where does a scenario's time go? In-process profile on the database ``make bench`` seeded.
 
     .venv/bin/python -m bench.profile [scenario ...] [--requests 150] [--explain] [--cprofile] [--layers]
+        [--held TABLE]
 
 For each scenario (default: all that can run) it sends requests through Django's test
 client (the full middleware stack, no gunicorn, no network) and prints:
@@ -15,7 +16,11 @@ client (the full middleware stack, no gunicorn, no network) and prints:
 - with ``--layers``: the Python function calls (C functions included) each middleware layer
   makes per request on its own, its inner layers and the view excluded (``layer_calls``). A
   count does not drift with the host as timings do (on this kind of machine the same run
-  moves by 20 %): it says where a per-request price is paid and whether a change cut it.
+  moves by 20 %): it says where a per-request price is paid and whether a change cut it;
+- with ``--held TABLE``: how long each transaction holds the rows it locks in ``TABLE``,
+  from the UPDATE or SELECT … FOR UPDATE that locks them to its commit (``row_held``). Every other writer of a hot row (a
+  campaign's counter, a best-seller's stock) waits that long: one over it is the most
+  transactions per second that row takes, however many cores serve the requests.
 
 It uses the same settings, database and Redis as ``bench.run`` (``BENCH_DATABASE_URL``,
 ``BENCH_REDIS_URL``), so run ``make bench`` (or ``BENCH_SCENARIOS=baseline make bench``
@@ -27,8 +32,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import os
 import pstats
+import statistics
 import time
 from typing import Any
 
@@ -112,6 +119,49 @@ def layer_calls(send: Any, count: int) -> dict[str, float]:
     return {layer: calls / count for layer, calls in counts.most_common()}
 
 
+def _locks_rows_of(sql: str, table: str) -> bool:
+    """An UPDATE of ``table``, or a SELECT … FOR UPDATE reading from it."""
+    if sql.startswith((f'UPDATE "{table}" ', f"UPDATE {table} ")):
+        return True
+    return sql.startswith("SELECT") and " FOR UPDATE" in sql and f'FROM "{table}"' in sql
+
+
+def row_held(send: Any, count: int, table: str) -> list[float]:
+    """Wall ms from each transaction's first statement that locks rows of ``table`` (an
+    UPDATE, a SELECT … FOR UPDATE) to its commit, over ``count`` calls of ``send``. One
+    client and no contention: the least such a row is held."""
+    from django.db import connection, transaction
+
+    held: list[float] = []
+    started: list[float] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not started and connection.in_atomic_block and _locks_rows_of(sql, table):
+            started.append(time.perf_counter())
+            transaction.on_commit(lambda: held.append((time.perf_counter() - started.pop()) * 1000))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        for _ in range(count):
+            send()
+            started.clear()  # a transaction that rolled back never commits
+    return held
+
+
+def _print_held(send: Any, count: int, table: str) -> list[float]:
+    held = sorted(row_held(send, count, table))
+    if not held:
+        print(f"   no committed transaction updated {table}")
+        return held
+    print(
+        f"   {table} rows held from their lock to commit: {len(held)} transactions, median "
+        f"{statistics.median(held):.2f} ms, mean {statistics.mean(held):.2f}, "
+        f"P95 {held[int(len(held) * 0.95)]:.2f} (one client: at most ~{1000 / statistics.median(held):.0f} "
+        "such transactions/s per row)"
+    )
+    return held
+
+
 def _print_layers(send: Any, count: int) -> dict[str, float]:
     calls = layer_calls(send, count)
     print(
@@ -123,7 +173,13 @@ def _print_layers(send: Any, count: int) -> dict[str, float]:
 
 
 def profile(
-    name: str, *, requests: int, explain: bool, use_cprofile: bool, layers: bool = False
+    name: str,
+    *,
+    requests: int,
+    explain: bool,
+    use_cprofile: bool,
+    layers: bool = False,
+    held: str | None = None,
 ) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
@@ -138,8 +194,8 @@ def profile(
         print(f"== {name}: skipped ({exc})")
         return {}
     if load.flows:
-        if layers:
-            print(f"== {name}: --layers counts plain scenarios only, not a flow's steps")
+        if layers or held:
+            print(f"== {name}: --layers and --held measure plain scenarios only, not a flow's steps")
         return profile_flow(name, load, requests=requests, explain=explain, use_cprofile=use_cprofile)
     # a scenario with bodies or per-client headers (a guest cart token): each path carries
     # its own; ``paths`` stay plain strings for the loops below
@@ -220,6 +276,9 @@ def profile(
     if layers:
         sent = iter(paths)
         result["layer_calls"] = _print_layers(lambda: send(next(sent), headers=headers), len(paths))
+    if held:
+        cycled = itertools.cycle(paths)  # a one-path scenario (hot_sku) sends it ``requests`` times
+        result["held_ms"] = _print_held(lambda: send(next(cycled), headers=headers), requests, held)
     return result
 
 
@@ -334,6 +393,9 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--layers", action="store_true", help="function calls per middleware layer")
     parser.add_argument(
+        "--held", metavar="TABLE", help="how long a transaction holds the rows it updates in TABLE"
+    )
+    parser.add_argument(
         "--settings",
         help="another settings module, e.g. joopang.settings.bench_bare (baseline_bare's middleware) "
         "to compare the floor's layers in process",
@@ -344,7 +406,12 @@ def main() -> None:
 
     for name in args.scenarios or list(REGISTRY):
         profile(
-            name, requests=args.requests, explain=args.explain, use_cprofile=args.cprofile, layers=args.layers
+            name,
+            requests=args.requests,
+            explain=args.explain,
+            use_cprofile=args.cprofile,
+            layers=args.layers,
+            held=args.held,
         )
 
 

@@ -45,8 +45,9 @@ from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
 from django.apps import apps as django_apps
-from django.db import connections, router
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Model, QuerySet
+from django.db.models.constants import OnConflict
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.models.sql.query import Query
@@ -353,18 +354,19 @@ class _Insert:
     returning_params: Any
 
 
-_INSERTS: dict[tuple[type[Model], str], _Insert | None] = {}
+_INSERTS: dict[tuple[type[Model], str, bool], _Insert | None] = {}
 
 
-def _insert_entry(obj: Model, alias: str) -> _Insert | None:
+def _insert_entry(obj: Model, alias: str, unless_taken: bool = False) -> _Insert | None:
     """The single-row INSERT of ``obj``'s model, compiled once (None: not compilable, e.g.
-    a field with its own placeholder; ``insert`` then saves through the ORM)."""
+    a field with its own placeholder; ``insert`` then saves through the ORM).
+    ``unless_taken``: with ``ON CONFLICT DO NOTHING`` before its ``RETURNING``."""
     model, connection = type(obj), connections[alias]
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
     if any(hasattr(f, "get_placeholder") for f in fields):
         return None
-    query = InsertQuery(model)
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE if unless_taken else None)
     query.insert_values(fields, [obj], raw=False)
     compiler = query.get_compiler(using=alias)
     compiler.returning_fields = meta.db_returning_fields
@@ -409,7 +411,7 @@ def insert(obj: M) -> M:
         obj.save(force_insert=True, using=alias)
         return obj
     obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]  # as save()
-    key = (model, alias)
+    key = (model, alias, False)
     if key not in _INSERTS:
         _INSERTS[key] = _insert_entry(obj, alias)
     entry = _INSERTS[key]
@@ -430,6 +432,55 @@ def insert(obj: M) -> M:
     obj._state.adding = False
     obj._state.db = alias
     return obj
+
+
+def insert_unless_taken(obj: Model) -> bool:
+    """Insert ``obj`` (a new row, as :func:`insert`) unless a unique rule already holds its
+    place: ``INSERT … ON CONFLICT DO NOTHING RETURNING``, one statement. True if the row
+    went in (its primary key set); False if a committed row, or one a concurrent
+    transaction committed while this waited for it, has the same unique values.
+
+    On SQLite the statement is ``INSERT OR IGNORE``, which also skips a row breaking a NOT
+    NULL rule (a bug, not a race). For a caller inside a hot lock: the savepoint that catching an ``IntegrityError``
+    needs costs two more round trips, each spent holding that lock. A model with save
+    receivers, or a value that is an expression, takes that savepoint path instead."""
+    model = type(obj)
+    meta = model._meta
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    entry = None
+    if not (
+        pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+        or meta.auto_field is None
+        or meta.parents
+        or obj.pk is not None
+        or not connection.features.can_return_columns_from_insert
+    ):
+        obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+        key = (model, alias, True)
+        if key not in _INSERTS:
+            _INSERTS[key] = _insert_entry(obj, alias, unless_taken=True)
+        entry = _INSERTS[key]
+    values = _insert_values(obj, entry, connection) if entry is not None else None
+    if entry is None or values is None:
+        try:
+            with transaction.atomic(using=alias):
+                obj.save(force_insert=True, using=alias)
+        except IntegrityError:
+            return False
+        return True
+    ops: Any = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(entry.sql, values)
+        row = ops.fetch_returned_insert_columns(cursor, entry.returning_params)
+    if row is None:
+        return False
+    for value, field in zip(row, entry.returning, strict=False):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = alias
+    return True
 
 
 @dataclass

@@ -109,6 +109,45 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
 
 
+def outbox_event(
+    *,
+    type: str,
+    aggregate_type: str,
+    aggregate_id: str | int,
+    market: str | None,
+    payload: dict[str, Any],
+    version: int = 1,
+) -> OutboxEvent:
+    """The event :func:`publish` records, built without the database (its payload already
+    the JSON the relay will send). A caller that publishes while holding a lock every
+    other caller waits for builds it before taking the lock, and records it with
+    :func:`publish_event` inside."""
+    return OutboxEvent(
+        type=type,
+        version=version,
+        market=market or "",
+        aggregate_type=aggregate_type,
+        aggregate_id=str(aggregate_id),
+        payload=_jsonable(payload),
+        occurred_at=clock.now(),
+    )
+
+
+def publish_event(event: OutboxEvent, *, locked: bool = False) -> OutboxEvent:
+    """Record an event built by :func:`outbox_event` in the caller's transaction: see
+    :func:`publish`."""
+    assert connection.in_atomic_block, "outbox.publish() must run inside the caller's transaction"
+    if connection.vendor == "postgresql":
+        (_insert_postgresql_locked if locked else _insert_postgresql)(event)
+    else:
+        event.sequence, event.aggregate_sequence = _next_numbers_sqlite(
+            event.aggregate_type, event.aggregate_id
+        )
+        event.save(force_insert=True)
+    _wake_on_commit()
+    return event
+
+
 def publish(
     *,
     type: str,
@@ -132,23 +171,15 @@ def publish(
     Raises: AssertionError outside a transaction (a bug, not a user error).
     """
     assert connection.in_atomic_block, "outbox.publish() must run inside the caller's transaction"
-    aggregate_key = str(aggregate_id)
-    event = OutboxEvent(
+    event = outbox_event(
         type=type,
-        version=version,
-        market=market or "",
         aggregate_type=aggregate_type,
-        aggregate_id=aggregate_key,
-        payload=_jsonable(payload),
-        occurred_at=clock.now(),
+        aggregate_id=aggregate_id,
+        market=market,
+        payload=payload,
+        version=version,
     )
-    if connection.vendor == "postgresql":
-        (_insert_postgresql_locked if locked else _insert_postgresql)(event)
-    else:
-        event.sequence, event.aggregate_sequence = _next_numbers_sqlite(aggregate_type, aggregate_key)
-        event.save(force_insert=True)
-    _wake_on_commit()
-    return event
+    return publish_event(event, locked=locked)
 
 
 # --- Wake-up on commit -------------------------------------------------------------------

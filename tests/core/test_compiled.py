@@ -197,7 +197,7 @@ def test_insert_writes_the_row_the_orm_would_and_returns_its_key() -> None:
     assert stored.locked_until == NOW
     from apps.core import compiled
 
-    assert compiled._INSERTS[(IdempotencyKey, "default")] is not None  # compiled, not save()
+    assert compiled._INSERTS[(IdempotencyKey, "default", False)] is not None  # compiled, not save()
     with pytest.raises(IntegrityError), transaction.atomic():
         insert(
             IdempotencyKey(
@@ -212,6 +212,38 @@ def test_insert_writes_the_row_the_orm_would_and_returns_its_key() -> None:
             )
         )
     assert IdempotencyKey.objects.count() == 1
+
+
+def test_insert_unless_taken_inserts_a_free_row_and_leaves_a_taken_one_alone() -> None:
+    from django.db import transaction
+
+    from apps.core import compiled
+    from apps.core.compiled import insert_unless_taken
+
+    def key(body: dict[str, int]) -> IdempotencyKey:
+        return IdempotencyKey(
+            caller="a",
+            key="k",
+            method="POST",
+            path="/x",
+            request_hash="h",
+            response_body=body,
+            locked_until=NOW,
+            created_at=NOW,
+            expires_at=NOW,
+        )
+
+    first = key({"n": 1})
+    with transaction.atomic():
+        assert insert_unless_taken(first) is True
+    assert first.pk is not None and first._state.adding is False
+    assert compiled._INSERTS[(IdempotencyKey, "default", True)] is not None  # compiled, not save()
+    taken = key({"n": 2})
+    with transaction.atomic():  # no error: the transaction goes on, as a claim's must
+        assert insert_unless_taken(taken) is False
+        assert IdempotencyKey.objects.filter(caller="a").count() == 1
+    assert taken.pk is None and taken._state.adding is True
+    assert list(IdempotencyKey.objects.values_list("pk", "response_body")) == [(first.pk, {"n": 1})]
 
 
 def test_insert_many_returns_keys_in_order_and_stores_each_row() -> None:

@@ -182,6 +182,55 @@ def test_a_claim_issues_one_coupon_and_its_event(campaign, kr, frozen):
     }
 
 
+def test_after_the_campaign_row_is_locked_only_the_coupon_the_event_and_the_commit_follow(campaign, kr):
+    """The row lock of the counter's UPDATE is held until commit and every issuing claim
+    waits for it: no savepoint, no read, no second try inside it (docs/scaling.md §5)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given: a running campaign with coupons left, and a member holding none of it
+    c = campaign(total_quantity=10)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        services.coupon_claim(campaign_id=c.pk, user=MemberFactory(), market=kr)
+    # then: the counter's UPDATE is followed by one INSERT of the coupon (a taken number is
+    # not an error to catch) and the outbox's statements
+    sql = [q["sql"] for q in queries.captured_queries]
+    locked = next(i for i, s in enumerate(sql) if s.startswith('UPDATE "coupons_campaign"'))
+    end = next(i for i, s in enumerate(sql) if i > locked and s.startswith("RELEASE SAVEPOINT"))
+    after = sql[locked + 1 : end]  # in a test's transaction, that RELEASE is the claim's commit
+    assert after[0].startswith(("INSERT INTO", "INSERT OR IGNORE INTO")) and '"coupons_coupon"' in after[0]
+    assert "ON CONFLICT DO NOTHING" in after[0] or after[0].startswith("INSERT OR IGNORE")  # SQLite's
+    assert all("core_outboxevent" in s for s in after[1:]), after
+    assert not any("SAVEPOINT" in s for s in after)
+    # and before it, the campaign and the member's coupons were read in one statement
+    read = sql[locked - 1]
+    assert read.startswith('SELECT "coupons_campaign"') and 'FROM "coupons_coupon"' in read, read
+    assert not any(s.startswith('SELECT COUNT(*) AS "__count" FROM "coupons_coupon"') for s in sql)
+    assert _state(c)[:2] == (1, 1)
+
+
+def test_a_campaign_read_sold_out_refuses_without_waiting_for_its_row(campaign, kr):
+    """Without the Redis gate every refused claim reaches the database: one read of a sold-out
+    campaign refuses it, without queueing for the row's lock behind the claims that issue."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.core import clock
+    from apps.coupons.services.claims import _claim_in_database
+
+    # given: a sold-out campaign
+    c = campaign(total_quantity=1)
+    services.coupon_claim(campaign_id=c.pk, user=MemberFactory(), market=kr)
+    member = MemberFactory()
+    # when: a claim reaches the database (as when Redis is down)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(SoldOut):
+        _claim_in_database(campaign_id=c.pk, user=member, key_hash=None, now=clock.now())
+    # then: no UPDATE of the campaign was tried, and nothing changed
+    assert not any(q["sql"].startswith("UPDATE") for q in queries.captured_queries)
+    assert _state(c) == (1, 1, 1)
+
+
 def test_refusals_are_counted_by_reason_in_the_stats_and_prometheus(campaign, kr, us):
     # given: a 1-coupon campaign in KR
     c = campaign(total_quantity=1)

@@ -64,7 +64,11 @@ def test_categories_and_products_together_cover_either(campaign):
     category = CategoryFactory()
     x = ProductFactory()
     c = campaign(categories=[category.pk], products=[x.pk])
-    lines = [_line(x.pk, OTHER_CATEGORY, 100), _line(OTHER_PRODUCT, category.pk, 200), _line(7, 7, 300)]
+    lines = [
+        _line(x.pk, OTHER_CATEGORY, 100),
+        _line(OTHER_PRODUCT, category.pk, 200),
+        _line(OTHER_PRODUCT + 1, OTHER_CATEGORY + 1, 300),
+    ]
     assert services.eligible_amounts(c, lines) == [100, 200, 0]
 
 

@@ -17,16 +17,18 @@ from typing import Any
 
 import structlog
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from apps.accounts.models import User
 from apps.accounts.principal import TokenPrincipal
 from apps.accounts.selectors import shopper_get
 from apps.core import clock
+from apps.core.compiled import insert_unless_taken
 from apps.core.errors import PermissionDenied
 from apps.core.formatting import format_datetime
-from apps.core.outbox import publish
+from apps.core.outbox import outbox_event, publish_event
 from apps.coupons import metrics
 from apps.coupons.errors import (
     AlreadyClaimed,
@@ -138,49 +140,52 @@ def _key_hash(key: str | None) -> str | None:
     return hashlib.sha256(key.encode()).hexdigest() if key else None
 
 
+def _member_claims(user_id: int) -> Subquery:
+    """How many of the outer campaign's coupons the member holds (read with the campaign,
+    one statement)."""
+    return Subquery(
+        Coupon.objects.filter(campaign_id=OuterRef("pk"), user_id=user_id)
+        .order_by()
+        .values("campaign_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+
+
 @transaction.atomic(durable=True)
 def _claim_in_database(*, campaign_id: int, user: User, key_hash: str | None, now: dt.datetime) -> Coupon:
-    """Locks: the campaign row, by its conditional UPDATE, until commit (claims that issue a
-    coupon take turns there; the gate keeps the others away)."""
-    campaign = Campaign.objects.get(pk=campaign_id)
+    """Locks: the campaign row, by its conditional UPDATE, until commit. Every claim that
+    issues takes its turn there, so what follows the UPDATE is kept to the round trips that
+    must: the coupon's INSERT (one statement, no savepoint), the event, the commit
+    (``docs/scaling.md`` §5: the time the row is held caps a campaign's claims per second).
+    The checks before it read without a lock: the counter and a member's coupons only grow,
+    so a campaign read sold out (until an edit raises its total) or a member read at the
+    limit is refused as the UPDATE or the INSERT would have refused it."""
+    campaign = Campaign.objects.annotate(have=Coalesce(_member_claims(user.pk), 0)).get(pk=campaign_id)
     if campaign.status != Campaign.Status.ACTIVE or now >= campaign.ends_at:
         raise CampaignInactive()
     if now < campaign.starts_at:
         raise NotStarted(starts_at=campaign.starts_at.isoformat())
-    have = Coupon.objects.filter(campaign_id=campaign_id, user=user).count()
+    have = int(campaign.have)  # type: ignore[attr-defined]
     if have >= campaign.per_user_limit:
         raise AlreadyClaimed(limit=campaign.per_user_limit)
-    issued = Campaign.objects.filter(pk=campaign_id)
-    if campaign.total_quantity is not None:
-        # Invariant: issued_count <= total_quantity (CHECK too). The one line that decides.
-        issued = issued.filter(issued_count__lt=F("total_quantity"))
-    if not issued.update(issued_count=F("issued_count") + 1, updated_at=now):
-        raise SoldOut()
+    total = campaign.total_quantity
+    if total is not None and campaign.issued_count >= total:
+        raise SoldOut()  # no wait for the row to say what it already said
     expires_at = campaign.ends_at
     if campaign.valid_days:
         expires_at = min(expires_at, now + dt.timedelta(days=campaign.valid_days))
-    seq = have + 1
-    while True:
-        try:
-            with transaction.atomic():
-                coupon = Coupon.objects.create(
-                    campaign=campaign,
-                    user=user,
-                    seq=seq,
-                    uses_left=campaign.uses_per_coupon,
-                    expires_at=expires_at,
-                    idempotency_key=key_hash,
-                    claimed_at=now,
-                )
-            break
-        except IntegrityError:
-            # The same member claimed at the same moment and took this seq: try the next
-            # one while under the limit. At the limit the whole transaction (the increment
-            # included) rolls back with this error.
-            seq += 1
-            if seq > campaign.per_user_limit:
-                raise AlreadyClaimed(limit=campaign.per_user_limit) from None
-    publish(
+    # The coupon and its event are built before the row is locked; only their INSERTs follow it.
+    coupon = Coupon(
+        campaign=campaign,
+        user=user,
+        seq=have + 1,
+        uses_left=campaign.uses_per_coupon,
+        expires_at=expires_at,
+        idempotency_key=key_hash,
+        claimed_at=now,
+    )
+    event = outbox_event(
         type="coupon.issued",
         aggregate_type="coupon_campaign",
         aggregate_id=campaign.pk,
@@ -193,7 +198,22 @@ def _claim_in_database(*, campaign_id: int, user: User, key_hash: str | None, no
             "expires_at": expires_at,
         },
     )
-    if campaign.total_quantity is not None and campaign.issued_count + 1 >= campaign.total_quantity:
+    issued = Campaign.objects.filter(pk=campaign_id)
+    if total is not None:
+        # Invariant: issued_count <= total_quantity (CHECK too). The one line that decides.
+        issued = issued.filter(issued_count__lt=F("total_quantity"))
+    if not issued.update(issued_count=F("issued_count") + 1, updated_at=now):
+        raise SoldOut()
+    while not insert_unless_taken(coupon):
+        # The same member claimed at the same moment and took this seq: try the next one
+        # while under the limit. At the limit the whole transaction (the increment
+        # included) rolls back with this error.
+        coupon.seq += 1
+        if coupon.seq > campaign.per_user_limit:
+            raise AlreadyClaimed(limit=campaign.per_user_limit)
+        event.payload["seq"] = coupon.seq
+    publish_event(event)
+    if total is not None and campaign.issued_count + 1 >= total:
         transaction.on_commit(lambda: metrics.exhausted(campaign_id=campaign_id))
     return coupon
 
