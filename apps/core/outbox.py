@@ -170,7 +170,6 @@ def publish(
     aggregate (numbering).
     Raises: AssertionError outside a transaction (a bug, not a user error).
     """
-    assert connection.in_atomic_block, "outbox.publish() must run inside the caller's transaction"
     event = outbox_event(
         type=type,
         aggregate_type=aggregate_type,
