@@ -18,9 +18,10 @@ client (the full middleware stack, no gunicorn, no network) and prints:
   count does not drift with the host as timings do (on this kind of machine the same run
   moves by 20 %): it says where a per-request price is paid and whether a change cut it;
 - with ``--held TABLE``: how long each transaction holds the rows it locks in ``TABLE``,
-  from the UPDATE or SELECT … FOR UPDATE that locks them to its commit (``row_held``). Every other writer of a hot row (a
-  campaign's counter, a best-seller's stock) waits that long: one over it is the most
-  transactions per second that row takes, however many cores serve the requests.
+  from the UPDATE or SELECT … FOR UPDATE that locks them to its commit (``row_held``).
+  Every other writer of a hot row (a campaign's counter, a best-seller's stock) waits that
+  long: one over it is the most transactions per second that row takes, however many
+  cores serve the requests.
 
 It uses the same settings, database and Redis as ``bench.run`` (``BENCH_DATABASE_URL``,
 ``BENCH_REDIS_URL``), so run ``make bench`` (or ``BENCH_SCENARIOS=baseline make bench``
@@ -151,7 +152,7 @@ def row_held(send: Any, count: int, table: str) -> list[float]:
 def _print_held(send: Any, count: int, table: str) -> list[float]:
     held = sorted(row_held(send, count, table))
     if not held:
-        print(f"   no committed transaction updated {table}")
+        print(f"   no committed transaction locked rows of {table}")
         return held
     print(
         f"   {table} rows held from their lock to commit: {len(held)} transactions, median "
@@ -393,7 +394,7 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--layers", action="store_true", help="function calls per middleware layer")
     parser.add_argument(
-        "--held", metavar="TABLE", help="how long a transaction holds the rows it updates in TABLE"
+        "--held", metavar="TABLE", help="how long a transaction holds the rows it locks in TABLE"
     )
     parser.add_argument(
         "--settings",

@@ -441,9 +441,10 @@ def insert_unless_taken(obj: Model) -> bool:
     transaction committed while this waited for it, has the same unique values.
 
     On SQLite the statement is ``INSERT OR IGNORE``, which also skips a row breaking a NOT
-    NULL rule (a bug, not a race). For a caller inside a hot lock: the savepoint that catching an ``IntegrityError``
-    needs costs two more round trips, each spent holding that lock. A model with save
-    receivers, or a value that is an expression, takes that savepoint path instead."""
+    NULL rule (a bug, not a race). For a caller inside a hot lock: the savepoint that
+    catching an ``IntegrityError`` needs costs two more round trips, each spent holding
+    that lock. A model with save receivers, or a value that is an expression, takes that
+    savepoint path instead."""
     model = type(obj)
     meta = model._meta
     alias = router.db_for_write(model, instance=obj)
