@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -199,19 +200,23 @@ def test_insert_writes_the_row_the_orm_would_and_returns_its_key() -> None:
 
     assert compiled._INSERTS[(IdempotencyKey, "default", False)] is not None  # compiled, not save()
     with pytest.raises(IntegrityError), transaction.atomic():
-        insert(
-            IdempotencyKey(
-                caller="a",
-                key="k",
-                method="POST",
-                path="/x",
-                request_hash="h",
-                locked_until=NOW,
-                created_at=NOW,
-                expires_at=NOW,
-            )
-        )
+        insert(_key_a_k())
     assert IdempotencyKey.objects.count() == 1
+
+
+def _key_a_k(**fields: Any) -> IdempotencyKey:
+    """A new key row for caller "a", key "k" (unique together), ``fields`` on top."""
+    return IdempotencyKey(
+        caller="a",
+        key="k",
+        method="POST",
+        path="/x",
+        request_hash="h",
+        locked_until=NOW,
+        created_at=NOW,
+        expires_at=NOW,
+        **fields,
+    )
 
 
 def test_insert_unless_taken_inserts_a_free_row_and_leaves_a_taken_one_alone() -> None:
@@ -220,25 +225,12 @@ def test_insert_unless_taken_inserts_a_free_row_and_leaves_a_taken_one_alone() -
     from apps.core import compiled
     from apps.core.compiled import insert_unless_taken
 
-    def key(body: dict[str, int]) -> IdempotencyKey:
-        return IdempotencyKey(
-            caller="a",
-            key="k",
-            method="POST",
-            path="/x",
-            request_hash="h",
-            response_body=body,
-            locked_until=NOW,
-            created_at=NOW,
-            expires_at=NOW,
-        )
-
-    first = key({"n": 1})
+    first = _key_a_k(response_body={"n": 1})
     with transaction.atomic():
         assert insert_unless_taken(first) is True
     assert first.pk is not None and first._state.adding is False
     assert compiled._INSERTS[(IdempotencyKey, "default", True)] is not None  # compiled, not save()
-    taken = key({"n": 2})
+    taken = _key_a_k(response_body={"n": 2})
     with transaction.atomic():  # no error: the transaction goes on, as a claim's must
         assert insert_unless_taken(taken) is False
         assert IdempotencyKey.objects.filter(caller="a").count() == 1
